@@ -1,0 +1,69 @@
+"""ONNX Runtime backend: CPU execution provider, CUDA where onnxruntime-gpu has it.
+
+Runs imported ONNX styles directly; PyTorch styles are exported once to a cached
+dynamic-shape ONNX file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from ..errors import RtstyleError
+from ..models.export import cached_onnx
+from ..models.registry import Style
+from .base import Backend, to_uint8
+
+
+def _fixed_dims(shape: list) -> tuple[int, int] | None:
+    return (shape[0], shape[1]) if all(isinstance(d, int) and d > 0 for d in shape) else None
+
+
+class OnnxBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, style: Style, device: str | None = None, precision: str | None = None):
+        super().__init__(style)
+        path = style.path if style.format == "onnx" else cached_onnx(style)
+        available = ort.get_available_providers()
+        want_cuda = device is None or device.startswith("cuda")
+        providers = ["CUDAExecutionProvider"] if want_cuda and "CUDAExecutionProvider" in available else []
+        providers.append("CPUExecutionProvider")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as exc:
+            raise RtstyleError(f"{path}: ONNX Runtime cannot load it: {str(exc).splitlines()[0]}") from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_dtype = np.float16 if "float16" in inp.type else np.float32
+        self.nhwc = self.meta.layout == "NHWC"
+        spatial = inp.shape[1:3] if self.nhwc else inp.shape[2:4]
+        self._fixed = _fixed_dims(list(spatial))
+        self._batch1 = inp.shape[0] == 1
+        self.scale = self.meta.input_scale
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+
+    @property
+    def precision(self) -> str:
+        return "fp16" if self.input_dtype == np.float16 else "fp32"
+
+    @property
+    def fixed_size(self) -> tuple[int, int] | None:
+        return self._fixed
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        if self._batch1 and len(batch) > 1:
+            return np.concatenate([self._run(f[None]) for f in batch])
+        x = batch.astype(self.input_dtype) * self.input_dtype(self.scale)
+        if not self.nhwc:
+            x = x.transpose(0, 3, 1, 2)
+        y = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})[0].astype(np.float32)
+        if not self.nhwc:
+            y = y.transpose(0, 2, 3, 1)
+        return to_uint8(y / self.scale)

@@ -1,0 +1,239 @@
+"""`rtstyle` command line. Each subcommand is a thin layer over the Python API.
+
+Errors in the user's input end in one line on stderr and a non-zero exit:
+1 error, 2 usage, 3 output written but the input was damaged, 130/143 interrupted
+(the output holds the frames done so far).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import RtstyleError
+
+EXIT_ERROR, EXIT_DAMAGED_INPUT = 1, 3
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def free_path(path: Path) -> Path:
+    """`path`, or `path` with -1, -2... appended when it exists (for default names only)."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+def check_output(path: Path, overwrite: bool) -> Path:
+    if path.exists() and not overwrite:
+        raise RtstyleError(f"{path} exists (use -y to overwrite)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise RtstyleError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise RtstyleError(f"cannot write {path}: permission denied")
+    return path
+
+
+def _add_style_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", "-s", help="built-in or imported style name, or a .pth/.model/.safetensors/.onnx file "
+                                         "(default: starry)")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
+                   help="inference backend (default: auto)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--height", type=int, help="resize to this height before stylizing (aspect kept)")
+    size.add_argument("--scale", type=float, help="resize by this factor before stylizing")
+    p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise RtstyleError(f"--{name} must be positive, got {value}")
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .convert import SAMPLE_CLIP, VideoConversion, load_backend
+    from .sinks import EncoderSettings
+
+    _positive("height", args.height)
+    _positive("scale", args.scale)
+    src = Path(args.input) if args.input else SAMPLE_CLIP
+    backend = load_backend(args.style, args.backend)
+    if args.output:
+        dst = check_output(Path(args.output), args.overwrite)
+    else:
+        dst = free_path(Path(f"{src.stem}_{backend.style.name}.mp4"))
+    encoder = EncoderSettings(codec=args.codec, crf=args.crf, preset=args.preset)
+    job = VideoConversion(src, dst, backend, height=args.height, scale=args.scale, encoder=encoder,
+                          batch=args.batch)
+    console = _console()
+    caught: list[int] = []
+
+    def on_signal(signum, _frame):
+        if caught:  # a second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        caught.append(signum)
+        console.print("[yellow]interrupted: finishing the file with the frames done so far…[/]")
+        job.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    info = job.info
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn()]
+    try:
+        with Progress(*columns, console=console, disable=args.quiet, transient=False) as bar:
+            task = bar.add_task(f"{src.name} → {dst.name}", total=info.frames or None, fps=0.0)
+            result = job.run(lambda st: bar.update(task, completed=st.frames_out, fps=st.fps))
+            bar.update(task, completed=result.frames, total=max(result.frames, info.frames or 0))
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    summary = (f"{'interrupted: ' if result.interrupted else ''}wrote {result.output}: {result.frames} frames "
+               f"{result.width}x{result.height} in {result.seconds:.1f} s ({result.fps:.1f} fps), "
+               f"style {backend.style.name} on {result.backend}, audio {result.audio}")
+    console.print(summary, soft_wrap=True)
+    if caught:
+        return 128 + caught[0]
+    if result.decode_errors:
+        console.print(f"[yellow]warning: {src}: {result.decode_errors} damaged packet(s) skipped; "
+                      f"the output holds the {result.frames} frames that decoded[/]")
+        return EXIT_DAMAGED_INPUT
+    return 0
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from .convert import load_backend, stylize_image
+
+    _positive("height", args.height)
+    _positive("scale", args.scale)
+    backend = load_backend(args.style, args.backend)
+    src = Path(args.input)
+    if args.output:
+        dst = check_output(Path(args.output), args.overwrite)
+    else:
+        dst = free_path(Path(f"{src.stem}_{backend.style.name}.png"))
+    out = stylize_image(src, dst, backend, height=args.height, scale=args.scale)
+    _console().print(f"wrote {dst}: {out.shape[1]}x{out.shape[0]}, style {backend.style.name} on {backend!r}")
+    return 0
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from .models.registry import available_styles, user_dir
+
+    styles = available_styles()
+    print(f"{'name':16s} {'origin':9s} {'format':6s} {'architecture':16s} details")
+    for name, s in styles.items():
+        m = s.meta
+        detail = f"width {m.width}, {m.num_residual} res blocks" if m.width else f"layout {m.layout}"
+        print(f"{name:16s} {s.origin:9s} {s.format:6s} {m.architecture:16s} {detail}, input {m.input_range}")
+    print(f"\nuser styles live in {user_dir()} (add with: rtstyle import PATH --name NAME)")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .models.registry import import_style
+
+    style = import_style(Path(args.path), args.name, args.input_range)
+    m = style.meta
+    print(f"imported {args.path} as style {style.name!r} ({m.architecture}, {style.format}) -> {style.path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(style_image=args.style_image, content=args.content, out=args.out, name=args.name,
+                      width=args.width, size=args.size, style_size=args.style_size, batch=args.batch,
+                      iters=args.iters, lr=args.lr, content_weight=args.content_weight,
+                      style_weight=args.style_weight, tv_weight=args.tv_weight)
+    dest = train(cfg, progress=not args.quiet)
+    print(f"wrote {dest} (use it with --style {dest}, or: rtstyle import {dest} --name {args.name})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .train import TrainConfig
+
+    ap = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer for video.")
+    ap.add_argument("--version", action="version", version=f"rtstyle {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("convert", help="stylize a video file (default: the bundled sample clip)")
+    p.add_argument("input", nargs="?", help="input video (default: bundled sample clip)")
+    p.add_argument("-o", "--output", help="output video (default: INPUT_STYLE.mp4 in this folder)")
+    _add_style_args(p)
+    p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
+    p.add_argument("--crf", type=int, default=20, help="constant rate factor, lower is better (default: 20)")
+    p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
+    p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("image", help="stylize a still image")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", help="output image (default: INPUT_STYLE.png)")
+    _add_style_args(p)
+    p.set_defaults(func=cmd_image)
+
+    p = sub.add_parser("styles", help="list built-in and imported styles")
+    p.set_defaults(func=cmd_styles)
+
+    p = sub.add_parser("import", help="add a pytorch/examples checkpoint or ONNX style model to your styles")
+    p.add_argument("path")
+    p.add_argument("--name", required=True)
+    p.add_argument("--input-range", choices=["0-255", "0-1"], help="override the model's input range")
+    p.set_defaults(func=cmd_import)
+
+    d = TrainConfig
+    p = sub.add_parser("train", help="train a feed-forward network for one style image")
+    p.add_argument("--style-image", required=True)
+    p.add_argument("--content", required=True, help="folder of images and/or videos")
+    p.add_argument("--name", required=True)
+    p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
+    p.add_argument("--width", type=int, default=d.width, help=f"channels of the first layer (default {d.width})")
+    p.add_argument("--size", type=int, default=d.size, help="training crop size")
+    p.add_argument("--style-size", type=int, default=d.style_size)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--iters", type=int, default=d.iters)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--content-weight", type=float, default=d.content_weight)
+    p.add_argument("--style-weight", type=float, default=d.style_weight)
+    p.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RtstyleError as exc:
+        print(f"rtstyle: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rtstyle: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line by default, the traceback on request
+        if os.environ.get("RTSTYLE_DEBUG"):
+            raise
+        print(f"rtstyle: internal error: {type(exc).__name__}: {exc} (set RTSTYLE_DEBUG=1 for details)",
+              file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The offline jobs: a video file or a still image in, its stylized version out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .backends import Backend, create_backend
+from .errors import RtstyleError
+from .images import read_image, write_image
+from .models.registry import DATA_DIR, Style, resolve_style
+from .pipeline import Pipeline, PipelineStats
+from .sinks import EncoderSettings, VideoFileSink
+from .sources import VideoFileSource, output_size, scaled_size
+
+SAMPLE_CLIP = DATA_DIR / "sample.mp4"
+
+
+@dataclass
+class ConvertResult:
+    output: Path
+    frames: int
+    width: int
+    height: int
+    seconds: float
+    decode_errors: int
+    audio: str
+    interrupted: bool
+    backend: str
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def load_backend(style: str | Path | Style | None, backend: str = "auto") -> Backend:
+    s = style if isinstance(style, Style) else resolve_style(style)
+    return create_backend(s, backend)
+
+
+class VideoConversion:
+    """One `rtstyle convert` run. Build it, optionally hook `stop()` to a signal, `run()` it."""
+
+    def __init__(self, src: str | Path, dst: str | Path, backend: Backend, *, height: int | None = None,
+                 scale: float | None = None, encoder: EncoderSettings | None = None, batch: int = 1):
+        self.src, self.dst = Path(src), Path(dst)
+        if self.dst.exists() and self.src.exists() and self.dst.resolve() == self.src.resolve():
+            raise RtstyleError(f"{dst}: output would overwrite the input")
+        self.backend = backend
+        probe = VideoFileSource(self.src)
+        size = output_size(probe.info.source_width, probe.info.source_height, height, scale)
+        probe.close()
+        self.source = VideoFileSource(self.src, size=size)
+        self.sink = VideoFileSink(self.dst, encoder, rate=self.source.info.rate, audio_from=self.src)
+        self.pipeline = Pipeline(self.source, backend, self.sink, batch=batch)
+
+    @property
+    def info(self):
+        return self.source.info
+
+    def stop(self) -> None:
+        self.source.stop()
+        self.pipeline.stop()
+
+    def run(self, on_tick: Callable[[PipelineStats], None] | None = None) -> ConvertResult:
+        try:
+            stats = self.pipeline.run(on_tick)
+        finally:
+            self.source.close()
+        if stats.frames_out == 0:
+            self.dst.unlink(missing_ok=True)
+            if self.pipeline.stopped.is_set():
+                raise RtstyleError("interrupted before the first frame: no output written")
+            raise RtstyleError(f"{self.src}: no video frame could be decoded")
+        audio = self.sink.audio.describe() if self.sink.audio else "none"
+        return ConvertResult(self.dst, stats.frames_out, self.info.width, self.info.height, stats.elapsed,
+                             self.source.decode_errors + (self.sink.audio.errors if self.sink.audio else 0),
+                             audio, self.pipeline.stopped.is_set(), repr(self.backend))
+
+
+def stylize_image(src: str | Path, dst: str | Path, backend: Backend, *, height: int | None = None,
+                  scale: float | None = None) -> np.ndarray:
+    """Stylize one still image file; returns the stylized RGB array it wrote."""
+    import cv2
+
+    image = read_image(src)
+    w, h = scaled_size(image.shape[1], image.shape[0], height, scale)
+    if (w, h) != (image.shape[1], image.shape[0]):
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    out = backend(image)
+    write_image(dst, out)
+    return out

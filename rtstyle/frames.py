@@ -1,0 +1,27 @@
+"""The unit that travels through the pipeline: one video frame and its timing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+
+@dataclass
+class Frame:
+    index: int
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    pts: int | None = None
+    duration: int | None = None
+    time_base: Fraction | None = None
+    rotation: int = 0  # display rotation in degrees, counter-clockwise
+    captured_at: float = 0.0  # time.monotonic() when the source produced it
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def time(self) -> float | None:
+        """Presentation time in seconds, where the source knows it."""
+        if self.pts is None or self.time_base is None:
+            return None
+        return float(self.pts * self.time_base)

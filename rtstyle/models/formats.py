@@ -1,0 +1,135 @@
+"""Reading and writing style weights safely.
+
+Our own format is safetensors with the model's description in the header metadata
+(like torchvision's weights enums: the file says what it is and how to feed it).
+pytorch/examples checkpoints are pickles: they are opened only with
+`torch.load(weights_only=True)`, which refuses anything but tensors and containers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from ..errors import RtstyleError
+
+FORMAT_TAG = "rtstyle.style.v1"
+
+
+@dataclass
+class StyleMeta:
+    """What a style network is and how to call it."""
+
+    name: str
+    architecture: str = "transformer_net"
+    width: int = 32
+    num_residual: int = 5
+    input_range: str = "0-255"  # "0-255" or "0-1"
+    layout: str = "NCHW"
+    provenance: str = ""
+    license: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def input_scale(self) -> float:
+        """Factor from 0..255 pixels to the network's input range."""
+        return 1.0 if self.input_range == "0-255" else 1.0 / 255.0
+
+    def to_header(self) -> dict[str, str]:
+        d = asdict(self)
+        d["extra"] = json.dumps(self.extra)
+        return {"format": FORMAT_TAG, **{k: str(v) for k, v in d.items()}}
+
+    @classmethod
+    def from_header(cls, header: dict[str, str]) -> "StyleMeta":
+        return cls(
+            name=header["name"],
+            architecture=header.get("architecture", "transformer_net"),
+            width=int(header.get("width", 32)),
+            num_residual=int(header.get("num_residual", 5)),
+            input_range=header.get("input_range", "0-255"),
+            layout=header.get("layout", "NCHW"),
+            provenance=header.get("provenance", ""),
+            license=header.get("license", ""),
+            extra=json.loads(header.get("extra", "{}")),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "StyleMeta":
+        return cls(**json.loads(text))
+
+
+def save_style(path: Path, state: dict[str, Tensor], meta: StyleMeta, half: bool = True) -> None:
+    """Write weights (fp16 by default: half the size, no visible change) plus metadata."""
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta.to_header())
+
+
+def read_safetensors_header(path: Path) -> dict[str, str]:
+    """The metadata block alone, without reading the tensors."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n < 100_000_000:
+                raise ValueError("bad header length")
+            header = json.loads(f.read(n))
+    except (OSError, ValueError) as exc:
+        raise RtstyleError(f"{path}: not a readable safetensors file ({exc})") from None
+    return header.get("__metadata__") or {}
+
+
+def load_style(path: Path) -> tuple[dict[str, Tensor], StyleMeta]:
+    header = read_safetensors_header(path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RtstyleError(f"{path}: corrupt safetensors file ({exc})") from None
+    if header.get("format") == FORMAT_TAG:
+        meta = StyleMeta.from_header(header)
+    else:  # a bare state_dict saved by someone else: describe it from its shapes
+        meta = describe_state_dict(state, name=path.stem)
+    return {k: v.float() for k, v in state.items()}, meta
+
+
+def load_pytorch_checkpoint(path: Path) -> dict[str, Tensor]:
+    """A pytorch/examples `.pth`/`.model` file as a state_dict, without running pickle code."""
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RtstyleError(f"{path}: no such file") from None
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RtstyleError(
+            f"{path}: cannot load as plain weights (only tensors are accepted, never pickled code): {first}"
+        ) from None
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise RtstyleError(f"{path}: does not hold a state_dict of tensors")
+    return dict(obj)
+
+
+def describe_state_dict(state: dict[str, Tensor], name: str) -> StyleMeta:
+    """Recognise a TransformerNet state_dict of any width; refuse anything else."""
+    from .transformer_net import TransformerNet
+
+    try:
+        cfg = TransformerNet.config_from_state_dict(state)
+    except KeyError:
+        keys = ", ".join(list(state)[:3])
+        raise RtstyleError(
+            f"{name}: not a fast_neural_style TransformerNet checkpoint (no conv1.conv2d.weight; keys start {keys})"
+        ) from None
+    return StyleMeta(name=name, **cfg)

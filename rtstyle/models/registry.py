@@ -1,0 +1,201 @@
+"""Style lookup: built-in styles, the user's library, and plain file paths.
+
+A `Style` is a name plus a weights file plus its `StyleMeta`. Architectures are
+registered by name, so a new family (AdaIN, CycleGAN) adds a builder here and
+everything downstream (backends, export, CLI) works with it unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import onnx
+from torch import Tensor, nn
+
+from ..errors import RtstyleError
+from .formats import StyleMeta, describe_state_dict, load_pytorch_checkpoint, load_style, read_safetensors_header, save_style
+from .transformer_net import TransformerNet, clean_state_dict
+
+Builder = Callable[[StyleMeta], nn.Module]
+
+ARCHITECTURES: dict[str, Builder] = {
+    "transformer_net": lambda m: TransformerNet(width=m.width, num_residual=m.num_residual),
+}
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+TORCH_SUFFIXES = (".pth", ".model", ".pt")
+SUFFIXES = TORCH_SUFFIXES + (".safetensors", ".onnx")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def builtin_dir() -> Path:
+    return DATA_DIR / "styles"
+
+
+def user_dir() -> Path:
+    """`$XDG_DATA_HOME/rtstyle/styles` (default `~/.local/share/rtstyle/styles`)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "rtstyle" / "styles"
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    path: Path
+    origin: str  # "built-in", "user" or "file"
+
+    @property
+    def format(self) -> str:
+        return "onnx" if self.path.suffix == ".onnx" else "torch"
+
+    @cached_property
+    def meta(self) -> StyleMeta:
+        if self.format == "onnx":
+            return onnx_meta(self.path, self.name)
+        if self.path.suffix == ".safetensors":
+            header = read_safetensors_header(self.path)
+            if header.get("format"):
+                return StyleMeta.from_header(header)
+        return load_torch_style(self.path)[1]
+
+    def build(self) -> nn.Module:
+        """The PyTorch module with its weights, in eval mode (fp32, CPU)."""
+        if self.format == "onnx":
+            raise RtstyleError(f"style {self.name!r} is an ONNX model: it runs on the onnxruntime backend only")
+        state, meta = load_torch_style(self.path)
+        builder = ARCHITECTURES.get(meta.architecture)
+        if builder is None:
+            raise RtstyleError(f"style {self.name!r}: unknown architecture {meta.architecture!r}")
+        model = builder(meta)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            detail = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+            raise RtstyleError(f"style {self.name!r}: weights do not fit {meta.architecture}: {detail}") from None
+        return model.eval().requires_grad_(False)
+
+
+def load_torch_style(path: Path) -> tuple[dict[str, Tensor], StyleMeta]:
+    """State dict and metadata from a safetensors file or a pytorch/examples checkpoint."""
+    if not path.is_file():
+        raise RtstyleError(f"{path}: no such file")
+    if path.suffix == ".safetensors":
+        state, meta = load_style(path)
+    else:
+        state = load_pytorch_checkpoint(path)
+        meta = describe_state_dict(state, name=path.stem)
+    return clean_state_dict(state), meta
+
+
+def onnx_meta(path: Path, name: str) -> StyleMeta:
+    """Metadata for an ONNX style: our sidecar JSON if present, else read from the graph."""
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        return StyleMeta.from_json(sidecar.read_text())
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise RtstyleError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+    props = {p.key: p.value for p in model.metadata_props}
+    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    if len(inputs) != 1:
+        raise RtstyleError(f"{path}: expected an ONNX style model with one image input, found {len(inputs)} inputs")
+    dims = [d.dim_value or d.dim_param for d in inputs[0].type.tensor_type.shape.dim]
+    layout = "NHWC" if len(dims) == 4 and dims[3] == 3 and dims[1] != 3 else "NCHW"
+    return StyleMeta(
+        name=name,
+        architecture="onnx",
+        width=0,
+        num_residual=0,
+        input_range=props.get("rtstyle.input_range", "0-255"),
+        layout=layout,
+        provenance=props.get("rtstyle.provenance", f"imported from {path.name}"),
+    )
+
+
+def _styles_in(folder: Path, origin: str) -> dict[str, Style]:
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix in (".safetensors", ".onnx"):
+            found[p.stem] = Style(p.stem, p, origin)
+    return found
+
+
+def available_styles() -> dict[str, Style]:
+    """Built-in styles, then the user's library (a user style may shadow a built-in one)."""
+    return {**_styles_in(builtin_dir(), "built-in"), **_styles_in(user_dir(), "user")}
+
+
+def default_style() -> Style:
+    return available_styles()[DEFAULT_STYLE]
+
+
+DEFAULT_STYLE = "starry"
+
+
+def resolve_style(spec: str | os.PathLike | None) -> Style:
+    """A style from a registered name or a path to a weights file."""
+    if spec is None:
+        return default_style()
+    text = str(spec)
+    styles = available_styles()
+    if text in styles:
+        return styles[text]
+    path = Path(text).expanduser()
+    if path.suffix in SUFFIXES or os.sep in text:
+        if not path.is_file():
+            raise RtstyleError(f"style file {text}: no such file")
+        if path.suffix not in SUFFIXES:
+            raise RtstyleError(f"style file {text}: unsupported format (use {', '.join(SUFFIXES)})")
+        return Style(path.stem, path.resolve(), "file")
+    names = ", ".join(sorted(styles)) or "none"
+    raise RtstyleError(f"unknown style {text!r} (available: {names}; or give a path to a weights file)")
+
+
+def import_style(src: Path, name: str, input_range: str | None = None) -> Style:
+    """Copy a checkpoint or ONNX model into the user's library under `name`.
+
+    PyTorch checkpoints are validated (built and loaded) and stored as safetensors, so
+    the pickle is never opened again. ONNX models are checked and copied with a
+    JSON sidecar describing their input.
+    """
+    if not _NAME.match(name):
+        raise RtstyleError(f"invalid style name {name!r}: use letters, digits, '-', '_' or '.'")
+    if not src.is_file():
+        raise RtstyleError(f"{src}: no such file")
+    dest_dir = user_dir()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    for old in dest_dir.glob(f"{name}.*"):
+        old.unlink()
+    if src.suffix == ".onnx":
+        try:
+            onnx.checker.check_model(str(src))
+        except Exception as exc:
+            raise RtstyleError(f"{src}: invalid ONNX model: {str(exc).splitlines()[0]}") from None
+        meta = onnx_meta(src, name)
+        if input_range:
+            meta.input_range = input_range
+        meta.provenance = f"imported from {src.resolve()}"
+        dest = dest_dir / f"{name}.onnx"
+        shutil.copyfile(src, dest)
+        dest.with_suffix(".json").write_text(meta.to_json())
+    elif src.suffix in TORCH_SUFFIXES + (".safetensors",):
+        state, meta = load_torch_style(src)
+        meta.name = name
+        if input_range:
+            meta.input_range = input_range
+        meta.provenance = meta.provenance or f"imported from {src.resolve()}"
+        Style(name, src, "file").build()  # refuse weights that do not fit before storing them
+        dest = dest_dir / f"{name}.safetensors"
+        save_style(dest, state, meta, half=False)
+    else:
+        raise RtstyleError(f"{src}: unsupported format (use {', '.join(SUFFIXES)})")
+    return Style(name, dest, "user")

