@@ -94,7 +94,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn()]
     try:
-        with Progress(*columns, console=console, disable=args.quiet, transient=False) as bar:
+        with Progress(*columns, console=console, disable=args.quiet, transient=True) as bar:
             task = bar.add_task(f"{src.name} → {dst.name}", total=info.frames or None, fps=0.0)
             result = job.run(lambda st: bar.update(task, completed=st.frames_out, fps=st.fps))
             bar.update(task, completed=result.frames, total=max(result.frames, info.frames or 0))

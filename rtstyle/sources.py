@@ -32,6 +32,9 @@ class VideoInfo:
     codec: str
 
 
+TEXT_FORMATS = {"tty"}
+
+
 def open_input(path: str | Path, **options) -> av.container.InputContainer:
     """`av.open` with the failure modes a user meets turned into one-line errors."""
     p = Path(path)
@@ -39,11 +42,15 @@ def open_input(path: str | Path, **options) -> av.container.InputContainer:
         raise RtstyleError(f"{path}: no such file")
     if p.is_dir():
         raise RtstyleError(f"{path}: is a directory, not a video")
+    reason = "not a video file, or damaged (truncated files lose their index)"
     try:
-        return av.open(str(p), **options)
+        container = av.open(str(p), **options)
     except av.error.FFmpegError as exc:
-        reason = "not a video file, or damaged (truncated files lose their index)"
         raise RtstyleError(f"{path}: cannot read: {reason} [{exc.strerror}]") from None
+    if container.format.name in TEXT_FORMATS:  # FFmpeg renders any text file as "ANSI art" video
+        container.close()
+        raise RtstyleError(f"{path}: cannot read: {reason} [text file]")
+    return container
 
 
 def even(n: int) -> int:

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up rtstyle in ./.venv on a Debian/Ubuntu machine with Python >= 3.10.
+#   ./setup.sh        the tool itself
+#   ./setup.sh dev    plus the test tools (pytest, ffmpeg's ffprobe for checking outputs)
+# System packages (python3-venv, libgl1 for OpenCV, ffmpeg for tests) are installed with
+# apt-get only when missing. torch is installed as 2.13.0 only when no torch is present;
+# install a CUDA build of torch into .venv first to use a GPU.
+set -euo pipefail
+cd "$(dirname "$0")"
+extra="${1:-}"
+
+apt_wants=()
+python3 -c "import ensurepip, venv" 2>/dev/null || apt_wants+=(python3-venv)
+ldconfig -p 2>/dev/null | grep -q 'libGL.so.1 ' || apt_wants+=(libgl1)
+ldconfig -p 2>/dev/null | grep -q 'libglib-2.0.so.0 ' || apt_wants+=(libglib2.0-0)
+if [ "$extra" = dev ]; then
+  command -v ffprobe >/dev/null || apt_wants+=(ffmpeg)
+fi
+if [ ${#apt_wants[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing system packages: ${apt_wants[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_wants[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+.venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" torch==2.13.0
+if [ "$extra" = dev ]; then
+  "${pip[@]}" -e ".[dev]"
+else
+  "${pip[@]}" -e .
+fi
+echo "setup: ready (.venv/bin/rtstyle)"

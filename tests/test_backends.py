@@ -1,0 +1,116 @@
+"""Backends: the same frames through PyTorch and ONNX Runtime, padding, fixed-size models."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from conftest import MOSAIC8, NC8, NC16, fixture
+from rtstyle.backends import OnnxBackend, TorchBackend, create_backend
+from rtstyle.backends.base import MIN_SIDE, pad_to_multiple
+from rtstyle.errors import RtstyleError
+from rtstyle.images import read_image
+from rtstyle.models import TransformerNet, resolve_style
+from rtstyle.models.export import export_onnx
+
+# Parity tolerance on the 0..255 scale, per precision (kornia-style per-dtype tolerances).
+TOL = {"fp32": 2, "fp16": 4}
+
+PAIRS = [
+    (f"{NC16}/candy_nc16_b1_e2_1e05_1e10.model", "onnx/fast_neural_style_nc16/candy_nc16_256x256_onnxjs013.onnx"),
+    (f"{NC16}/mosaic_nc16_b1_e2_1e05_1e10.model", "onnx/fast_neural_style_nc16/mosaic_nc16_256x256_onnxjs013.onnx"),
+    (MOSAIC8, "onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"),
+    (f"{NC8}/candy_nc8_b1_e2_1e05_1e10.model", None),
+    (f"{NC8}/rain-princess_nc8_b1_e2_1e05_1e10.model", None),
+    (f"{NC8}/udnie_nc8_b1_e2_1e05_1e10.model", None),
+]
+
+
+@pytest.fixture(scope="module")
+def photo256() -> np.ndarray:
+    img = read_image(fixture("images/content/golden_gate.jpg"))
+    return cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
+
+
+def max_diff(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
+
+
+@pytest.mark.parametrize("model_rel,onnx_rel", PAIRS, ids=[p[0].split("/")[-1].split("_b1")[0] for p in PAIRS])
+def test_fixture_checkpoint_parity(model_rel, onnx_rel, photo256):
+    style = resolve_style(fixture(model_rel))
+    torch_out = TorchBackend(style)(photo256)
+    ort_out = OnnxBackend(style)(photo256)
+    assert torch_out.shape == photo256.shape and torch_out.dtype == np.uint8
+    assert max_diff(torch_out, ort_out) <= TOL["fp32"]
+    assert max_diff(torch_out, photo256) > 60 and torch_out.std() > 20  # it did stylize
+    if onnx_rel:
+        upstream = create_backend(resolve_style(fixture(onnx_rel)))
+        assert isinstance(upstream, OnnxBackend) and upstream.fixed_size == (256, 256)
+        assert max_diff(torch_out, upstream(photo256)) <= TOL["fp32"]
+
+
+@pytest.mark.parametrize("h,w", [(256, 256), (360, 640), (132, 200)])
+def test_own_export_dynamic_shapes_match_pytorch(tmp_path_factory, h, w):
+    path = tmp_path_factory.getbasetemp() / "dyn.onnx"
+    torch.manual_seed(0)
+    model = TransformerNet(8, 2).eval()
+    if not path.exists():
+        export_onnx(model, path, dynamic=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    dims = session.get_inputs()[0].shape
+    assert not isinstance(dims[2], int) and not isinstance(dims[3], int), dims
+    x = torch.rand(2, 3, h, w) * 255
+    out = session.run(None, {"input": x.numpy()})[0]
+    ref = model(x).detach().numpy()
+    assert out.shape == (2, 3, h, w)
+    assert np.abs(out - ref).max() < 0.05
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 3), (2, 5, 7, 3), (1, 361, 641, 3), (1, 8, 12, 3)])
+def test_padding_to_stride(shape):
+    x = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    p = pad_to_multiple(x, 4)
+    assert p.shape[1] % 4 == 0 and p.shape[2] % 4 == 0 and min(p.shape[1:3]) >= MIN_SIDE
+    np.testing.assert_array_equal(p[:, : shape[1], : shape[2]], x)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("size", [(1, 1), (5, 7), (361, 203)])
+def test_any_frame_size(backend, size):
+    b = create_backend(resolve_style(fixture(MOSAIC8)), backend)
+    frame = np.random.default_rng(1).integers(0, 255, (*size, 3), dtype=np.uint8)
+    out = b(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+
+
+def test_batch_equals_single_frames(photo256):
+    b = create_backend(resolve_style(fixture(MOSAIC8)), "torch")
+    batch = np.stack([photo256, photo256[::-1].copy(), photo256[:, ::-1].copy()])
+    together = b(batch)
+    for i in range(3):
+        assert max_diff(together[i], b(batch[i])) <= 1
+
+
+def test_backend_properties_and_choice():
+    torch_style = resolve_style(fixture(MOSAIC8))
+    onnx_style = resolve_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"))
+    auto = create_backend(torch_style)
+    assert auto.name == "torch" and auto.device == "cpu" and auto.precision == "fp32"
+    assert create_backend(onnx_style).name == "onnxruntime"
+    with pytest.raises(RtstyleError, match="ONNX model"):
+        create_backend(onnx_style, "torch")
+    with pytest.raises(RtstyleError, match="unknown backend"):
+        create_backend(torch_style, "tensorflow")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fp16_close_to_cpu(photo256):
+    style = resolve_style(fixture(MOSAIC8))
+    gpu = TorchBackend(style, device="cuda")
+    assert gpu.precision == "fp16"
+    assert max_diff(gpu(photo256), TorchBackend(style, device="cpu")(photo256)) <= TOL["fp16"] * 4

@@ -1,0 +1,231 @@
+"""End to end: `rtstyle convert` / `rtstyle image` on real files, checked with ffprobe."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from conftest import MOSAIC8, decode_errors, ffprobe, fixture, run_cli, stream
+from rtstyle.images import read_image
+
+pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
+
+
+def frames_of(path: Path, n: int = 5) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        out = []
+        for f in c.decode(video=0):
+            out.append(f.to_ndarray(format="rgb24"))
+            if len(out) == n:
+                break
+    return out
+
+
+def packet_times(path: Path) -> list[float]:
+    """Presentation times of every video frame, sorted, in seconds."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return sorted(float(p.pts * s.time_base) for p in c.demux(s) if p.pts is not None)
+
+
+def assert_faithful_conversion(src: Path, out: Path, audio_codec: str | None):
+    a, b = ffprobe(src), ffprobe(out)
+    va, vb = stream(a, "video"), stream(b, "video")
+    assert vb["codec_name"] == "h264" and vb["pix_fmt"] == "yuv420p"
+    assert int(vb["nb_read_frames"]) == int(va["nb_read_frames"])
+    frame = 1 / float(Fraction(va["avg_frame_rate"]))
+    assert abs(float(b["format"]["duration"]) - float(a["format"]["duration"])) <= frame + 1e-3
+    if audio_codec:
+        aa, ab = stream(a, "audio"), stream(b, "audio")
+        assert ab["codec_name"] == audio_codec
+        assert abs(float(ab["duration"]) - float(aa["duration"])) <= frame + 1e-3
+    assert decode_errors(out) == ""
+    src_frames, out_frames = frames_of(src, 3), frames_of(out, 3)
+    for x, y in zip(src_frames, out_frames):
+        if x.shape == y.shape:
+            assert np.abs(x.astype(int) - y).mean() > 25  # clearly restyled
+        assert y.std() > 15  # not a constant image
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip,args,audio", [
+    ("video/cutBunny.mp4", [], "aac"),
+    ("video/cup.mp4", ["--height", "240"], "aac"),
+    ("video/Megamind.avi", ["--scale", "0.5"], "ac3"),
+])
+def test_convert_fixture_clips(tmp_path, clip, args, audio):
+    src = fixture(clip)
+    out = tmp_path / "out.mp4"
+    proc = run_cli("convert", src, "-o", out, "--style", fixture(MOSAIC8), "-q", *args, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stderr and "Traceback" not in proc.stderr
+    assert_faithful_conversion(src, out, audio)
+    if args:
+        h = stream(ffprobe(out, count_frames=False), "video")["height"]
+        src_h = stream(ffprobe(src, count_frames=False), "video")["height"]
+        assert h == (240 if "--height" in args else src_h // 2)
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    """2 s of cutBunny, for the tests that need a video but not a long one."""
+    out = tmp_path_factory.mktemp("clips") / "short.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(fixture("video/cutBunny.mp4")), "-t", "2", "-vf",
+                    "scale=320:180", "-c:v", "libx264", "-c:a", "copy", str(out)], check=True)
+    return out
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path, short_clip):
+    vfr = tmp_path / "vfr.mkv"
+    # keep frames 0-9, then every 3rd: the gaps make the timing variable
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(short_clip), "-vf", "select='lt(n\\,10)+not(mod(n\\,3))'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-an", str(vfr)], check=True)
+    out = tmp_path / "vfr_out.mp4"
+    proc = run_cli("convert", vfr, "-o", out, "--style", fixture(MOSAIC8), "-q")
+    assert proc.returncode == 0, proc.stderr
+    t_in, t_out = packet_times(vfr), packet_times(out)
+    assert len(t_in) == len(t_out)
+    steps = np.diff(t_in)
+    assert steps.max() > 1.5 * steps.min()  # the input really is variable
+    assert np.abs(np.array(t_in) - np.array(t_out)).max() < 0.002
+
+
+def test_rotation_is_kept(tmp_path, short_clip):
+    rotated = tmp_path / "rot.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(short_clip), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                    str(rotated)], check=True)
+    out = tmp_path / "rot_out.mp4"
+    assert run_cli("convert", rotated, "-o", out, "--style", fixture(MOSAIC8), "-q").returncode == 0
+    side = stream(ffprobe(out, count_frames=False), "video").get("side_data_list", [])
+    assert any(abs(int(d.get("rotation", 0))) == 90 for d in side), side
+
+
+def test_audio_the_container_refuses_is_reencoded_to_aac(tmp_path, short_clip):
+    mulaw = tmp_path / "mulaw.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(short_clip), "-c:v", "copy", "-c:a", "pcm_mulaw",
+                    str(mulaw)], check=True)
+    out = tmp_path / "mulaw_out.mp4"
+    proc = run_cli("convert", mulaw, "-o", out, "--style", fixture(MOSAIC8), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "to aac from pcm_mulaw" in proc.stderr
+    a, b = stream(ffprobe(mulaw), "audio"), stream(ffprobe(out), "audio")
+    assert b["codec_name"] == "aac" and abs(float(b["duration"]) - float(a["duration"])) < 0.05
+
+
+def test_odd_size_and_mkv_output(tmp_path, short_clip):
+    out = tmp_path / "odd.mkv"
+    proc = run_cli("convert", short_clip, "-o", out, "--style", fixture(MOSAIC8), "--height", "101", "-q")
+    assert proc.returncode == 0, proc.stderr
+    v = stream(ffprobe(out), "video")
+    assert v["height"] % 2 == 0 and v["width"] % 2 == 0 and abs(v["height"] - 101) <= 1
+    assert int(v["nb_read_frames"]) == 48
+
+
+def test_onnxruntime_backend_convert(tmp_path, short_clip):
+    out = tmp_path / "ort.mp4"
+    proc = run_cli("convert", short_clip, "-o", out, "--style", fixture(MOSAIC8), "--backend", "onnxruntime", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "onnxruntime" in proc.stderr
+    assert int(stream(ffprobe(out), "video")["nb_read_frames"]) == 48
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_leaves_a_playable_file(tmp_path, sig, code):
+    src = fixture("video/cutBunny.mp4")
+    out = tmp_path / "partial.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "convert", str(src), "-o", str(out), "--style",
+                             str(fixture(MOSAIC8)), "--crf", "30"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "interrupted" in err and "Traceback" not in err
+    info = ffprobe(out)
+    n = int(stream(info, "video")["nb_read_frames"])
+    assert 0 < n < 240
+    assert decode_errors(out) == ""
+    audio = float(stream(info, "audio")["duration"])
+    assert abs(audio - float(stream(info, "video")["duration"])) < 0.2  # audio cut where the video stops
+
+
+def test_damaged_input_converts_what_decodes(tmp_path):
+    src = fixture("video/cup.mp4")  # index at the front, so a cut-off copy still opens
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    out = tmp_path / "cut_out.mp4"
+    proc = run_cli("convert", cut, "-o", out, "--style", fixture(MOSAIC8), "--height", "120", "-q")
+    assert proc.returncode == 3, proc.stderr
+    assert "damaged" in proc.stderr and "Traceback" not in proc.stderr
+    n = int(stream(ffprobe(out), "video")["nb_read_frames"])
+    assert 50 < n < 217
+    assert decode_errors(out) == ""
+
+
+def test_image_command(tmp_path):
+    src = fixture("images/content/sailboat.jpg")
+    out = tmp_path / "boat.png"
+    proc = run_cli("image", src, "-o", out, "--style", fixture(MOSAIC8))
+    assert proc.returncode == 0, proc.stderr
+    a, b = read_image(src), read_image(out)
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() > 25
+    proc = run_cli("image", src, "-o", tmp_path / "small.jpg", "--style", fixture(MOSAIC8), "--height", "100")
+    assert proc.returncode == 0 and read_image(tmp_path / "small.jpg").shape == (100, 100, 3)
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad")
+    (d / "notes.txt").write_text("this is not a video\n" * 50)
+    src = fixture("video/cutBunny.mp4")  # index at the end: a cut-off copy has none
+    (d / "truncated.mp4").write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=d=1:s=64x64", "-frames:v", "0",
+                    "-c:v", "mpeg4", str(d / "zero.avi")], check=True)  # a video stream that holds no frame
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=1", str(d / "audio_only.m4a")], check=True)
+    (d / "junk.pth").write_bytes(b"\x80\x02garbage" * 100)
+    import torch
+
+    torch.save({"fc.weight": torch.zeros(2, 2)}, d / "mismatched.pth")
+    return {p.name: p for p in d.iterdir()}
+
+
+@pytest.mark.parametrize("case,args,message", [
+    ("missing file", ["convert", "nope.mp4"], "no such file"),
+    ("not a video", ["convert", "{notes.txt}"], "cannot read"),
+    ("truncated mp4", ["convert", "{truncated.mp4}"], "cannot read"),
+    ("zero frames", ["convert", "{zero.avi}"], "no video frame"),
+    ("no video stream", ["convert", "{audio_only.m4a}"], "no video stream"),
+    ("output folder missing", ["convert", "VIDEO", "-o", "/nonexistent/dir/out.mp4"], "does not exist"),
+    ("output is a folder", ["convert", "VIDEO", "-o", "TMP", "-y"], "is a directory"),
+    ("corrupt weights", ["convert", "VIDEO", "--style", "{junk.pth}"], "cannot load"),
+    ("mismatched weights", ["convert", "VIDEO", "--style", "{mismatched.pth}"], "not a fast_neural_style"),
+    ("unknown style", ["convert", "VIDEO", "--style", "vangogh"], "unknown style"),
+    ("bad codec", ["convert", "VIDEO", "--codec", "nosuchcodec"], "not available"),
+    ("bad image", ["image", "{notes.txt}"], "not a readable image"),
+    ("negative height", ["convert", "VIDEO", "--height", "-5"], "must be positive"),
+])
+def test_bad_input_is_one_line(tmp_path, bad_inputs, short_clip, case, args, message):
+    resolved = []
+    for a in args:
+        if a.startswith("{"):
+            a = str(bad_inputs[a.strip("{}")])
+        resolved.append({"VIDEO": str(short_clip), "TMP": str(tmp_path)}.get(a, a))
+    if "-o" not in resolved and resolved[0] == "convert":
+        resolved += ["-o", str(tmp_path / "out.mp4")]
+    if "--style" not in resolved:
+        resolved += ["--style", str(fixture(MOSAIC8))]
+    proc = run_cli(*resolved, cwd=tmp_path)
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 1, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("rtstyle: error:") and message in lines[0], lines[0]
+    assert not (tmp_path / "out.mp4").exists()

@@ -1,0 +1,141 @@
+"""TransformerNet, checkpoint formats and the style registry."""
+
+from __future__ import annotations
+
+import pickle
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import MOSAIC8, NC8, NC16, fixture
+from rtstyle.errors import RtstyleError
+from rtstyle.models import StyleMeta, TransformerNet, import_style, load_style, resolve_style, save_style
+from rtstyle.models.formats import load_pytorch_checkpoint
+from rtstyle.models.registry import available_styles, user_dir
+
+UPSTREAM_KEYS = re.compile(r"^(conv[123]|deconv[123])\.conv2d\.(weight|bias)$|^in[1-5]\.(weight|bias)$|"
+                           r"^res[1-5]\.(conv[12]\.conv2d|in[12])\.(weight|bias)$")
+
+
+def test_state_dict_keys_match_pytorch_examples():
+    keys = TransformerNet(width=32).state_dict().keys()
+    assert len(keys) == 62
+    assert all(UPSTREAM_KEYS.match(k) for k in keys), [k for k in keys if not UPSTREAM_KEYS.match(k)]
+
+
+@pytest.mark.parametrize("width,blocks", [(8, 5), (16, 3), (32, 5)])
+def test_width_and_depth_read_back(width, blocks):
+    state = TransformerNet(width, blocks).state_dict()
+    assert TransformerNet.config_from_state_dict(state) == {"width": width, "num_residual": blocks}
+
+
+@pytest.mark.parametrize("rel,width", [(f"{NC16}/candy_nc16_b1_e2_1e05_1e10.model", 16), (MOSAIC8, 8)])
+def test_legacy_checkpoints_load_strictly(rel, width):
+    style = resolve_style(fixture(rel))
+    assert style.meta.width == width and style.meta.num_residual == 5
+    model = style.build()
+    x = torch.rand(1, 3, 64, 96) * 255
+    y = model(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert y.std() > 5  # a real style, not a constant
+
+
+def test_running_stats_keys_are_dropped(tmp_path):
+    state = TransformerNet(4, 1).state_dict()
+    state["in1.running_mean"] = torch.zeros(4)
+    state["res1.in2.running_var"] = torch.ones(16)
+    path = tmp_path / "with_stats.pth"
+    torch.save(state, path)
+    resolve_style(path).build()  # strict load would fail if the extra keys stayed
+
+
+def test_safetensors_roundtrip_keeps_metadata_and_output(tmp_path):
+    model = TransformerNet(8, 2).eval()
+    meta = StyleMeta(name="t", width=8, num_residual=2, provenance="unit test", license="CC0")
+    save_style(tmp_path / "t.safetensors", model.state_dict(), meta, half=False)
+    state, back = load_style(tmp_path / "t.safetensors")
+    assert back == meta
+    rebuilt = resolve_style(tmp_path / "t.safetensors").build()
+    x = torch.rand(1, 3, 32, 32) * 255
+    torch.testing.assert_close(rebuilt(x), model(x))
+
+
+def test_fp16_storage_stays_close(tmp_path):
+    model = resolve_style(fixture(MOSAIC8)).build()
+    save_style(tmp_path / "h.safetensors", model.state_dict(), StyleMeta(name="h", width=8), half=True)
+    assert (tmp_path / "h.safetensors").stat().st_size < 0.6 * fixture(MOSAIC8).stat().st_size
+    half = resolve_style(tmp_path / "h.safetensors").build()
+    x = torch.rand(1, 3, 64, 64) * 255
+    assert (half(x).clamp(0, 255) - model(x).clamp(0, 255)).abs().max() < 4.0
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_pickled_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"conv1.conv2d.weight": _Evil()}, f)
+    with pytest.raises(RtstyleError, match="only tensors are accepted"):
+        load_pytorch_checkpoint(path)
+
+
+def test_corrupt_and_mismatched_weights(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(RtstyleError, match="cannot load"):
+        resolve_style(junk).build()
+    other = tmp_path / "other.pth"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, other)
+    with pytest.raises(RtstyleError, match="not a fast_neural_style TransformerNet"):
+        resolve_style(other).build()
+    bad = TransformerNet(8).state_dict()
+    bad["res2.conv1.conv2d.weight"] = torch.zeros(32, 32, 5, 5)
+    torch.save(bad, tmp_path / "bad.pth")
+    with pytest.raises(RtstyleError, match="do not fit"):
+        resolve_style(tmp_path / "bad.pth").build()
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(RtstyleError, match="safetensors"):
+        resolve_style(broken).build()
+
+
+def test_builtin_styles_are_registered_with_metadata():
+    styles = {n: s for n, s in available_styles().items() if s.origin == "built-in"}
+    assert len(styles) >= 3, styles
+    for s in styles.values():
+        m = s.meta
+        assert m.architecture == "transformer_net" and m.input_range == "0-255"
+        assert m.provenance and m.license, f"{s.name}: provenance/licence missing"
+        assert s.path.stat().st_size < 4_000_000
+        assert (s.path.parent / f"{s.name}.md").is_file(), f"{s.name}: MODEL_CARD missing"
+
+
+def test_import_checkpoint_then_find_by_name():
+    style = import_style(fixture(MOSAIC8), "mosaic-test")
+    assert style.path.parent == user_dir() and style.path.suffix == ".safetensors"
+    found = resolve_style("mosaic-test")
+    assert found.origin == "user" and found.meta.width == 8
+    ref = resolve_style(fixture(MOSAIC8)).build()
+    x = torch.rand(1, 3, 32, 32) * 255
+    torch.testing.assert_close(found.build()(x), ref(x))
+
+
+def test_import_onnx_and_errors(tmp_path):
+    style = import_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"), "mosaic-onnx")
+    assert resolve_style("mosaic-onnx").format == "onnx"
+    assert style.path.with_suffix(".json").is_file()
+    with pytest.raises(RtstyleError, match="invalid style name"):
+        import_style(fixture(MOSAIC8), "../escape")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(RtstyleError, match="unsupported format"):
+        import_style(tmp_path / "x.txt", "x")
+
+
+def test_unknown_style_lists_the_choices():
+    with pytest.raises(RtstyleError, match=r"unknown style 'nope' \(available: .*starry"):
+        resolve_style("nope")
