@@ -22,7 +22,7 @@ EXIT_ERROR, EXIT_DAMAGED_INPUT = 1, 3
 def _console():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def free_path(path: Path) -> Path:
@@ -104,11 +104,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     summary = (f"{'interrupted: ' if result.interrupted else ''}wrote {result.output}: {result.frames} frames "
                f"{result.width}x{result.height} in {result.seconds:.1f} s ({result.fps:.1f} fps), "
                f"style {backend.style.name} on {result.backend}, audio {result.audio}")
-    console.print(summary, soft_wrap=True)
+    console.print(summary)
     if caught:
         return 128 + caught[0]
-    if result.decode_errors:
-        console.print(f"[yellow]warning: {src}: {result.decode_errors} damaged packet(s) skipped; "
+    if result.audio_errors:
+        console.print(f"[yellow]warning: {src}: {result.audio_errors} damaged audio packet(s) replaced by silence[/]")
+    if result.video_errors:
+        console.print(f"[yellow]warning: {src}: {result.video_errors} damaged video packet(s) skipped; "
                       f"the output holds the {result.frames} frames that decoded[/]")
         return EXIT_DAMAGED_INPUT
     return 0

@@ -26,7 +26,8 @@ class ConvertResult:
     width: int
     height: int
     seconds: float
-    decode_errors: int
+    video_errors: int  # damaged video packets: frames are missing from the output
+    audio_errors: int  # damaged audio packets left out (the rest of the audio is intact)
     audio: str
     interrupted: bool
     backend: str
@@ -77,7 +78,7 @@ class VideoConversion:
             raise RtstyleError(f"{self.src}: no video frame could be decoded")
         audio = self.sink.audio.describe() if self.sink.audio else "none"
         return ConvertResult(self.dst, stats.frames_out, self.info.width, self.info.height, stats.elapsed,
-                             self.source.decode_errors + (self.sink.audio.errors if self.sink.audio else 0),
+                             self.source.decode_errors, self.sink.audio.errors if self.sink.audio else 0,
                              audio, self.pipeline.stopped.is_set(), repr(self.backend))
 
 

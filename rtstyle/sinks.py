@@ -14,11 +14,21 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import logging
+
 import av
+import av.logging
 
 from .errors import RtstyleError
 from .frames import Frame
 from .sources import open_input
+
+
+# FFmpeg's messages reach Python only at ERROR and above, and only to be captured
+# (see `_AudioTrack.intact`); the user sees rtstyle's own summary instead.
+av.logging.set_level(av.logging.ERROR)
+logging.getLogger("libav").addHandler(logging.NullHandler())
+logging.getLogger("libav").propagate = False
 
 
 @dataclass
@@ -50,17 +60,65 @@ class _AudioTrack:
             self.dst = out.add_stream("aac", rate=src.codec_context.sample_rate or 48000)
             self.dst.layout = src.codec_context.layout.name if src.codec_context.layout else "stereo"
         self.description = f"{'copied' if self.copy else 'to aac from'} {src.codec_context.name}"
+        self._silence: bytes | None = None
 
-    def write(self, out: av.container.OutputContainer, packet: av.Packet) -> None:
+    def intact(self, packet: av.Packet) -> bool:
+        """Whether the decoder takes `packet` without complaint (damaged packets are not copied)."""
+        with av.logging.Capture() as logs:
+            try:
+                self.src.decode(packet)
+            except av.error.FFmpegError:
+                return False
+        return not any(level <= av.logging.ERROR for level, _, _ in logs)
+
+    def silence(self) -> bytes | None:
+        """One frame of silence in the stream's own codec and settings, or None if FFmpeg
+        has no encoder for it. It stands in for damaged packets, keeping the duration."""
+        if self._silence is None:
+            cc = self.src.codec_context
+            try:
+                enc = av.CodecContext.create(cc.name, "w")
+                enc.sample_rate, enc.layout, enc.bit_rate = cc.sample_rate, cc.layout, cc.bit_rate
+                enc.format = enc.codec.audio_formats[0]
+                enc.time_base = Fraction(1, cc.sample_rate)
+                enc.open()
+                frame = av.AudioFrame(format=enc.format.name, layout=cc.layout.name, samples=enc.frame_size or 1024)
+                for plane in frame.planes:
+                    plane.update(bytes(plane.buffer_size))
+                frame.sample_rate, frame.pts = cc.sample_rate, 0
+                packets = enc.encode(frame) + enc.encode(None)
+                self._silence = bytes(packets[0]) if packets else b""
+            except (av.error.FFmpegError, ValueError, AttributeError):
+                self._silence = b""
+        return self._silence or None
+
+    def write(self, out: av.container.OutputContainer, packet: av.Packet) -> bool:
+        """Copy or re-encode one packet; False if it was damaged (and replaced by silence)."""
         if self.copy:
             if packet.dts is None and packet.pts is None:
-                return
+                return True
+            intact = self.intact(packet)
+            if not intact:
+                quiet = self.silence()
+                if quiet is None:
+                    return False
+                stand_in = av.Packet(quiet)
+                stand_in.pts, stand_in.dts, stand_in.duration = packet.pts, packet.dts, packet.duration
+                stand_in.time_base = packet.time_base
+                packet = stand_in
             packet.stream = self.dst
             out.mux(packet)
-            return
-        for frame in packet.decode():
+            return intact
+        for frame in self._decode(packet):
             frame.pts = None  # let the encoder number samples continuously
             out.mux(self.dst.encode(frame))
+        return True
+
+    def _decode(self, packet: av.Packet) -> list[av.AudioFrame]:
+        try:
+            return packet.decode()
+        except av.error.FFmpegError:
+            return []
 
     def flush(self, out: av.container.OutputContainer) -> None:
         if not self.copy:
@@ -108,9 +166,10 @@ class AudioPassthrough:
                 self._pending = packet
                 return
             try:
-                self.tracks[packet.stream.index].write(self.out, packet)
+                ok = self.tracks[packet.stream.index].write(self.out, packet)
             except av.error.FFmpegError:
-                self.errors += 1
+                ok = False
+            self.errors += not ok
 
     def close(self) -> None:
         for track in self.tracks.values():

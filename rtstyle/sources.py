@@ -76,6 +76,46 @@ def output_size(width: int, height: int, target_height: int | None = None,
     return even(w), even(h)
 
 
+class FrameTimestamps:
+    """Presentation timestamps for decoded frames, strictly increasing as encoders need.
+
+    Containers that count frames (time base = 1/frame rate, as AVI) get the frame
+    number: their per-frame pts are unreliable with packed B-frames. Others follow
+    FFmpeg's best-effort rule: trust pts unless it has gone backwards more often than
+    dts; synthesize from the frame rate when neither is set.
+    """
+
+    def __init__(self, stream: av.video.stream.VideoStream):
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        self.time_base = stream.time_base or 1 / Fraction(rate)
+        self.counts_frames = self.time_base == 1 / Fraction(rate)
+        self.start = stream.start_time or 0
+        self.ticks_per_frame = 1 / (Fraction(rate) * self.time_base)
+        self.last_pts = self.last_dts = self.last = None
+        self.faulty_pts = self.faulty_dts = 0
+
+    def next(self, index: int, pts: int | None, dts: int | None) -> int:
+        if self.counts_frames:
+            value = self.start + index
+        else:
+            if pts is not None:
+                self.faulty_pts += self.last_pts is not None and pts <= self.last_pts
+                self.last_pts = pts
+            if dts is not None:
+                self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
+                self.last_dts = dts
+            if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
+                value = pts
+            elif dts is not None:
+                value = dts
+            else:
+                value = self.start + round(index * self.ticks_per_frame)
+        if self.last is not None and value <= self.last:
+            value = self.last + 1
+        self.last = value
+        return value
+
+
 class VideoFileSource:
     """Decoded RGB frames of the first video stream of a file, in presentation order."""
 
@@ -126,18 +166,13 @@ class VideoFileSource:
                 self.decode_errors += 1
 
     def __iter__(self) -> Iterator[Frame]:
-        info, index = self.info, 0
-        last_pts = None
-        for vf in self._decoded():
-            pts = vf.pts
-            if pts is None:  # some AVI/raw streams: synthesize from the frame rate
-                pts = round(index / info.rate / info.time_base)
-            if last_pts is not None and pts <= last_pts:
-                pts = last_pts + 1  # encoders need strictly increasing timestamps
-            last_pts = pts
+        info = self.info
+        timestamps = FrameTimestamps(self.stream)
+        for index, vf in enumerate(self._decoded()):
+            pts = timestamps.next(index, vf.pts, vf.dts)
             image = vf.to_ndarray(width=info.width, height=info.height, format="rgb24")
-            yield Frame(index, image, pts, vf.duration or None, info.time_base, int(vf.rotation or 0), time.monotonic())
-            index += 1
+            yield Frame(index, image, pts, vf.duration or None, info.time_base, int(vf.rotation or 0),
+                        time.monotonic())
 
     def close(self) -> None:
         self.container.close()

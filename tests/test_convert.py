@@ -36,6 +36,14 @@ def packet_times(path: Path) -> list[float]:
         return sorted(float(p.pts * s.time_base) for p in c.demux(s) if p.pts is not None)
 
 
+def audio_span(path: Path) -> float:
+    """Seconds from the first audio packet's start to the last one's end (AVI has no stream duration)."""
+    with av.open(str(path)) as c:
+        s = c.streams.audio[0]
+        ends = [(p.pts, p.pts + (p.duration or 0)) for p in c.demux(s) if p.pts is not None and p.size]
+    return float((max(e for _, e in ends) - min(b for b, _ in ends)) * s.time_base)
+
+
 def assert_faithful_conversion(src: Path, out: Path, audio_codec: str | None):
     a, b = ffprobe(src), ffprobe(out)
     va, vb = stream(a, "video"), stream(b, "video")
@@ -44,9 +52,8 @@ def assert_faithful_conversion(src: Path, out: Path, audio_codec: str | None):
     frame = 1 / float(Fraction(va["avg_frame_rate"]))
     assert abs(float(b["format"]["duration"]) - float(a["format"]["duration"])) <= frame + 1e-3
     if audio_codec:
-        aa, ab = stream(a, "audio"), stream(b, "audio")
-        assert ab["codec_name"] == audio_codec
-        assert abs(float(ab["duration"]) - float(aa["duration"])) <= frame + 1e-3
+        assert stream(b, "audio")["codec_name"] == audio_codec
+        assert abs(audio_span(out) - audio_span(src)) <= frame + 1e-3
     assert decode_errors(out) == ""
     src_frames, out_frames = frames_of(src, 3), frames_of(out, 3)
     for x, y in zip(src_frames, out_frames):
@@ -67,6 +74,8 @@ def test_convert_fixture_clips(tmp_path, clip, args, audio):
     proc = run_cli("convert", src, "-o", out, "--style", fixture(MOSAIC8), "-q", *args, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stderr and "Traceback" not in proc.stderr
+    if clip.endswith(".avi"):  # its AC3 track starts and ends on a broken frame (MANIFEST.md)
+        assert "2 damaged audio packet(s) replaced by silence" in proc.stderr
     assert_faithful_conversion(src, out, audio)
     if args:
         h = stream(ffprobe(out, count_frames=False), "video")["height"]
@@ -116,8 +125,8 @@ def test_audio_the_container_refuses_is_reencoded_to_aac(tmp_path, short_clip):
     proc = run_cli("convert", mulaw, "-o", out, "--style", fixture(MOSAIC8), "-q")
     assert proc.returncode == 0, proc.stderr
     assert "to aac from pcm_mulaw" in proc.stderr
-    a, b = stream(ffprobe(mulaw), "audio"), stream(ffprobe(out), "audio")
-    assert b["codec_name"] == "aac" and abs(float(b["duration"]) - float(a["duration"])) < 0.05
+    assert stream(ffprobe(out), "audio")["codec_name"] == "aac"
+    assert abs(audio_span(out) - audio_span(mulaw)) < 0.05
 
 
 def test_odd_size_and_mkv_output(tmp_path, short_clip):
