@@ -109,11 +109,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return 128 + caught[0]
     if result.audio_errors:
         console.print(f"[yellow]warning: {src}: {result.audio_errors} damaged audio packet(s) replaced by silence[/]")
+    if result.missing_frames:
+        console.print(f"[yellow]warning: {src}: the input ends early (truncated?): "
+                      f"{result.missing_frames} indexed frame(s) have no data[/]")
     if result.video_errors:
         console.print(f"[yellow]warning: {src}: {result.video_errors} damaged video packet(s) skipped; "
                       f"the output holds the {result.frames} frames that decoded[/]")
-        return EXIT_DAMAGED_INPUT
-    return 0
+    return EXIT_DAMAGED_INPUT if result.video_errors or result.missing_frames else 0
 
 
 def cmd_image(args: argparse.Namespace) -> int:

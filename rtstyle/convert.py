@@ -27,6 +27,7 @@ class ConvertResult:
     height: int
     seconds: float
     video_errors: int  # damaged video packets: frames are missing from the output
+    missing_frames: int  # frames the input's index lists but its data lacks (truncated file)
     audio_errors: int  # damaged audio packets left out (the rest of the audio is intact)
     audio: str
     interrupted: bool
@@ -78,7 +79,8 @@ class VideoConversion:
             raise RtstyleError(f"{self.src}: no video frame could be decoded")
         audio = self.sink.audio.describe() if self.sink.audio else "none"
         return ConvertResult(self.dst, stats.frames_out, self.info.width, self.info.height, stats.elapsed,
-                             self.source.decode_errors, self.sink.audio.errors if self.sink.audio else 0,
+                             self.source.decode_errors, self.source.missing_frames,
+                             self.sink.audio.errors if self.sink.audio else 0,
                              audio, self.pipeline.stopped.is_set(), repr(self.backend))
 
 

@@ -57,8 +57,10 @@ class _AudioTrack:
         if self.copy:
             self.dst = out.add_stream_from_template(src)
         else:
-            self.dst = out.add_stream("aac", rate=src.codec_context.sample_rate or 48000)
-            self.dst.layout = src.codec_context.layout.name if src.codec_context.layout else "stereo"
+            cc = src.codec_context
+            channels = cc.layout.nb_channels if cc.layout else 2
+            layout = {1: "mono", 6: "5.1", 8: "7.1"}.get(channels, "stereo")  # named layouts AAC accepts
+            self.dst = out.add_stream("aac", rate=cc.sample_rate or 48000, layout=layout)
         self.description = f"{'copied' if self.copy else 'to aac from'} {src.codec_context.name}"
         self._silence: bytes | None = None
 

@@ -144,6 +144,8 @@ class VideoFileSource:
         self.info = VideoInfo(w, h, cc.width, cc.height, Fraction(rate), self.stream.time_base or 1 / Fraction(rate),
                               frames, duration, cc.name)
         self.decode_errors = 0
+        self.indexed_frames = self.stream.frames  # what the container's index promises (0: no index)
+        self.decoded_frames = 0
         self._stopped = False
 
     def stop(self) -> None:
@@ -171,8 +173,17 @@ class VideoFileSource:
         for index, vf in enumerate(self._decoded()):
             pts = timestamps.next(index, vf.pts, vf.dts)
             image = vf.to_ndarray(width=info.width, height=info.height, format="rgb24")
+            self.decoded_frames = index + 1
             yield Frame(index, image, pts, vf.duration or None, info.time_base, int(vf.rotation or 0),
                         time.monotonic())
+
+    @property
+    def missing_frames(self) -> int:
+        """Frames the index lists but the data did not deliver (a cut-off file), once read to the end."""
+        if self._stopped or not self.indexed_frames:
+            return 0
+        missing = self.indexed_frames - self.decoded_frames
+        return missing if missing > max(1, self.indexed_frames // 100) else 0
 
     def close(self) -> None:
         self.container.close()
