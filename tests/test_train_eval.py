@@ -1,0 +1,89 @@
+"""Training tool (tiny runs, resume) and the style-quality bar of the built-in styles."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, fixture, run_cli
+from rtstyle.images import write_image
+from rtstyle.metrics import style_loss_ratio
+from rtstyle.models import resolve_style
+from rtstyle.models.registry import available_styles
+
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+@pytest.fixture
+def content_dir(tmp_path) -> Path:
+    d = tmp_path / "content"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_image(d / f"{i}.png", rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    return d
+
+
+def test_train_writes_weights_log_and_resumes(tmp_path, content_dir):
+    style = fixture("images/style/udnie.jpg")
+    args = ["train", "--style-image", style, "--content", content_dir, "--name", "tiny", "--out", tmp_path / "t",
+            "--width", "4", "--size", "64", "--style-size", "96", "-q"]
+    first = run_cli(*args, "--iters", "3")
+    assert first.returncode == 0, first.stderr
+    weights = tmp_path / "t" / "tiny.safetensors"
+    meta = resolve_style(weights).meta
+    assert meta.width == 4 and "udnie.jpg" in meta.provenance
+    second = run_cli(*args, "--iters", "5")
+    assert second.returncode == 0, second.stderr
+    rows = list(csv.DictReader(open(tmp_path / "t" / "tiny.losses.csv")))
+    assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4, 5]  # resumed at 4, not restarted
+    assert all(float(r["style"]) > 0 and float(r["content"]) >= 0 for r in rows)
+    ck = torch.load(tmp_path / "t" / "tiny.ckpt.pt", weights_only=True)
+    assert ck["iteration"] == 5
+
+
+def test_train_without_content_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = run_cli("train", "--style-image", fixture("images/style/udnie.jpg"), "--content", tmp_path / "empty",
+                   "--name", "x", "--out", tmp_path / "o", "--iters", "1", "-q")
+    assert proc.returncode == 1 and "no images or videos" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_style_ratio_ranks_the_reference_checkpoint():
+    """The metric itself: the fixture mosaic network is far closer to mosaic.jpg than the photo is."""
+    from rtstyle.backends import create_backend
+    from rtstyle.images import read_image, resize_long_side
+
+    content = resize_long_side(read_image(fixture("images/content/golden_gate.jpg")), 512)
+    styled = create_backend(resolve_style(fixture("weights/fast_neural_style_nc16/mosaic_nc16_b1_e2_1e05_1e10.model")))(content)
+    mosaic = read_image(fixture("images/style/mosaic.jpg"))
+    assert style_loss_ratio(styled, content, mosaic) < 0.3
+    assert style_loss_ratio(content, content, mosaic) == pytest.approx(1.0)
+
+
+def style_image_for(name: str, tmp_path: Path) -> Path:
+    """The image a built-in style was trained on: a fixture, or the project's generated one."""
+    ref = resolve_style(name).meta.extra.get("style_image", "")
+    assert ref, f"{name}: metadata must name its style image"
+    if ref.startswith("generated:"):
+        from make_style_image import stained_glass
+
+        path = tmp_path / "style.png"
+        write_image(path, stained_glass())
+        return path
+    return fixture(ref)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(n for n, s in available_styles().items() if s.origin == "built-in"))
+def test_builtin_style_meets_the_quality_bar(name, tmp_path):
+    from eval_style import evaluate
+
+    result = evaluate(name, style_image_for(name, tmp_path), fixture("images/content"))
+    assert len(result["ratios"]) == 3
+    assert result["mean"] <= 0.6, result
