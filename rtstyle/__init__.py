@@ -1,3 +1,32 @@
-"""rtstyle: real-time neural style transfer for video."""
+"""rtstyle: real-time neural style transfer for video.
+
+The package follows the data flow: `sources` -> `backends` (running `models`) -> `sinks`,
+joined by `pipeline`; `convert` holds the offline jobs and `cli` the command line.
+The names below are the Python API; they load lazily so `rtstyle --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_API = {
+    "available_styles": "rtstyle.models.registry",
+    "resolve_style": "rtstyle.models.registry",
+    "import_style": "rtstyle.models.registry",
+    "create_backend": "rtstyle.backends",
+    "VideoConversion": "rtstyle.convert",
+    "load_backend": "rtstyle.convert",
+    "stylize_image": "rtstyle.convert",
+    "EncoderSettings": "rtstyle.sinks",
+    "RtstyleError": "rtstyle.errors",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'rtstyle' has no attribute {name!r}")
