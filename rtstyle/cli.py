@@ -112,10 +112,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if result.missing_frames:
         console.print(f"[yellow]warning: {src}: the input ends early (truncated?): "
                       f"{result.missing_frames} indexed frame(s) have no data[/]")
-    if result.video_errors:
-        console.print(f"[yellow]warning: {src}: {result.video_errors} damaged video packet(s) skipped; "
-                      f"the output holds the {result.frames} frames that decoded[/]")
-    return EXIT_DAMAGED_INPUT if result.video_errors or result.missing_frames else 0
+    if result.video_errors or result.corrupt_frames:
+        console.print(f"[yellow]warning: {src}: damaged video: {result.video_errors} packet(s) did not decode, "
+                      f"{result.corrupt_frames} frame(s) decoded with errors; the output holds the "
+                      f"{result.frames} frames that decoded[/]")
+    damaged = result.video_errors or result.missing_frames or result.corrupt_frames
+    return EXIT_DAMAGED_INPUT if damaged else 0
 
 
 def cmd_image(args: argparse.Namespace) -> int:

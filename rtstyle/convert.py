@@ -14,7 +14,7 @@ from .images import read_image, write_image
 from .models.registry import DATA_DIR, Style, resolve_style
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
-from .sources import VideoFileSource, output_size, scaled_size
+from .sources import VideoFileSource, scaled_size
 
 SAMPLE_CLIP = DATA_DIR / "sample.mp4"
 
@@ -28,6 +28,7 @@ class ConvertResult:
     seconds: float
     video_errors: int  # damaged video packets: frames are missing from the output
     missing_frames: int  # frames the input's index lists but its data lacks (truncated file)
+    corrupt_frames: int  # frames that decoded with concealed damage (kept)
     audio_errors: int  # damaged audio packets left out (the rest of the audio is intact)
     audio: str
     interrupted: bool
@@ -52,11 +53,12 @@ class VideoConversion:
         if self.dst.exists() and self.src.exists() and self.dst.resolve() == self.src.resolve():
             raise RtstyleError(f"{dst}: output would overwrite the input")
         self.backend = backend
-        probe = VideoFileSource(self.src)
-        size = output_size(probe.info.source_width, probe.info.source_height, height, scale)
-        probe.close()
-        self.source = VideoFileSource(self.src, size=size)
-        self.sink = VideoFileSink(self.dst, encoder, rate=self.source.info.rate, audio_from=self.src)
+        self.source = VideoFileSource(self.src, height=height, scale=scale)
+        try:
+            self.sink = VideoFileSink(self.dst, encoder, rate=self.source.info.rate, audio_from=self.src)
+        except BaseException:
+            self.source.close()
+            raise
         self.pipeline = Pipeline(self.source, backend, self.sink, batch=batch)
 
     @property
@@ -70,6 +72,10 @@ class VideoConversion:
     def run(self, on_tick: Callable[[PipelineStats], None] | None = None) -> ConvertResult:
         try:
             stats = self.pipeline.run(on_tick)
+        except BaseException:
+            if self.sink.frames == 0:
+                self.dst.unlink(missing_ok=True)
+            raise
         finally:
             self.source.close()
         if stats.frames_out == 0:
@@ -79,7 +85,7 @@ class VideoConversion:
             raise RtstyleError(f"{self.src}: no video frame could be decoded")
         audio = self.sink.audio.describe() if self.sink.audio else "none"
         return ConvertResult(self.dst, stats.frames_out, self.info.width, self.info.height, stats.elapsed,
-                             self.source.decode_errors, self.source.missing_frames,
+                             self.source.decode_errors, self.source.missing_frames, self.source.corrupt_frames,
                              self.sink.audio.errors if self.sink.audio else 0,
                              audio, self.pipeline.stopped.is_set(), repr(self.backend))
 

@@ -25,7 +25,10 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def write_image(path: str | Path, rgb: np.ndarray) -> None:
     path = Path(path)
-    ok, buf = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    try:
+        ok, buf = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    except cv2.error:
+        ok = False
     if not ok:
         raise RtstyleError(f"{path}: cannot encode an image with this extension")
     try:

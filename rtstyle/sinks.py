@@ -194,6 +194,12 @@ class VideoFileSink:
         if self.path.is_dir():
             raise RtstyleError(f"cannot write {path}: is a directory")
         try:
+            codec = av.Codec(self.settings.codec, "w")
+        except (av.error.FFmpegError, ValueError):  # PyAV raises UnknownCodecError, a ValueError
+            raise RtstyleError(f"video codec {self.settings.codec!r} is not available in this FFmpeg") from None
+        if codec.type != "video":
+            raise RtstyleError(f"{self.settings.codec!r} is not a video codec")
+        try:
             self.container = av.open(str(self.path), "w")
         except av.error.FFmpegError as exc:
             raise RtstyleError(f"cannot write {path}: {exc.strerror}") from None
@@ -208,12 +214,7 @@ class VideoFileSink:
     def _open_streams(self, frame: Frame) -> None:
         s = self.settings
         h, w = frame.image.shape[:2]
-        try:
-            stream = self.container.add_stream(s.codec, rate=self.rate, options=s.codec_options())
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise RtstyleError(f"video codec {s.codec!r} is not available: {exc}") from None
-        if stream.type != "video":
-            raise RtstyleError(f"{s.codec!r} is not a video codec")
+        stream = self.container.add_stream(s.codec, rate=self.rate, options=s.codec_options())
         stream.width, stream.height, stream.pix_fmt = w, h, s.pix_fmt
         tb = frame.time_base or 1 / self.rate
         stream.time_base = tb

@@ -119,7 +119,7 @@ class FrameTimestamps:
 class VideoFileSource:
     """Decoded RGB frames of the first video stream of a file, in presentation order."""
 
-    def __init__(self, path: str | Path, size: tuple[int, int] | None = None, threads: int = 0):
+    def __init__(self, path: str | Path, height: int | None = None, scale: float | None = None, threads: int = 0):
         self.path = Path(path)
         self.container = open_input(self.path)
         if not self.container.streams.video:
@@ -133,7 +133,7 @@ class VideoFileSource:
         if not cc.width or not cc.height:
             self.container.close()
             raise RtstyleError(f"{path}: video stream has no frame size (unsupported or damaged)")
-        w, h = size or (cc.width, cc.height)
+        w, h = output_size(cc.width, cc.height, height, scale)
         rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
         duration = None
         if self.stream.duration is not None and self.stream.time_base:
@@ -144,6 +144,7 @@ class VideoFileSource:
         self.info = VideoInfo(w, h, cc.width, cc.height, Fraction(rate), self.stream.time_base or 1 / Fraction(rate),
                               frames, duration, cc.name)
         self.decode_errors = 0
+        self.corrupt_frames = 0  # decoded, but the decoder had to conceal damage
         self.indexed_frames = self.stream.frames  # what the container's index promises (0: no index)
         self.decoded_frames = 0
         self._stopped = False
@@ -174,6 +175,7 @@ class VideoFileSource:
             pts = timestamps.next(index, vf.pts, vf.dts)
             image = vf.to_ndarray(width=info.width, height=info.height, format="rgb24")
             self.decoded_frames = index + 1
+            self.corrupt_frames += bool(vf.is_corrupt)
             yield Frame(index, image, pts, vf.duration or None, info.time_base, int(vf.rotation or 0),
                         time.monotonic())
 

@@ -180,6 +180,23 @@ def test_damaged_input_converts_what_decodes(tmp_path):
     assert decode_errors(out) == ""
 
 
+def test_garbled_input_reports_damage(tmp_path):
+    src = fixture("video/cutBunny.mp4")
+    data = bytearray(src.read_bytes())
+    rng = np.random.default_rng(1)
+    for offset in range(200_000, 260_000, 997):  # scribble over part of the video data
+        data[offset:offset + 40] = rng.integers(0, 256, 40, dtype=np.uint8).tobytes()
+    garbled = tmp_path / "garbled.mp4"
+    garbled.write_bytes(bytes(data))
+    out = tmp_path / "garbled_out.mp4"
+    proc = run_cli("convert", garbled, "-o", out, "--style", fixture(MOSAIC8), "--height", "90", "-q")
+    assert proc.returncode == 3, proc.stderr
+    assert "damaged video" in proc.stderr and "Traceback" not in proc.stderr
+    n = int(stream(ffprobe(out), "video")["nb_read_frames"])
+    assert 200 < n <= 240 and f"holds the {n} frames" in proc.stderr
+    assert decode_errors(out) == ""
+
+
 def test_image_command(tmp_path):
     src = fixture("images/content/sailboat.jpg")
     out = tmp_path / "boat.png"

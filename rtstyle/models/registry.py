@@ -134,11 +134,14 @@ def available_styles() -> dict[str, Style]:
     return {**_styles_in(builtin_dir(), "built-in"), **_styles_in(user_dir(), "user")}
 
 
-def default_style() -> Style:
-    return available_styles()[DEFAULT_STYLE]
-
-
 DEFAULT_STYLE = "starry"
+
+
+def default_style() -> Style:
+    style = available_styles().get(DEFAULT_STYLE)
+    if style is None:
+        raise RtstyleError(f"the built-in style {DEFAULT_STYLE!r} is missing from {builtin_dir()}: reinstall rtstyle")
+    return style
 
 
 def resolve_style(spec: str | os.PathLike | None) -> Style:
