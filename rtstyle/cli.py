@@ -56,6 +56,13 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")
 
 
+def _warn_fixed_size(backend) -> None:
+    if backend.fixed_size:
+        h, w = backend.fixed_size
+        _console().print(f"[yellow]note: style {backend.style.name!r} only takes {w}x{h} input: "
+                         f"frames are resized to that and back, so fine detail is lost[/]")
+
+
 def _positive(name: str, value: float | None) -> None:
     if value is not None and value <= 0:
         raise RtstyleError(f"--{name} must be positive, got {value}")
@@ -71,6 +78,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     _positive("scale", args.scale)
     src = Path(args.input) if args.input else SAMPLE_CLIP
     backend = load_backend(args.style, args.backend)
+    _warn_fixed_size(backend)
     if args.output:
         dst = check_output(Path(args.output), args.overwrite)
     else:
@@ -126,6 +134,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     _positive("height", args.height)
     _positive("scale", args.scale)
     backend = load_backend(args.style, args.backend)
+    _warn_fixed_size(backend)
     src = Path(args.input)
     if args.output:
         dst = check_output(Path(args.output), args.overwrite)

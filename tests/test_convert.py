@@ -255,3 +255,19 @@ def test_bad_input_is_one_line(tmp_path, bad_inputs, short_clip, case, args, mes
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith("rtstyle: error:") and message in lines[0], lines[0]
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.slow
+def test_quick_start_defaults(tmp_path):
+    """`rtstyle convert` with no arguments: bundled clip, default style, a fresh name each run."""
+    from rtstyle.convert import SAMPLE_CLIP
+
+    first = run_cli("convert", "-q", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = tmp_path / "sample_starry.mp4"
+    assert_faithful_conversion(SAMPLE_CLIP, out, "aac")
+    second = run_cli("convert", "-q", "--height", "90", cwd=tmp_path)
+    assert second.returncode == 0 and (tmp_path / "sample_starry-1.mp4").exists()
+    listing = run_cli("styles", check=True).stdout
+    for name in ("starry", "udnie", "stained_glass"):
+        assert f"\n{name} " in listing and "built-in" in listing

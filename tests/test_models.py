@@ -139,3 +139,15 @@ def test_import_onnx_and_errors(tmp_path):
 def test_unknown_style_lists_the_choices():
     with pytest.raises(RtstyleError, match=r"unknown style 'nope' \(available: .*starry"):
         resolve_style("nope")
+
+
+def test_failed_reimport_keeps_the_existing_style(tmp_path):
+    import_style(fixture(MOSAIC8), "keep")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(RtstyleError):
+        import_style(junk, "keep")
+    assert resolve_style("keep").meta.width == 8
+    replaced = import_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"), "keep")
+    assert resolve_style("keep").format == "onnx"
+    assert sorted(p.name for p in replaced.path.parent.glob("keep.*")) == ["keep.json", "keep.onnx"]

@@ -176,8 +176,6 @@ def import_style(src: Path, name: str, input_range: str | None = None) -> Style:
         raise RtstyleError(f"{src}: no such file")
     dest_dir = user_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
-    for old in dest_dir.glob(f"{name}.*"):
-        old.unlink()
     if src.suffix == ".onnx":
         try:
             onnx.checker.check_model(str(src))
@@ -201,4 +199,7 @@ def import_style(src: Path, name: str, input_range: str | None = None) -> Style:
         save_style(dest, state, meta, half=False)
     else:
         raise RtstyleError(f"{src}: unsupported format (use {', '.join(SUFFIXES)})")
+    for old in dest_dir.glob(f"{name}.*"):  # an earlier import under this name, in the other format
+        if old.stem == name and old != dest and old != dest.with_suffix(".json"):
+            old.unlink()
     return Style(name, dest, "user")

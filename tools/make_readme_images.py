@@ -1,0 +1,50 @@
+"""Compose docs/images/before_after.jpg: a frame of the bundled sample clip, original and
+stylized with every built-in style, in a 2-column grid. Every pixel comes from rtstyle.
+
+Usage: python tools/make_readme_images.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtstyle.backends import create_backend
+from rtstyle.images import write_image
+from rtstyle.models.registry import available_styles
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    out = img.copy()
+    cv2.rectangle(out, (0, 0), (12 + 11 * len(text), 30), (0, 0, 0), -1)
+    cv2.putText(out, text, (6, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def main() -> int:
+    from publish_style import sample_frame
+
+    frame = sample_frame()
+    tiles = [label(frame, "original")]
+    for name, style in available_styles().items():
+        if style.origin == "built-in":
+            tiles.append(label(create_backend(style, "torch")(frame), name))
+    tiles = [cv2.resize(t, (480, 270), interpolation=cv2.INTER_AREA) for t in tiles]
+    if len(tiles) % 2:
+        tiles.append(np.zeros_like(tiles[0]))
+    grid = np.vstack([np.hstack(tiles[i:i + 2]) for i in range(0, len(tiles), 2)])
+    out = ROOT / "docs" / "images" / "before_after.jpg"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_image(out, grid)
+    print(f"wrote {out} ({grid.shape[1]}x{grid.shape[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
