@@ -74,6 +74,7 @@ def save_style(path: Path, state: dict[str, Tensor], meta: StyleMeta, half: bool
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta.to_header())
+    path.chmod(0o644)  # safetensors writes 0600; styles are shared data
 
 
 def read_safetensors_header(path: Path) -> dict[str, str]:
