@@ -95,7 +95,7 @@ class _AudioTrack:
         return self._silence or None
 
     def write(self, out: av.container.OutputContainer, packet: av.Packet) -> bool:
-        """Copy or re-encode one packet; False if it was damaged (and replaced by silence)."""
+        """Copy or re-encode one packet; False if it was damaged (copies get silence instead)."""
         if self.copy:
             if packet.dts is None and packet.pts is None:
                 return True
@@ -111,16 +111,14 @@ class _AudioTrack:
             packet.stream = self.dst
             out.mux(packet)
             return intact
-        for frame in self._decode(packet):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            return False
+        for frame in frames:
             frame.pts = None  # let the encoder number samples continuously
             out.mux(self.dst.encode(frame))
         return True
-
-    def _decode(self, packet: av.Packet) -> list[av.AudioFrame]:
-        try:
-            return packet.decode()
-        except av.error.FFmpegError:
-            return []
 
     def flush(self, out: av.container.OutputContainer) -> None:
         if not self.copy:
