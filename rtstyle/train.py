@@ -42,7 +42,7 @@ class TrainConfig:
     iters: int = 1200
     lr: float = 1e-3
     content_weight: float = 1.0
-    style_weight: float = 12.0
+    style_weight: float = 5.0
     tv_weight: float = 100.0
     checkpoint_every: int = 50
     seed: int = 0
