@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -17,7 +17,6 @@ class Frame:
     time_base: Fraction | None = None
     rotation: int = 0  # display rotation in degrees, counter-clockwise
     captured_at: float = 0.0  # time.monotonic() when the source produced it
-    extra: dict = field(default_factory=dict)
 
     @property
     def time(self) -> float | None:
