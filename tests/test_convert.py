@@ -19,14 +19,11 @@ from rtstyle.images import read_image
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
 
-def frames_of(path: Path, n: int = 5) -> list[np.ndarray]:
+def frames_of(path: Path, n: int = 3) -> list[np.ndarray]:
+    """`n` frames spread over the clip (openings are often flat titles or fades)."""
     with av.open(str(path)) as c:
-        out = []
-        for f in c.decode(video=0):
-            out.append(f.to_ndarray(format="rgb24"))
-            if len(out) == n:
-                break
-    return out
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    return [frames[len(frames) * (i + 1) // (n + 1)] for i in range(n)]
 
 
 def packet_times(path: Path) -> list[float]:
