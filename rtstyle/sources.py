@@ -85,12 +85,10 @@ class FrameTimestamps:
     dts; synthesize from the frame rate when neither is set.
     """
 
-    def __init__(self, stream: av.video.stream.VideoStream):
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        self.time_base = stream.time_base or 1 / Fraction(rate)
-        self.counts_frames = self.time_base == 1 / Fraction(rate)
-        self.start = stream.start_time or 0
-        self.ticks_per_frame = 1 / (Fraction(rate) * self.time_base)
+    def __init__(self, rate: Fraction, time_base: Fraction, start: int = 0):
+        self.counts_frames = time_base == 1 / rate
+        self.start = start
+        self.ticks_per_frame = 1 / (rate * time_base)
         self.last_pts = self.last_dts = self.last = None
         self.faulty_pts = self.faulty_dts = 0
 
@@ -170,7 +168,7 @@ class VideoFileSource:
 
     def __iter__(self) -> Iterator[Frame]:
         info = self.info
-        timestamps = FrameTimestamps(self.stream)
+        timestamps = FrameTimestamps(info.rate, info.time_base, self.stream.start_time or 0)
         for index, vf in enumerate(self._decoded()):
             pts = timestamps.next(index, vf.pts, vf.dts)
             image = vf.to_ndarray(width=info.width, height=info.height, format="rgb24")
