@@ -62,13 +62,18 @@ class Style:
             header = read_safetensors_header(self.path)
             if header.get("format"):
                 return StyleMeta.from_header(header)
-        return load_torch_style(self.path)[1]
+        return self._weights[1]
+
+    @cached_property
+    def _weights(self) -> tuple[dict[str, Tensor], StyleMeta]:
+        """Read once: metadata of a plain checkpoint and the model both need the tensors."""
+        return load_torch_style(self.path)
 
     def build(self) -> nn.Module:
         """The PyTorch module with its weights, in eval mode (fp32, CPU)."""
         if self.format == "onnx":
             raise RtstyleError(f"style {self.name!r} is an ONNX model: it runs on the onnxruntime backend only")
-        state, meta = load_torch_style(self.path)
+        state, meta = self._weights
         builder = ARCHITECTURES.get(meta.architecture)
         if builder is None:
             raise RtstyleError(f"style {self.name!r}: unknown architecture {meta.architecture!r}")
