@@ -59,7 +59,7 @@ class VideoConversion:
         except BaseException:
             self.source.close()
             raise
-        self.pipeline = Pipeline(self.source, backend, self.sink, batch=batch)
+        self.pipeline = Pipeline.standard(self.source, backend, self.sink, batch=batch)
 
     @property
     def info(self):

@@ -17,6 +17,7 @@ class Frame:
     time_base: Fraction | None = None
     rotation: int = 0  # display rotation in degrees, counter-clockwise
     captured_at: float = 0.0  # time.monotonic() when the source produced it
+    original: np.ndarray | None = None  # the preprocessed input, kept after stylization
 
     @property
     def time(self) -> float | None:

@@ -33,9 +33,11 @@ class TorchBackend(Backend):
         return getattr(self.model, "stride", 1)
 
     @torch.inference_mode()
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(batch).to(self._device, non_blocking=True)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, H, W, 3) uint8 on this device, sides a multiple of `stride` -> the same, stylized."""
         x = x.permute(0, 3, 1, 2).to(self.dtype) * self.scale
         y = self.model(x).float() / self.scale
-        y = y.clamp_(0, 255).round_().to(torch.uint8).permute(0, 2, 3, 1)
-        return y.contiguous().cpu().numpy()
+        return y.clamp_(0, 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return self.forward(torch.from_numpy(batch).to(self._device)).cpu().numpy()

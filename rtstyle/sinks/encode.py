@@ -19,9 +19,9 @@ import logging
 import av
 import av.logging
 
-from .errors import RtstyleError
-from .frames import Frame
-from .sources import open_input
+from ..errors import RtstyleError
+from ..frames import Frame
+from ..sources import open_input
 
 
 # FFmpeg's messages reach Python only at ERROR and above, and only to be captured
@@ -180,6 +180,15 @@ class AudioPassthrough:
         self.container.close()
 
 
+def check_codec(name: str) -> None:
+    try:
+        codec = av.Codec(name, "w")
+    except (av.error.FFmpegError, ValueError):  # PyAV raises UnknownCodecError, a ValueError
+        raise RtstyleError(f"video codec {name!r} is not available in this FFmpeg") from None
+    if codec.type != "video":
+        raise RtstyleError(f"{name!r} is not a video codec")
+
+
 class VideoFileSink:
     """Encodes RGB frames into a file; the streams are created on the first frame."""
 
@@ -189,25 +198,27 @@ class VideoFileSink:
         self.settings = settings or EncoderSettings()
         self.rate = rate
         self.audio_from = Path(audio_from) if audio_from else None
-        if self.path.is_dir():
-            raise RtstyleError(f"cannot write {path}: is a directory")
-        try:
-            codec = av.Codec(self.settings.codec, "w")
-        except (av.error.FFmpegError, ValueError):  # PyAV raises UnknownCodecError, a ValueError
-            raise RtstyleError(f"video codec {self.settings.codec!r} is not available in this FFmpeg") from None
-        if codec.type != "video":
-            raise RtstyleError(f"{self.settings.codec!r} is not a video codec")
-        try:
-            self.container = av.open(str(self.path), "w")
-        except av.error.FFmpegError as exc:
-            raise RtstyleError(f"cannot write {path}: {exc.strerror}") from None
-        except ValueError as exc:  # unknown extension
-            raise RtstyleError(f"cannot write {path}: {exc}") from None
+        check_codec(self.settings.codec)
+        self.container = self._open()
         self.stream: av.video.stream.VideoStream | None = None
         self.audio: AudioPassthrough | None = None
         self.frames = 0
+        self._last_pts: int | None = None
         self._end_time: float | None = None
         self._closed = False
+
+    def _open(self) -> av.container.OutputContainer:
+        if self.path.is_dir():
+            raise RtstyleError(f"cannot write {self.path}: is a directory")
+        try:
+            return av.open(str(self.path), "w")
+        except av.error.FFmpegError as exc:
+            raise RtstyleError(f"cannot write {self.path}: {exc.strerror}") from None
+        except ValueError as exc:  # unknown extension
+            raise RtstyleError(f"cannot write {self.path}: {exc}") from None
+
+    def _failed(self, exc: av.error.FFmpegError) -> RtstyleError:
+        return RtstyleError(f"writing {self.path} failed: {exc.strerror or exc}")
 
     def _open_streams(self, frame: Frame) -> None:
         s = self.settings
@@ -227,7 +238,10 @@ class VideoFileSink:
         if self.stream is None:
             self._open_streams(frame)
         vf = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
-        vf.pts = frame.pts if frame.pts is not None else self.frames
+        pts = frame.pts if frame.pts is not None else self.frames
+        if self._last_pts is not None and pts <= self._last_pts:  # encoders need increasing pts
+            pts = self._last_pts + 1
+        vf.pts = self._last_pts = pts
         vf.time_base = self.stream.codec_context.time_base
         if frame.duration:
             vf.duration = frame.duration
@@ -235,7 +249,10 @@ class VideoFileSink:
             packets = self.stream.encode(vf)
         except av.error.FFmpegError as exc:
             raise RtstyleError(f"encoding failed ({self.settings.codec}): {exc.strerror}") from None
-        self.container.mux(packets)
+        try:
+            self.container.mux(packets)
+        except av.error.FFmpegError as exc:
+            raise self._failed(exc) from None
         self.frames += 1
         t = frame.time
         if t is not None:
@@ -259,5 +276,10 @@ class VideoFileSink:
             if self.audio:
                 self.audio.pump(self._end_time if truncated else None)
                 self.audio.close()
+        except av.error.FFmpegError as exc:
+            raise self._failed(exc) from None
         finally:
-            self.container.close()
+            try:
+                self.container.close()
+            except av.error.FFmpegError:
+                pass  # the output already failed; that error is the one reported

@@ -1,12 +1,15 @@
-"""Frame sources. `VideoFileSource` mirrors PyAV: container -> video stream -> frames.
+"""Video files. `VideoFileSource` mirrors PyAV: container -> video stream -> frames.
 
 Decoding is threaded inside FFmpeg; frames are converted to RGB (and scaled, when
 asked) by swscale in the same call, so the pipeline receives ready-to-use arrays.
 Undecodable packets are counted, not fatal: a damaged file converts what it can.
+`realtime` paces frames like a camera; `loop` starts over at the end (for demos and
+long-running tests), with timestamps that keep increasing.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,8 +18,8 @@ from typing import Iterator
 
 import av
 
-from .errors import RtstyleError
-from .frames import Frame
+from ..errors import RtstyleError
+from ..frames import Frame
 
 
 @dataclass
@@ -114,11 +117,32 @@ class FrameTimestamps:
         return value
 
 
+class Pacer:
+    """Releases frames at their presentation times, as a camera would deliver them."""
+
+    def __init__(self, stopped: threading.Event):
+        self.stopped = stopped
+        self.origin: tuple[float, float] | None = None  # (wall clock, media time) of the first frame
+
+    def wait(self, media_time: float | None) -> None:
+        if media_time is None:
+            return
+        now = time.monotonic()
+        if self.origin is None:
+            self.origin = (now, media_time)
+            return
+        delay = self.origin[0] + media_time - self.origin[1] - now
+        if delay > 0:
+            self.stopped.wait(delay)
+
+
 class VideoFileSource:
     """Decoded RGB frames of the first video stream of a file, in presentation order."""
 
-    def __init__(self, path: str | Path, height: int | None = None, scale: float | None = None, threads: int = 0):
+    def __init__(self, path: str | Path, height: int | None = None, scale: float | None = None, threads: int = 0,
+                 realtime: bool = False, loop: bool = False):
         self.path = Path(path)
+        self.realtime, self.loop = realtime, loop
         self.container = open_input(self.path)
         if not self.container.streams.video:
             self.container.close()
@@ -145,11 +169,19 @@ class VideoFileSource:
         self.corrupt_frames = 0  # decoded, but the decoder had to conceal damage
         self.indexed_frames = self.stream.frames  # what the container's index promises (0: no index)
         self.decoded_frames = 0
-        self._stopped = False
+        self._stop = threading.Event()
+
+    @property
+    def _stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def describe(self) -> str:
+        i = self.info
+        return f"{self.path.name} ({i.source_width}x{i.source_height} {i.codec} at {float(i.rate):.3g} fps)"
 
     def stop(self) -> None:
         """Make iteration end after the current frame (thread-safe)."""
-        self._stopped = True
+        self._stop.set()
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
         packets = self.container.demux(self.stream)
@@ -168,14 +200,29 @@ class VideoFileSource:
 
     def __iter__(self) -> Iterator[Frame]:
         info = self.info
-        timestamps = FrameTimestamps(info.rate, info.time_base, self.stream.start_time or 0)
-        for index, vf in enumerate(self._decoded()):
-            pts = timestamps.next(index, vf.pts, vf.dts)
-            image = vf.to_ndarray(width=info.width, height=info.height, format="rgb24")
-            self.decoded_frames = index + 1
-            self.corrupt_frames += bool(vf.is_corrupt)
-            yield Frame(index, image, pts, vf.duration or None, info.time_base, int(vf.rotation or 0),
-                        time.monotonic())
+        start = self.stream.start_time or 0
+        pacer = Pacer(self._stop) if self.realtime else None
+        index, offset, end = 0, 0, start  # offset: added to the pts of each further loop
+        while True:
+            timestamps = FrameTimestamps(info.rate, info.time_base, start)
+            self.decoded_frames = 0
+            for i, vf in enumerate(self._decoded()):
+                pts = offset + timestamps.next(i, vf.pts, vf.dts)
+                duration = vf.duration or round(timestamps.ticks_per_frame)
+                end = pts + duration
+                image = vf.to_ndarray(width=info.width, height=info.height, format="rgb24")
+                self.decoded_frames = i + 1
+                self.corrupt_frames += bool(vf.is_corrupt)
+                if pacer:
+                    pacer.wait(float(pts * info.time_base))
+                yield Frame(index, image, pts, vf.duration or None, info.time_base, int(vf.rotation or 0),
+                            time.monotonic())
+                index += 1
+            if not self.loop or self._stopped or not self.decoded_frames:
+                return
+            offset = end - start
+            self.container.seek(0)
+            self.stream.codec_context.flush_buffers()
 
     @property
     def missing_frames(self) -> int:

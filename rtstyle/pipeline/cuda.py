@@ -1,0 +1,95 @@
+"""Inference on CUDA with copies overlapping compute.
+
+Each batch goes through a slot: a pinned host input buffer, a pinned host output
+buffer and three events. Host-to-device copy, the network and device-to-host copy are
+queued on three streams, each waiting on the event of the step before, so batch k's
+copies run while batch k-1 (or k+1) computes. `depth` batches stay in flight; `ready()`
+returns those beyond it, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..backends.base import pad_to_multiple
+from ..backends.torch_backend import TorchBackend
+from ..frames import Frame
+
+
+@dataclass
+class _Slot:
+    host_in: torch.Tensor | None = None
+    host_out: torch.Tensor | None = None
+    copied: torch.cuda.Event | None = None
+    computed: torch.cuda.Event | None = None
+    done: torch.cuda.Event | None = None
+
+    def fit(self, shape: tuple[int, ...]) -> None:
+        if self.host_in is None or tuple(self.host_in.shape) != shape:
+            self.host_in = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+            self.host_out = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+            self.copied, self.computed, self.done = (torch.cuda.Event() for _ in range(3))
+
+
+class CudaStreamRunner:
+    def __init__(self, backend: TorchBackend, depth: int = 2):
+        self.backend = backend
+        self.device = torch.device(backend.device)
+        self.depth = depth
+        self.h2d, self.compute, self.d2h = (torch.cuda.Stream(self.device) for _ in range(3))
+        self.slots = [_Slot() for _ in range(depth + 1)]
+        self._next_slot = 0
+        self._in_flight: deque[tuple[list[Frame], _Slot, int, int]] = deque()
+        self._collected: list[Frame] = []  # read back early to free a slot
+
+    @torch.inference_mode()
+    def submit(self, frames: list[Frame]) -> None:
+        batch = np.stack([f.image for f in frames])
+        h, w = batch.shape[1:3]
+        batch = pad_to_multiple(batch, self.backend.stride)
+        while len(self._in_flight) >= len(self.slots):
+            self._collected += self._collect()
+        slot = self.slots[self._next_slot]
+        self._next_slot = (self._next_slot + 1) % len(self.slots)
+        if slot.done is not None:
+            slot.done.synchronize()
+        slot.fit(batch.shape)
+        slot.host_in.numpy()[...] = batch
+        with torch.cuda.stream(self.h2d):
+            x = slot.host_in.to(self.device, non_blocking=True)
+            slot.copied.record(self.h2d)
+        with torch.cuda.stream(self.compute):
+            self.compute.wait_event(slot.copied)
+            x.record_stream(self.compute)  # x was allocated on h2d but is used here
+            y = self.backend.forward(x)
+            slot.computed.record(self.compute)
+        with torch.cuda.stream(self.d2h):
+            self.d2h.wait_event(slot.computed)
+            y.record_stream(self.d2h)
+            slot.host_out.copy_(y, non_blocking=True)
+            slot.done.record(self.d2h)
+        self._in_flight.append((frames, slot, h, w))
+
+    def _collect(self) -> list[Frame]:
+        frames, slot, h, w = self._in_flight.popleft()
+        slot.done.synchronize()
+        out = slot.host_out.numpy()[:, :h, :w].copy()
+        for f, image in zip(frames, out):
+            f.image = image
+        return frames
+
+    def ready(self) -> list[Frame]:
+        done, self._collected = self._collected, []
+        while len(self._in_flight) > self.depth:
+            done += self._collect()
+        return done
+
+    def drain(self) -> list[Frame]:
+        done, self._collected = self._collected, []
+        while self._in_flight:
+            done += self._collect()
+        return done
