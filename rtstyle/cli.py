@@ -8,9 +8,12 @@ Errors in the user's input end in one line on stderr and a non-zero exit:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -56,11 +59,83 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")
 
 
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--realtime", action="store_true", help="read a file source at its own pace, like a camera")
+    p.add_argument("--loop", action="store_true", help="start a file source over at its end")
+    p.add_argument("--timeout", type=float, default=5.0, help="network read/connect timeout in s (default: 5)")
+    p.add_argument("--reconnect-timeout", type=float, default=30.0,
+                   help="give up when a network source stays lost this many s (default: 30)")
+    p.add_argument("--camera-size", metavar="WxH", help="resolution to ask of a camera, e.g. 1280x720")
+    p.add_argument("--camera-fps", type=float, help="frame rate to ask of a camera")
+
+
 def _warn_fixed_size(backend) -> None:
     if backend.fixed_size:
         h, w = backend.fixed_size
         _console().print(f"[yellow]note: style {backend.style.name!r} only takes {w}x{h} input: "
                          f"frames are resized to that and back, so fine detail is lost[/]")
+
+
+class _LogHandler(logging.Handler):
+    """rtstyle's warnings (a stream reconnecting, say) as one line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tty = sys.stderr.isatty()
+        sys.stderr.write(f"{chr(13) + chr(27) + '[K' if tty else ''}rtstyle: {record.levelname.lower()}: "
+                         f"{record.getMessage()}\n")
+        sys.stderr.flush()
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("rtstyle")
+    if not logger.handlers:
+        logger.addHandler(_LogHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+class StatsPrinter:
+    """--stats: one updating line on stderr about once a second, and the summary at the end."""
+
+    def __init__(self, enabled: bool, interval: float = 1.0):
+        self.enabled, self.interval = enabled, interval
+        self.tty = sys.stderr.isatty()
+        self._next = time.monotonic() + interval
+
+    def __call__(self, stats) -> None:
+        if not self.enabled or time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.interval
+        end = "" if self.tty else "\n"
+        sys.stderr.write(f"{chr(13) + chr(27) + '[K' if self.tty else ''}stats: {stats.line()}{end}")
+        sys.stderr.flush()
+
+    def summary(self, stats) -> None:
+        if self.enabled:
+            sys.stderr.write(("\n" if self.tty else "") + "stats summary:\n" + stats.report() + "\n")
+            sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _graceful_stop(stop, message: str):
+    """SIGINT/SIGTERM call `stop()` once (the output is finished); a second SIGINT aborts.
+
+    Yields the list of signals caught, for the exit code (128 + signal)."""
+    caught: list[int] = []
+
+    def on_signal(signum, _frame):
+        if caught:  # a second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        caught.append(signum)
+        _console().print(f"[yellow]{message}[/]")
+        stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -87,28 +162,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
     job = VideoConversion(src, dst, backend, height=args.height, scale=args.scale, encoder=encoder,
                           batch=args.batch)
     console = _console()
-    caught: list[int] = []
-
-    def on_signal(signum, _frame):
-        if caught:  # a second Ctrl-C: the user really wants out
-            raise KeyboardInterrupt
-        caught.append(signum)
-        console.print("[yellow]interrupted: finishing the file with the frames done so far…[/]")
-        job.stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     info = job.info
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn()]
-    try:
-        with Progress(*columns, console=console, disable=args.quiet, transient=True) as bar:
+    stats = StatsPrinter(args.stats)
+    with _graceful_stop(job.stop, "interrupted: finishing the file with the frames done so far…") as caught:
+        # --stats replaces the progress bar: both want the last line of the terminal
+        with Progress(*columns, console=console, disable=args.quiet or args.stats, transient=True) as bar:
             task = bar.add_task(f"{src.name} → {dst.name}", total=info.frames or None, fps=0.0)
-            result = job.run(lambda st: bar.update(task, completed=st.frames_out, fps=st.fps))
+
+            def tick(st):
+                bar.update(task, completed=st.frames_out, fps=st.fps)
+                stats(st)
+
+            result = job.run(tick)
             bar.update(task, completed=result.frames, total=max(result.frames, info.frames or 0))
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    stats.summary(job.pipeline.stats)
     summary = (f"{'interrupted: ' if result.interrupted else ''}wrote {result.output}: {result.frames} frames "
                f"{result.width}x{result.height} in {result.seconds:.1f} s ({result.fps:.1f} fps), "
                f"style {backend.style.name} on {result.backend}, audio {result.audio}")
@@ -126,6 +196,61 @@ def cmd_convert(args: argparse.Namespace) -> int:
                       f"{result.frames} frames that decoded[/]")
     damaged = result.video_errors or result.missing_frames or result.corrupt_frames
     return EXIT_DAMAGED_INPUT if damaged else 0
+
+
+def _source_options(args: argparse.Namespace):
+    from .stream import SourceOptions
+
+    _positive("height", args.height)
+    _positive("scale", args.scale)
+    _positive("reconnect-timeout", args.reconnect_timeout)
+    size = None
+    if args.camera_size:
+        try:
+            w, h = (int(v) for v in args.camera_size.lower().split("x"))
+        except ValueError:
+            raise RtstyleError(f"--camera-size {args.camera_size}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+        size = (w, h)
+    return SourceOptions(height=args.height, scale=args.scale, realtime=args.realtime, loop=args.loop,
+                         timeout=args.timeout, reconnect_timeout=args.reconnect_timeout, camera_size=size,
+                         camera_fps=args.camera_fps)
+
+
+def _encoder(args: argparse.Namespace):
+    from .sinks import EncoderSettings
+
+    return EncoderSettings(codec=args.codec, crf=args.crf, preset=args.preset)
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from .convert import load_backend
+    from .sources import is_camera, is_url
+    from .stream import StreamJob
+
+    _positive("duration", args.duration)
+    if not args.out and not args.serve:
+        raise RtstyleError("say where the stream goes: --out FILE|URL|- or --serve rtsp://HOST:PORT/NAME")
+    if args.out and args.out != "-" and not is_url(args.out) and not args.out.startswith(("udp:", "srt:")):
+        check_output(Path(args.out), args.overwrite)
+    options = _source_options(args)
+    if not is_camera(args.input) and not is_url(args.input) and not Path(args.input).exists():
+        raise RtstyleError(f"{args.input}: no such file (sources: a file, a camera index such as 0, or a URL)")
+    backend = load_backend(args.style, args.backend)
+    _warn_fixed_size(backend)
+    job = StreamJob(args.input, args.out, backend, source=options, encoder=_encoder(args), serve=args.serve,
+                    batch=args.batch, policy=args.policy, duration=args.duration)
+    console = _console()
+    where = args.serve or ("stdout (MPEG-TS)" if args.out == "-" else job.sink.name if hasattr(job.sink, "name")
+                           else args.out)
+    console.print(f"streaming {job.source.describe()} → {where}: style {backend.style.name} on {backend!r}, "
+                  f"{job.policy.value} policy")
+    stats = StatsPrinter(args.stats)
+    with _graceful_stop(job.stop, "stopping: finishing the stream…") as caught:
+        result = job.run(stats)
+    stats.summary(result)
+    console.print(f"streamed {result.frames_out} frames in {result.elapsed:.1f} s ({result.fps:.1f} fps), "
+                  f"{result.total_dropped} dropped")
+    return 128 + caught[0] if caught else 0
 
 
 def cmd_image(args: argparse.Namespace) -> int:
@@ -195,7 +320,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
     p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("stream", help="restyle a camera, network stream or file into a stream or file")
+    p.add_argument("input", help="a camera index (0), /dev/videoN, rtsp:// rtmp:// http(s):// URL, or a file")
+    p.add_argument("--out", help="rtsp:// or rtmp:// URL to publish to, a file, or - for MPEG-TS on stdout")
+    p.add_argument("--serve", metavar="URL", help="serve the output yourself at rtsp://HOST:PORT/NAME "
+                                                  "(needs GStreamer's RTSP server)")
+    _add_style_args(p)
+    _add_source_args(p)
+    p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
+    p.add_argument("--crf", type=int, default=23, help="constant rate factor (default: 23)")
+    p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
+    p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
+    p.add_argument("--policy", choices=["live", "offline"],
+                   help="live drops frames to stay current, offline keeps every frame (default: live for "
+                        "cameras, URLs and --realtime files, else offline)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
+    p.set_defaults(func=cmd_stream)
 
     p = sub.add_parser("image", help="stylize a still image")
     p.add_argument("input")
@@ -234,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _setup_logging()
     try:
         return args.func(args)
     except RtstyleError as exc:

@@ -1,8 +1,9 @@
 """Network streams (rtsp://, rtmp://, http(s)://, srt://, udp://) through PyAV, kept alive.
 
 Opened with low-latency options: RTSP over TCP (no lost UDP packets, works through
-NAT), a small probe, no demuxer buffering, and explicit timeouts, so a dead camera is
-noticed in seconds instead of hanging. When the stream drops, the source reconnects
+NAT), a small probe and explicit timeouts, so a dead camera is noticed in seconds
+instead of hanging. (No "nobuffer": it discards the packets read while probing, and
+with them the keyframe a stream with long GOPs needs to start decoding.) When the stream drops, the source reconnects
 with exponential backoff (0.5 s doubling to 8 s), logging each try, and yields frames
 again as soon as it is back; the pipeline and its output keep running meanwhile. It
 gives up with an error once the stream has been gone for `reconnect_timeout` seconds.
@@ -48,7 +49,7 @@ def redact(url: str) -> str:
 def input_options(url: str, timeout: float) -> dict[str, str]:
     """FFmpeg demuxer/protocol options for a low-latency read with bounded waits."""
     us = str(int(timeout * 1_000_000))
-    opts = {"fflags": "nobuffer", "flags": "low_delay", "probesize": "65536", "analyzeduration": "1000000"}
+    opts = {"probesize": "65536", "analyzeduration": "1000000"}
     scheme = urlsplit(url).scheme.lower()
     if scheme.startswith("rtsp"):
         opts.update(rtsp_transport="tcp", timeout=us)
@@ -83,7 +84,7 @@ class NetworkSource:
 
     def _connect(self) -> av.container.InputContainer:
         try:
-            container = av.open(self.url, options=input_options(self.url, self.timeout),
+            container = av.open(self.url, container_options=input_options(self.url, self.timeout),
                                 timeout=(self.timeout, self.timeout))
         except av.error.FFmpegError as exc:
             raise RtstyleError(f"{self.name}: cannot connect: {exc.strerror or exc}") from None
