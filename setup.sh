@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up rtstyle in ./.venv on a Debian/Ubuntu machine with Python >= 3.10.
 #   ./setup.sh        the tool itself
-#   ./setup.sh dev    plus the test tools (pytest, ffmpeg's ffprobe for checking outputs)
-# System packages (python3-venv, libgl1 for OpenCV, ffmpeg for tests) are installed with
+#   ./setup.sh dev    plus the test tools: pytest, ffmpeg/ffprobe for checking outputs, Xvfb and
+#                     xdotool for the live-window tests, GStreamer's RTSP server for the stream tests
+# System packages (python3-venv, libgl1 for OpenCV, the test tools above) are installed with
 # apt-get only when missing. torch is installed as 2.13.0 only when no torch is present;
 # install a CUDA build of torch into .venv first to use a GPU.
 set -euo pipefail
@@ -15,6 +16,13 @@ ldconfig -p 2>/dev/null | grep -q 'libGL.so.1 ' || apt_wants+=(libgl1)
 ldconfig -p 2>/dev/null | grep -q 'libglib-2.0.so.0 ' || apt_wants+=(libglib2.0-0)
 if [ "$extra" = dev ]; then
   command -v ffprobe >/dev/null || apt_wants+=(ffmpeg)
+  command -v Xvfb >/dev/null || apt_wants+=(xvfb)
+  command -v xdotool >/dev/null || apt_wants+=(xdotool)
+  /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
+    && gst-inspect-1.0 tsdemux >/dev/null 2>&1 && gst-inspect-1.0 rtph264pay >/dev/null 2>&1 \
+    || apt_wants+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools
+                   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+                   gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 fi
 if [ ${#apt_wants[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -1,0 +1,76 @@
+"""Real servers on 127.0.0.1 for the stream tests, started on free ports and stopped by PID."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GST_SERVER = ROOT / "rtstyle" / "sinks" / "gst_rtsp_server.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    """Whether a TCP socket listens on `port`, read from /proc (no connection is made)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not listening(port):
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def gst_file_server(clip: Path, port: int, mount: str = "/clip") -> subprocess.Popen:
+    """GStreamer's RTSP server (system Python) serving `clip`; returns once it says ready."""
+    proc = subprocess.Popen(["/usr/bin/python3", str(GST_SERVER), "--port", str(port), "--mount", mount,
+                             "--file", str(clip)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(15)
+    if not line or line[0].strip() != "ready":
+        stop(proc)
+        raise RuntimeError(f"GStreamer RTSP server did not start: {proc.stderr.read()}")
+    return proc
+
+
+def ffmpeg_receiver(port: int, out: Path) -> subprocess.Popen:
+    """`ffmpeg -rtsp_flags listen` waiting for one publisher; copies what it gets to `out` (MPEG-TS)."""
+    proc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-rtsp_flags", "listen",
+                             "-i", f"rtsp://127.0.0.1:{port}/x", "-c", "copy", "-f", "mpegts", str(out)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_listening(port, proc)
+    return proc

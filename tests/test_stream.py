@@ -1,0 +1,119 @@
+"""`rtstyle stream` against real servers on 127.0.0.1: GStreamer's RTSP server as the
+camera, `ffmpeg -rtsp_flags listen` receiving what rtstyle publishes, ffprobe to check."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from shutil import which
+
+import pytest
+
+from conftest import ffprobe, fixture, run_cli, stream
+from servers import ffmpeg_receiver, free_port, gst_file_server, stop
+
+pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
+
+STREAM = [sys.executable, "-m", "rtstyle", "stream"]
+
+
+@pytest.fixture(scope="module")
+def gst():
+    if not which("gst-launch-1.0") or subprocess.run(
+            ["/usr/bin/python3", "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
+            capture_output=True).returncode:
+        pytest.fail("GStreamer's RTSP server is required (./setup.sh dev installs it)")
+
+
+def frames_in(path) -> int:
+    return int(stream(ffprobe(path), "video")["nb_read_frames"])
+
+
+@pytest.mark.timeout(120)
+def test_rtsp_in_rtsp_out_survives_a_source_restart(gst, tmp_path):
+    clip = fixture("video/cutBunny.mp4")
+    src_port, out_port = free_port(), free_port()
+    received = tmp_path / "received.ts"
+    server = gst_file_server(clip, src_port)
+    receiver = ffmpeg_receiver(out_port, received)
+    job = subprocess.Popen([*STREAM, f"rtsp://127.0.0.1:{src_port}/clip", "--out", f"rtsp://127.0.0.1:{out_port}/x",
+                            "--height", "96", "--duration", "12", "--reconnect-timeout", "20"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+        stop(server, signal.SIGKILL)  # the camera dies mid-stream...
+        time.sleep(2)
+        server = gst_file_server(clip, src_port)  # ...and comes back
+        _, err = job.communicate(timeout=60)
+        receiver.wait(timeout=20)
+    finally:
+        for p in (job, server, receiver):
+            stop(p)
+    assert job.returncode == 0, err
+    assert "stream lost" in err and "back after" in err, err  # the gap is logged
+    info = ffprobe(received)
+    v = stream(info, "video")
+    assert v["codec_name"] == "h264" and (int(v["width"]), int(v["height"])) == (170, 96)
+    # the output ran on through the gap: it spans (nearly) the whole 12 s, not just the first 4
+    assert float(info["format"]["duration"]) > 10, info["format"]
+    assert int(v["nb_read_frames"]) > 30
+
+
+@pytest.mark.timeout(120)
+def test_file_to_stdout_mpegts_keeps_every_frame(tmp_path):
+    clip = fixture("video/cutBunny.mp4")
+    out = tmp_path / "out.ts"
+    with out.open("wb") as f:
+        proc = subprocess.run([*STREAM, str(clip), "--out", "-", "--height", "96"], stdout=f,
+                              stderr=subprocess.PIPE, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr
+    info = ffprobe(out)
+    assert info["format"]["format_name"] == "mpegts"
+    assert frames_in(out) == 240  # a file source is offline: nothing dropped, ends at its end
+
+
+@pytest.mark.timeout(120)
+def test_realtime_file_serve_over_rtsp(gst, tmp_path):
+    clip = fixture("video/cutBunny.mp4")
+    port = free_port()
+    job = subprocess.Popen([*STREAM, str(clip), "--realtime", "--serve", f"rtsp://127.0.0.1:{port}/live",
+                            "--height", "96", "--duration", "9", "--stats"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = tmp_path / "viewer.ts"
+    try:
+        deadline = time.monotonic() + 30
+        line = ""
+        while "streaming" not in line and time.monotonic() < deadline:  # printed once the server is up
+            line = job.stderr.readline()
+        assert "streaming" in line, line
+        viewer = subprocess.run(["ffmpeg", "-v", "error", "-y", "-rtsp_transport", "tcp", "-i",
+                                 f"rtsp://127.0.0.1:{port}/live", "-t", "3", "-c", "copy", str(got)],
+                                capture_output=True, text=True, timeout=40)
+        err = job.communicate(timeout=40)[1]
+    finally:
+        stop(job)
+    assert viewer.returncode == 0, viewer.stderr
+    assert frames_in(got) >= 20
+    assert job.returncode == 0, err
+    assert "stats summary" in err and "capture -> sink latency" in err and "dropped" in err
+
+
+@pytest.mark.timeout(60)
+def test_dead_endpoints_give_one_line_errors(tmp_path):
+    port = free_port()  # nothing listens there
+    started = time.monotonic()
+    proc = run_cli("stream", f"rtsp://127.0.0.1:{port}/cam", "--out", "-", "--timeout", "2", timeout=30)
+    assert proc.returncode == 1 and time.monotonic() - started < 25
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot connect" in lines[0], proc.stderr
+    clip = fixture("video/cutBunny.mp4")
+    proc = run_cli("stream", clip, "--out", f"rtsp://127.0.0.1:{port}/x", "--height", "96", timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("rtstyle: error:") and "publishing" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run_cli("stream", "nonexistent.mp4", "--out", "-", timeout=30)
+    assert proc.returncode == 1 and "no such file" in proc.stderr
+    proc = run_cli("stream", clip, timeout=30)
+    assert proc.returncode == 1 and "--out" in proc.stderr
