@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -253,6 +254,41 @@ def cmd_stream(args: argparse.Namespace) -> int:
     return 128 + caught[0] if caught else 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from .convert import load_backend
+    from .live import LiveApp, check_display
+    from .models.registry import DEFAULT_STYLE, available_styles
+
+    check_display()
+    options = _source_options(args)
+    if not Path(args.snapshot_dir).is_dir():
+        raise RtstyleError(f"--snapshot-dir {args.snapshot_dir}: no such folder")
+    styles = list(available_styles())
+    first = args.style or DEFAULT_STYLE
+    if first not in styles:
+        styles.insert(0, first)  # a style file given by path joins the cycle
+    app = LiveApp(args.source, styles, styles.index(first), lambda name: load_backend(name, args.backend),
+                  source=options, snapshot_dir=Path(args.snapshot_dir))
+    _console().print(f"live: {app.job.source.describe()}, style {first}; press h in the window for help")
+    stats = StatsPrinter(args.stats)
+    with _graceful_stop(app.stop, "stopping…") as caught:
+        ticker = threading.Event()
+
+        def tick():
+            while not ticker.wait(0.25):
+                stats(app.job.pipeline.stats)
+
+        threading.Thread(target=tick, daemon=True).start()
+        try:
+            result = app.run()
+        finally:
+            ticker.set()
+    stats.summary(result)
+    for path in app.snapshots + app.recordings:
+        _console().print(f"wrote {path}")
+    return 128 + caught[0] if caught else 0
+
+
 def cmd_image(args: argparse.Namespace) -> int:
     from .convert import load_backend, stylize_image
 
@@ -340,6 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
     p.set_defaults(func=cmd_stream)
+
+    p = sub.add_parser("live", help="the stylized camera (or stream, or file) in a window, with hotkeys")
+    p.add_argument("--source", default="0", help="camera index, /dev/videoN, URL or file (default: camera 0)")
+    _add_style_args(p)
+    _add_source_args(p)
+    p.add_argument("--snapshot-dir", default=".", help="where snapshots and recordings go (default: here)")
+    p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
+    p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("image", help="stylize a still image")
     p.add_argument("input")

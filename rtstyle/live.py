@@ -1,0 +1,249 @@
+"""`rtstyle live`: the stylized stream in an OpenCV window, with hotkeys.
+
+The pipeline runs on its own threads under the live policy; its sink only keeps the
+newest frame (and feeds the recorder while recording). The main thread owns the
+window, as GUI toolkits require: it shows the newest frame with an overlay and turns
+key presses into actions. Switching style hands the next batch to another backend;
+the pipeline keeps running.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .backends import Backend
+from .errors import RtstyleError
+from .frames import Frame
+from .pipeline import PipelineStats
+from .sinks import EncoderSettings, VideoFileSink
+from .stream import SourceOptions, StreamJob
+
+WINDOW = "rtstyle live"
+KEYS = [("n / b", "next / previous style"), ("s", "split: original | stylized"), ("p", "snapshot to PNG"),
+        ("r", "start / stop recording to mp4"), ("space", "pause"), ("h", "this help"), ("q / Esc", "quit")]
+
+
+def check_display() -> None:
+    """Fail with one line when no display can be reached: without one, OpenCV's GUI
+    aborts the whole process instead of raising."""
+    if sys.platform in ("win32", "darwin"):
+        return
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        hint = " (Wayland without XWayland is not supported)" if os.environ.get("WAYLAND_DISPLAY") else ""
+        raise RtstyleError(f"no display: DISPLAY is not set{hint}; `rtstyle live` needs a desktop session "
+                           f"(on a headless machine use `rtstyle stream`)")
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    try:
+        if host in ("", "unix"):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(2)
+                s.connect(f"/tmp/.X11-unix/X{int(number)}")
+        else:
+            socket.create_connection((host, 6000 + int(number)), timeout=2).close()
+    except (OSError, ValueError):
+        raise RtstyleError(f"no display: cannot reach the X server at DISPLAY={display}") from None
+
+
+class Recorder:
+    """An mp4 recording started mid-stream: timestamps start at zero."""
+
+    def __init__(self, path: Path, rate):
+        self.path = path
+        self.sink = VideoFileSink(path, EncoderSettings(), rate)
+        self.first_pts: int | None = None
+
+    def write(self, frame: Frame) -> None:
+        if frame.pts is not None and self.first_pts is None:
+            self.first_pts = frame.pts
+        pts = frame.pts - self.first_pts if frame.pts is not None else None
+        self.sink.write(replace(frame, pts=pts))
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+class LatestFrame:
+    """The live sink: keeps the newest frame for the window; records when asked."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.frame: Frame | None = None
+        self.count = 0
+        self.recorder: Recorder | None = None
+
+    def write(self, frame: Frame) -> None:
+        with self._lock:
+            self.frame, self.count = frame, self.count + 1
+            if self.recorder:
+                self.recorder.write(frame)
+
+    def latest(self) -> tuple[int, Frame | None]:
+        with self._lock:
+            return self.count, self.frame
+
+    def set_recorder(self, recorder: Recorder | None) -> Recorder | None:
+        """Swap the recorder; returns the previous one (closed)."""
+        with self._lock:
+            previous, self.recorder = self.recorder, recorder
+            if previous:
+                previous.close()
+        return previous
+
+    def close(self, truncated: bool = False) -> None:
+        self.set_recorder(None)
+
+
+@dataclass
+class ViewState:
+    style: int = 0
+    split: bool = False
+    paused: bool = False
+    help: bool = False
+    message: str = ""
+    message_until: float = 0.0
+
+    def say(self, text: str, seconds: float = 2.5) -> None:
+        self.message, self.message_until = text, time.monotonic() + seconds
+
+
+def draw_text_box(image: np.ndarray, lines: list[str], origin: tuple[int, int] = (8, 8), scale: float = 0.5) -> None:
+    """White text on a dark box, readable on any painting."""
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, 1
+    sizes = [cv2.getTextSize(line, font, scale, thick)[0] for line in lines]
+    line_h = max(h for _, h in sizes) + 8
+    w = max(w for w, _ in sizes) + 12
+    x, y = origin
+    box = image[y:y + line_h * len(lines) + 6, x:x + w]
+    box[:] = (box * 0.35).astype(np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(image, line, (x + 6, y + (i + 1) * line_h), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+
+
+def overlay_lines(style: str, stats: PipelineStats, state: ViewState, recording: bool) -> list[str]:
+    s = stats.snapshot(recent=True)
+    lat = s["latency"]["median_ms"]
+    first = f"{style} | {s['fps']:.1f} fps | latency {lat:.0f} ms" if lat is not None else f"{style} | starting"
+    lines = [first + f" | dropped {s['dropped']}" + (" | REC" if recording else "") + (" | PAUSED" if state.paused
+                                                                                        else "")]
+    if state.message and time.monotonic() < state.message_until:
+        lines.append(state.message)
+    if state.help:
+        lines += [f"{k:8s} {v}" for k, v in KEYS]
+    else:
+        lines.append("h: help")
+    return lines
+
+
+class LiveApp:
+    def __init__(self, src: str, styles: list[str], first: int, load: Callable[[str], Backend], *,
+                 source: SourceOptions, snapshot_dir: Path = Path("."), window: str = WINDOW):
+        check_display()  # before any window is opened
+        self.styles, self.load, self.window = styles, load, window
+        self.snapshot_dir = snapshot_dir
+        self.state = ViewState(style=first)
+        self._backends: dict[str, Backend] = {}
+        self.sink = LatestFrame()
+        self.job = StreamJob(src, None, self.backend(styles[first]), source=source, policy="live", sink=self.sink)
+        self.rate = self.job.source.info.rate
+        self.snapshots: list[Path] = []
+        self.recordings: list[Path] = []
+
+    def backend(self, name: str) -> Backend:
+        if name not in self._backends:
+            self._backends[name] = self.load(name)
+        return self._backends[name]
+
+    def stop(self) -> None:
+        self.job.stop()
+
+    def _stamp(self) -> str:
+        return datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+
+    def _compose(self, frame: Frame) -> np.ndarray:
+        image = frame.image
+        if self.state.split and frame.original is not None and frame.original.shape == image.shape:
+            image = np.hstack([frame.original, image])
+        return image
+
+    def on_key(self, key: int, shown: np.ndarray | None) -> bool:
+        """Handle one key; False to quit."""
+        st, ch = self.state, chr(key) if 0 <= key < 256 else ""
+        if key == 27 or ch == "q":
+            return False
+        if ch in ("n", "b"):
+            st.style = (st.style + (1 if ch == "n" else -1)) % len(self.styles)
+            name = self.styles[st.style]
+            try:
+                self.job.pipeline.inference.set_model(self.backend(name))
+                st.say(f"style: {name}")
+            except RtstyleError as exc:
+                st.say(f"cannot load {name}: {exc}", 5)
+        elif ch == "s":
+            st.split = not st.split
+        elif ch == " ":
+            st.paused = not st.paused
+        elif ch == "h":
+            st.help = not st.help
+        elif ch == "p" and shown is not None:
+            path = self.snapshot_dir / f"rtstyle-{self._stamp()}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
+            self.snapshots.append(path)
+            st.say(f"saved {path}")
+        elif ch == "r":
+            if self.sink.recorder:
+                path = self.sink.set_recorder(None).path
+                st.say(f"recorded {path}")
+            else:
+                path = self.snapshot_dir / f"rtstyle-{self._stamp()}.mp4"
+                self.sink.set_recorder(Recorder(path, self.rate))
+                self.recordings.append(path)
+                st.say(f"recording to {path}")
+        return True
+
+    def run(self) -> PipelineStats:
+        result: list = []
+        worker = threading.Thread(target=lambda: result.append(self._run_pipeline()), name="rtstyle-pipeline",
+                                  daemon=True)
+        cv2.namedWindow(self.window, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
+        worker.start()
+        seen, shown = -1, None
+        try:
+            while worker.is_alive():
+                count, frame = self.sink.latest()
+                if frame is not None and (count != seen or not self.state.paused):
+                    if not self.state.paused or shown is None:
+                        shown = self._compose(frame)
+                    seen = count
+                    view = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
+                    draw_text_box(view, overlay_lines(self.styles[self.state.style], self.job.pipeline.stats,
+                                                      self.state, self.sink.recorder is not None))
+                    cv2.imshow(self.window, view)
+                key = cv2.waitKey(15)
+                if key != -1 and not self.on_key(key & 0xFF, shown):
+                    break
+        finally:
+            self.stop()
+            worker.join()
+            cv2.destroyAllWindows()
+        if isinstance(result[0], BaseException):
+            raise result[0]
+        return result[0]
+
+    def _run_pipeline(self) -> PipelineStats | BaseException:
+        try:
+            return self.job.run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
+            return exc

@@ -1,0 +1,160 @@
+"""`rtstyle live` in a real OpenCV window on Xvfb, driven with xdotool, checked by screenshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from shutil import which
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ffprobe, fixture, run_cli, stream
+from servers import stop
+
+pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
+
+
+@pytest.fixture(scope="module")
+def xvfb():
+    for tool in ("Xvfb", "xdotool"):
+        if not which(tool):
+            pytest.fail(f"{tool} is required for the live-window tests (./setup.sh dev installs it)")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()  # Xvfb writes its display number once it accepts clients
+    yield f":{number}"
+    stop(proc)
+
+
+def x(display: str, *args: str, timeout: float = 30) -> str:
+    out = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def window(display: str) -> tuple[str, dict[str, int]]:
+    wid = x(display, "search", "--sync", "--name", "^rtstyle live$", timeout=90).split()[0]
+    geo = dict(line.split("=") for line in x(display, "getwindowgeometry", "--shell", wid).split())
+    return wid, {k: int(v) for k, v in geo.items() if k in ("X", "Y", "WIDTH", "HEIGHT")}
+
+
+def wait_size(display: str, width: int, height: int, timeout: float = 60) -> str:
+    """The window's id once it has taken the frame's size (it starts tiny, before the first frame)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        wid, g = window(display)
+        if (g["WIDTH"], g["HEIGHT"]) == (width, height):
+            return wid
+        assert time.monotonic() < deadline, f"window stayed {g['WIDTH']}x{g['HEIGHT']}, expected {width}x{height}"
+        time.sleep(0.3)
+
+
+def screenshot(display: str) -> np.ndarray:
+    png = subprocess.run(["ffmpeg", "-v", "error", "-f", "x11grab", "-video_size", "1280x720", "-i", display,
+                          "-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"],
+                         capture_output=True, timeout=30, check=True).stdout
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def window_image(display: str) -> np.ndarray:
+    _, g = window(display)
+    return screenshot(display)[g["Y"]:g["Y"] + g["HEIGHT"], g["X"]:g["X"] + g["WIDTH"]]
+
+
+BELOW_OVERLAY = slice(140, None)  # rows the overlay (two lines) never covers
+
+
+def diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) if a.shape == b.shape else 255.0
+
+
+def wait_for(display: str, expected: np.ndarray, timeout: float = 45) -> np.ndarray:
+    """Screenshots of the window until its part below the overlay shows `expected`."""
+    deadline, shot = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        shot = window_image(display)
+        if diff(shot[BELOW_OVERLAY], expected[BELOW_OVERLAY]) < 4:
+            return shot
+        time.sleep(0.5)
+    raise AssertionError(f"the window never showed the expected frame (last diff "
+                         f"{diff(shot[BELOW_OVERLAY], expected[BELOW_OVERLAY]) if shot is not None else '-'})")
+
+
+@pytest.mark.timeout(240)
+def test_live_window_styles_keys_and_quit(xvfb, tmp_path):
+    from rtstyle import available_styles, load_backend
+
+    # a still clip, so every frame stylizes to the same known image
+    clip = tmp_path / "still.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(fixture("images/content/golden_gate.jpg")),
+                    "-t", "4", "-r", "12", "-vf", "scale=320:-2", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    with av.open(str(clip)) as c:
+        frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    names = list(available_styles())
+    first, second = names[0], names[1]
+    expected = {n: load_backend(n)(frame) for n in (first, second)}
+    assert diff(expected[first], expected[second]) > 15  # the styles tell apart
+
+    env = {**os.environ, "DISPLAY": xvfb}
+    proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "live", "--source", str(clip), "--realtime", "--loop",
+                             "--style", first, "--snapshot-dir", str(tmp_path)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wid = wait_size(xvfb, frame.shape[1], frame.shape[0])
+        shot = wait_for(xvfb, expected[first])
+        assert diff(shot, frame) > 15  # stylized, not the input
+        band = (slice(10, 40), slice(10, 200))  # the overlay's first line: dark box, white text
+        assert diff(shot[band], expected[first][band]) > 20
+        assert shot[band].mean() < expected[first][band].mean()
+
+        x(xvfb, "windowfocus", "--sync", wid, "key", "n")  # next style
+        wait_for(xvfb, expected[second])
+
+        x(xvfb, "key", "p")  # snapshot: the stylized frame, without the overlay
+        x(xvfb, "key", "r")  # record a few seconds
+        time.sleep(4)
+        x(xvfb, "key", "r")
+        x(xvfb, "key", "s")  # split: original | stylized
+        w = frame.shape[1]
+        wait_size(xvfb, 2 * w, frame.shape[0], timeout=20)
+        split = window_image(xvfb)
+        assert diff(split[BELOW_OVERLAY, :w], frame[BELOW_OVERLAY]) < 4
+        assert diff(split[BELOW_OVERLAY, w:], expected[second][BELOW_OVERLAY]) < 4
+
+        x(xvfb, "key", "q")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, err
+    snaps = sorted(tmp_path.glob("rtstyle-*.png"))
+    assert len(snaps) == 1
+    snap = cv2.cvtColor(cv2.imread(str(snaps[0])), cv2.COLOR_BGR2RGB)
+    assert diff(snap, expected[second]) < 4  # the whole frame: no overlay in snapshots
+    recs = sorted(tmp_path.glob("rtstyle-*.mp4"))
+    assert len(recs) == 1
+    v = stream(ffprobe(recs[0]), "video")
+    assert int(v["nb_read_frames"]) >= 2 and float(v["duration"]) > 1.5
+    assert f"wrote {snaps[0]}" in err.replace("\n", "")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("display", [None, ":97"])
+def test_no_display_fails_before_any_window(display, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if display:
+        env["DISPLAY"] = display
+    proc = subprocess.run([sys.executable, "-m", "rtstyle", "live", "--source", str(fixture("video/cup.mp4"))],
+                          env=env, capture_output=True, text=True, timeout=50)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rtstyle: error: no display"), proc.stderr
