@@ -117,3 +117,35 @@ def test_dead_endpoints_give_one_line_errors(tmp_path):
     assert proc.returncode == 1 and "no such file" in proc.stderr
     proc = run_cli("stream", clip, timeout=30)
     assert proc.returncode == 1 and "--out" in proc.stderr
+
+
+@pytest.mark.timeout(90)
+def test_sigint_stops_a_live_stream_promptly_and_leaves_a_playable_file(tmp_path):
+    clip = fixture("video/cup.mp4")
+    out = tmp_path / "live.ts"
+    job = subprocess.Popen([*STREAM, str(clip), "--realtime", "--loop", "--out", str(out), "--height", "96"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 40
+        while (not out.exists() or out.stat().st_size < 20_000) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        job.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        err = job.communicate(timeout=20)[1]
+        took = time.monotonic() - sent
+    finally:
+        stop(job)
+    assert job.returncode == 130 and took < 10, err
+    assert "Traceback" not in err
+    assert frames_in(out) > 5
+
+
+@pytest.mark.timeout(120)
+def test_convert_stats_summary(tmp_path):
+    clip = fixture("video/cutBunny.mp4")
+    proc = run_cli("convert", clip, "-o", tmp_path / "o.mp4", "--height", "96", "--stats", timeout=110)
+    assert proc.returncode == 0, proc.stderr
+    assert "stats:" in proc.stderr and "stats summary" in proc.stderr
+    assert "frames: 240 in, 240 out, 0 dropped" in proc.stderr
+    for stage in ("source", "preprocess", "inference", "postprocess", "sink"):
+        assert f"  {stage}" in proc.stderr
