@@ -1,7 +1,8 @@
 """rtstyle: real-time neural style transfer for video.
 
 The package follows the data flow: `sources` -> `backends` (running `models`) -> `sinks`,
-joined by `pipeline`; `convert` holds the offline jobs and `cli` the command line.
+joined by `pipeline`; `convert` holds the offline jobs, `stream` and `live` the live
+ones, and `cli` the command line.
 The names below are the Python API; they load lazily so `rtstyle --help` stays quick.
 """
 
@@ -20,6 +21,12 @@ _API = {
     "load_backend": "rtstyle.convert",
     "stylize_image": "rtstyle.convert",
     "EncoderSettings": "rtstyle.sinks",
+    "open_sink": "rtstyle.sinks",
+    "open_source": "rtstyle.sources",
+    "Pipeline": "rtstyle.pipeline",
+    "Policy": "rtstyle.pipeline",
+    "StreamJob": "rtstyle.stream",
+    "SourceOptions": "rtstyle.stream",
     "RtstyleError": "rtstyle.errors",
 }
 

@@ -117,6 +117,8 @@ def test_dead_endpoints_give_one_line_errors(tmp_path):
     assert proc.returncode == 1 and "no such file" in proc.stderr
     proc = run_cli("stream", clip, timeout=30)
     assert proc.returncode == 1 and "--out" in proc.stderr
+    proc = run_cli("stream", "7", "--out", "-", timeout=30)  # no camera 7 on any test machine
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "camera 7" in proc.stderr, proc.stderr
 
 
 @pytest.mark.timeout(90)

@@ -7,19 +7,38 @@ capture clock (90 kHz), as network sources are.
 
 from __future__ import annotations
 
-import os
+import sys
 import threading
 import time
 from fractions import Fraction
+from pathlib import Path
 from typing import Iterator
 
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no driver chatter on stderr for a missing camera
-import cv2  # noqa: E402
+import cv2
 
-from ..errors import RtstyleError  # noqa: E402
-from ..frames import Frame  # noqa: E402
-from .files import VideoInfo, output_size  # noqa: E402
-from .network import CLOCK  # noqa: E402
+from ..errors import RtstyleError
+from ..frames import Frame
+from .files import VideoInfo, output_size
+from .network import CLOCK
+
+
+def _open(device: int | str) -> cv2.VideoCapture:
+    """VideoCapture without OpenCV's warnings on stderr; on Linux only V4L2 (no fallbacks
+    that print their own errors), and only for a device node that exists."""
+    if sys.platform.startswith("linux"):
+        node = Path(f"/dev/video{device}" if isinstance(device, int) else device)
+        if not node.exists():
+            raise RtstyleError(f"camera {device}: {node} does not exist (no camera connected?); "
+                               f"use --source FILE or URL for other inputs")
+        api = cv2.CAP_V4L2
+    else:
+        api = cv2.CAP_ANY
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(device, api)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 class CameraSource:
@@ -27,7 +46,7 @@ class CameraSource:
                  width: int | None = None, capture_height: int | None = None, fps: float | None = None):
         self.device = device
         self.name = f"camera {device}"
-        self.cap = cv2.VideoCapture(device)
+        self.cap = _open(device)
         if not self.cap.isOpened():
             raise RtstyleError(f"{self.name}: cannot open (no such camera, or it is busy); "
                                f"use --source FILE or URL for other inputs")
