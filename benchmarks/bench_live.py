@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def memory(args) -> dict:
                str(Path(d) / "out.ts"), "--style", args.style, "--backend", args.backend,
                "--duration", str(seconds), "--stats"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        err_lines: list[str] = []  # read as it comes: a full pipe would block the job's stats output
+        reader = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
+        reader.start()
         started, samples = time.monotonic(), []
         while proc.poll() is None:
             try:
@@ -69,7 +73,9 @@ def memory(args) -> dict:
                 break
             print(f"{samples[-1][0]:5d} s  {samples[-1][1] / 1024:7.1f} MiB", flush=True)
             time.sleep(10)
-        err = proc.communicate()[1]
+        proc.wait()
+        reader.join(10)
+        err = "".join(err_lines)
     warm = next(kb for t, kb in samples if t >= 120)
     end = samples[-1][1]
     summary = err[err.find("stats summary"):].strip()

@@ -225,13 +225,14 @@ def _encoder(args: argparse.Namespace):
 
 def cmd_stream(args: argparse.Namespace) -> int:
     from .convert import load_backend
-    from .sources import is_camera, is_url
+    from .sinks import is_stream_target
+    from .sources import is_camera, is_url, redact
     from .stream import StreamJob
 
     _positive("duration", args.duration)
     if not args.out and not args.serve:
         raise RtstyleError("say where the stream goes: --out FILE|URL|- or --serve rtsp://HOST:PORT/NAME")
-    if args.out and args.out != "-" and not is_url(args.out) and not args.out.startswith(("udp:", "srt:")):
+    if args.out and not is_stream_target(args.out):
         check_output(Path(args.out), args.overwrite)
     options = _source_options(args)
     if not is_camera(args.input) and not is_url(args.input) and not Path(args.input).exists():
@@ -241,8 +242,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     job = StreamJob(args.input, args.out, backend, source=options, encoder=_encoder(args), serve=args.serve,
                     batch=args.batch, policy=args.policy, duration=args.duration)
     console = _console()
-    where = args.serve or ("stdout (MPEG-TS)" if args.out == "-" else job.sink.name if hasattr(job.sink, "name")
-                           else args.out)
+    where = args.serve or ("stdout (MPEG-TS)" if args.out == "-" else redact(args.out))
     console.print(f"streaming {job.source.describe()} → {where}: style {backend.style.name} on {backend!r}, "
                   f"{job.policy.value} policy")
     stats = StatsPrinter(args.stats)

@@ -219,21 +219,25 @@ class LiveApp:
                                   daemon=True)
         cv2.namedWindow(self.window, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
         worker.start()
-        seen, shown = -1, None
+        seen, current, redraw_at = -1, None, 0.0
         try:
             while worker.is_alive():
                 count, frame = self.sink.latest()
-                if frame is not None and (count != seen or not self.state.paused):
-                    if not self.state.paused or shown is None:
-                        shown = self._compose(frame)
-                    seen = count
+                if frame is not None and not self.state.paused:
+                    current = frame
+                now = time.monotonic()
+                shown = self._compose(current) if current is not None else None
+                if shown is not None and (count != seen or now >= redraw_at):  # new frame, or refresh the overlay
+                    seen, redraw_at = count, now + 0.25
                     view = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
                     draw_text_box(view, overlay_lines(self.styles[self.state.style], self.job.pipeline.stats,
                                                       self.state, self.sink.recorder is not None))
                     cv2.imshow(self.window, view)
                 key = cv2.waitKey(15)
-                if key != -1 and not self.on_key(key & 0xFF, shown):
-                    break
+                if key != -1:
+                    if not self.on_key(key & 0xFF, shown):
+                        break
+                    redraw_at = 0.0
         finally:
             self.stop()
             worker.join()

@@ -151,3 +151,28 @@ def test_convert_stats_summary(tmp_path):
     assert "frames: 240 in, 240 out, 0 dropped" in proc.stderr
     for stage in ("source", "preprocess", "inference", "postprocess", "sink"):
         assert f"  {stage}" in proc.stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_source_that_stays_dead_ends_with_one_error_and_a_playable_file(gst, tmp_path):
+    clip = fixture("video/cutBunny.mp4")
+    port = free_port()
+    out = tmp_path / "partial.ts"
+    server = gst_file_server(clip, port)
+    job = subprocess.Popen([*STREAM, f"rtsp://127.0.0.1:{port}/clip", "--out", str(out), "--height", "96",
+                            "--timeout", "2", "--reconnect-timeout", "4"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+        stop(server, signal.SIGKILL)
+        killed = time.monotonic()
+        err = job.communicate(timeout=60)[1]
+        took = time.monotonic() - killed
+    finally:
+        stop(job)
+        stop(server)
+    assert job.returncode == 1 and took < 20, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("rtstyle: error:") and "giving up" in last, err
+    assert "reconnect try" in err and "Traceback" not in err
+    assert frames_in(out) > 3

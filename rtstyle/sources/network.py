@@ -69,6 +69,7 @@ class NetworkSource:
         self.timeout, self.reconnect_timeout = timeout, reconnect_timeout
         self.height, self.scale = height, scale
         self.reconnects = 0
+        self._reconnected = False  # until the first frame after a reconnection
         self.gaps: list[float] = []  # seconds without frames, one per reconnection
         self._stop = threading.Event()
         self.container = self._connect()  # the first connection fails fast: likely a wrong URL
@@ -98,25 +99,27 @@ class NetworkSource:
         container.streams.video[0].thread_type = "AUTO"
         return container
 
-    def _reconnect(self, reason: str) -> bool:
-        """Reopen with backoff; False when stopped meanwhile. Raises after `reconnect_timeout`."""
-        lost = time.monotonic()
+    def _reconnect(self, reason: str, last_frame_at: float | None) -> bool:
+        """Reopen with backoff; False when stopped meanwhile. Raises once `reconnect_timeout`
+        has passed since the last frame (a server that accepts but sends nothing counts as lost)."""
+        lost = last_frame_at or time.monotonic()
         log.warning("%s: stream lost (%s); reconnecting", self.name, reason)
-        delay, attempt = 0.5, 0
+        delay, attempt, why = 0.5, 0, reason
         while not self._stop.wait(delay):
+            waited = time.monotonic() - lost
+            if waited >= self.reconnect_timeout:
+                raise RtstyleError(f"{self.name}: no frames for {waited:.0f} s ({attempt} reconnect tries, "
+                                   f"last: {why}), giving up")
             attempt += 1
             try:
                 self.container = self._connect()
             except RtstyleError as exc:
-                waited = time.monotonic() - lost
-                if waited >= self.reconnect_timeout:
-                    raise RtstyleError(f"{self.name}: stream lost and not back after {waited:.0f} s "
-                                       f"({attempt} tries), giving up") from None
+                why = str(exc).split(": ", 1)[-1]
                 delay = min(delay * 2, 8.0, max(0.1, self.reconnect_timeout - waited))
-                log.warning("%s: reconnect try %d failed (%s); next in %.1f s", self.name, attempt,
-                            str(exc).split(": ", 1)[-1], delay)
+                log.warning("%s: reconnect try %d failed (%s); next in %.1f s", self.name, attempt, why, delay)
                 continue
             self.reconnects += 1
+            self._reconnected = True
             return True
         return False
 
@@ -149,7 +152,8 @@ class NetworkSource:
                     break
                 now = time.monotonic()
                 origin = now if origin is None else origin
-                if last_frame_at is not None and self.reconnects > len(self.gaps):
+                if self._reconnected and last_frame_at is not None:
+                    self._reconnected = False
                     gap = now - last_frame_at
                     self.gaps.append(gap)
                     log.warning("%s: back after %.1f s without frames", self.name, gap)
@@ -159,7 +163,7 @@ class NetworkSource:
                 yield Frame(index, image, pts, None, CLOCK, int(vf.rotation or 0), now)
                 index += 1
             self.container.close()
-            if self._stop.is_set() or not self._reconnect(reason):
+            if self._stop.is_set() or not self._reconnect(reason, last_frame_at):
                 return
 
     def stop(self) -> None:
