@@ -39,7 +39,7 @@ class Pipeline:
                  policy: Policy | str = Policy.OFFLINE, queue_size: int | None = None):
         self.source, self.stages, self.sink = source, stages, sink
         self.policy = Policy(policy)
-        size = queue_size or (2 if self.policy is Policy.LIVE else 8)
+        size = queue_size or (1 if self.policy is Policy.LIVE else 8)  # live: only the newest frame waits
         self.stats = PipelineStats()
         names = [s.name for s in stages] + ["sink"]
         self.queues = [FrameQueue(n, size, self.policy, self.stats.drop) for n in names]
