@@ -178,8 +178,8 @@ class LiveApp:
             image = np.hstack([frame.original, image])
         return image
 
-    def on_key(self, key: int, shown: np.ndarray | None) -> bool:
-        """Handle one key; False to quit."""
+    def on_key(self, key: int, current: Frame | None) -> bool:
+        """Handle one key (`current`: the frame on screen); False to quit."""
         st, ch = self.state, chr(key) if 0 <= key < 256 else ""
         if key == 27 or ch == "q":
             return False
@@ -197,9 +197,9 @@ class LiveApp:
             st.paused = not st.paused
         elif ch == "h":
             st.help = not st.help
-        elif ch == "p" and shown is not None:
+        elif ch == "p" and current is not None:  # what is on screen, without the overlay
             path = self.snapshot_dir / f"rtstyle-{self._stamp()}.png"
-            cv2.imwrite(str(path), cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(path), cv2.cvtColor(self._compose(current), cv2.COLOR_RGB2BGR))
             self.snapshots.append(path)
             st.say(f"saved {path}")
         elif ch == "r":
@@ -226,16 +226,15 @@ class LiveApp:
                 if frame is not None and not self.state.paused:
                     current = frame
                 now = time.monotonic()
-                shown = self._compose(current) if current is not None else None
-                if shown is not None and (count != seen or now >= redraw_at):  # new frame, or refresh the overlay
+                if current is not None and (count != seen or now >= redraw_at):  # new frame, or refresh the overlay
                     seen, redraw_at = count, now + 0.25
-                    view = cv2.cvtColor(shown, cv2.COLOR_RGB2BGR)
+                    view = cv2.cvtColor(self._compose(current), cv2.COLOR_RGB2BGR)
                     draw_text_box(view, overlay_lines(self.styles[self.state.style], self.job.pipeline.stats,
                                                       self.state, self.sink.recorder is not None))
                     cv2.imshow(self.window, view)
                 key = cv2.waitKey(15)
                 if key != -1:
-                    if not self.on_key(key & 0xFF, shown):
+                    if not self.on_key(key & 0xFF, current):
                         break
                     redraw_at = 0.0
         finally:

@@ -80,6 +80,3 @@ class FrameQueue:
         with self._cond:
             self._aborted = True
             self._cond.notify_all()
-
-    def __len__(self) -> int:
-        return len(self._items)

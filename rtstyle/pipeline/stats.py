@@ -27,14 +27,12 @@ class Distribution:
         self.recent: deque[float] = deque(maxlen=window)
         self.counts: dict[int, int] = {}
         self.n = 0
-        self.total = 0.0
 
     def add(self, ms: float) -> None:
         self.recent.append(ms)
         b = int(math.log(max(ms, _MIN_MS) / _MIN_MS) / _BUCKET)
         self.counts[b] = self.counts.get(b, 0) + 1
         self.n += 1
-        self.total += ms
 
     def recent_percentile(self, q: float) -> float | None:
         values = list(self.recent)
