@@ -77,12 +77,14 @@ def _warn_fixed_size(backend) -> None:
                          f"frames are resized to that and back, so fine detail is lost[/]")
 
 
+CLEAR_LINE = "\r\x1b[K"  # back to the start of the terminal line and erase it
+
+
 class _LogHandler(logging.Handler):
     """rtstyle's warnings (a stream reconnecting, say) as one line each on stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        tty = sys.stderr.isatty()
-        sys.stderr.write(f"{chr(13) + chr(27) + '[K' if tty else ''}rtstyle: {record.levelname.lower()}: "
+        sys.stderr.write(f"{CLEAR_LINE if sys.stderr.isatty() else ''}rtstyle: {record.levelname.lower()}: "
                          f"{record.getMessage()}\n")
         sys.stderr.flush()
 
@@ -108,7 +110,7 @@ class StatsPrinter:
             return
         self._next = time.monotonic() + self.interval
         end = "" if self.tty else "\n"
-        sys.stderr.write(f"{chr(13) + chr(27) + '[K' if self.tty else ''}stats: {stats.line()}{end}")
+        sys.stderr.write(f"{CLEAR_LINE if self.tty else ''}stats: {stats.line()}{end}")
         sys.stderr.flush()
 
     def summary(self, stats) -> None:
