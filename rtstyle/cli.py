@@ -228,7 +228,7 @@ def _encoder(args: argparse.Namespace):
 def cmd_stream(args: argparse.Namespace) -> int:
     from .convert import load_backend
     from .sinks import is_stream_target
-    from .sources import is_camera, is_url, redact
+    from .sources import redact
     from .stream import StreamJob
 
     _positive("duration", args.duration)
@@ -237,8 +237,6 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if args.out and not is_stream_target(args.out):
         check_output(Path(args.out), args.overwrite)
     options = _source_options(args)
-    if not is_camera(args.input) and not is_url(args.input) and not Path(args.input).exists():
-        raise RtstyleError(f"{args.input}: no such file (sources: a file, a camera index such as 0, or a URL)")
     backend = load_backend(args.style, args.backend)
     _warn_fixed_size(backend)
     job = StreamJob(args.input, args.out, backend, source=options, encoder=_encoder(args), serve=args.serve,
@@ -258,10 +256,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     from .convert import load_backend
-    from .live import LiveApp, check_display
+    from .live import LiveApp
     from .models.registry import DEFAULT_STYLE, available_styles
 
-    check_display()
     options = _source_options(args)
     if not Path(args.snapshot_dir).is_dir():
         raise RtstyleError(f"--snapshot-dir {args.snapshot_dir}: no such folder")
