@@ -12,7 +12,7 @@ from shutil import which
 import pytest
 
 from conftest import ffprobe, fixture, run_cli, stream
-from servers import ffmpeg_receiver, free_port, gst_file_server, stop
+from servers import ffmpeg_receiver, free_port, gst_file_server, stop, wait_listening
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
@@ -176,3 +176,35 @@ def test_a_source_that_stays_dead_ends_with_one_error_and_a_playable_file(gst, t
     assert last.startswith("rtstyle: error:") and "giving up" in last, err
     assert "reconnect try" in err and "Traceback" not in err
     assert frames_in(out) > 3
+
+
+@pytest.mark.timeout(120)
+def test_http_source_plays_to_its_end_and_an_unplayable_one_gives_up(tmp_path):
+    clip = fixture("video/cutBunny.mp4")
+    site = tmp_path / "site"
+    site.mkdir()
+    # Python's http.server cannot serve byte ranges, so an MP4 with its index at the end cannot
+    # be read over it (FFmpeg needs to seek); MPEG-TS reads straight through.
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-c", "copy", "-f", "mpegts", str(site / "clip.ts")],
+                   check=True)
+    (site / "clip.mp4").write_bytes(clip.read_bytes())
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port), "--directory",
+                               str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening(port, server)
+        out = tmp_path / "out.ts"
+        proc = run_cli("stream", f"http://127.0.0.1:{port}/clip.ts", "--out", out, "--height", "96",
+                       "--policy", "offline", timeout=100)
+        assert proc.returncode == 0, proc.stderr
+        assert "stream lost" not in proc.stderr  # its end is the end, not a drop to reconnect from
+        assert frames_in(out) == 240
+
+        started = time.monotonic()
+        proc = run_cli("stream", f"http://127.0.0.1:{port}/clip.mp4", "--out", tmp_path / "never.ts",
+                       "--reconnect-timeout", "3", timeout=60)
+        assert proc.returncode == 1 and time.monotonic() - started < 40
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith("rtstyle: error:") and "giving up" in last, proc.stderr
+    finally:
+        stop(server)

@@ -8,6 +8,11 @@ with exponential backoff (0.5 s doubling to 8 s), logging each try, and yields f
 again as soon as it is back; the pipeline and its output keep running meanwhile. It
 gives up with an error once the stream has been gone for `reconnect_timeout` seconds.
 
+A stream that is finite (it declares its duration, as video on demand over RTSP does,
+or it is an HTTP resource of known length, a file) ends cleanly when it reaches its
+end; the end of an endless stream (a camera), or an end well before the declared
+duration, counts as a drop.
+
 Frames are stamped from the capture clock (90 kHz), so timestamps keep increasing
 across reconnections and gaps show up as gaps, not as a restart at zero.
 """
@@ -70,6 +75,8 @@ class NetworkSource:
         self.height, self.scale = height, scale
         self.reconnects = 0
         self._reconnected = False  # until the first frame after a reconnection
+        self._alive_at = time.monotonic()  # last frame (or the first connection): the give-up clock
+        self._delay = 0.5  # reconnect backoff; grows across tries that bring no frame
         self.gaps: list[float] = []  # seconds without frames, one per reconnection
         self._stop = threading.Event()
         self.container = self._connect()  # the first connection fails fast: likely a wrong URL
@@ -99,24 +106,23 @@ class NetworkSource:
         container.streams.video[0].thread_type = "AUTO"
         return container
 
-    def _reconnect(self, reason: str, last_frame_at: float | None) -> bool:
-        """Reopen with backoff; False when stopped meanwhile. Raises once `reconnect_timeout`
-        has passed since the last frame (a server that accepts but sends nothing counts as lost)."""
-        lost = last_frame_at or time.monotonic()
+    def _reconnect(self, reason: str) -> bool:
+        """Reopen with backoff; False when stopped meanwhile. Raises once `reconnect_timeout` has
+        passed without a frame (a server that accepts but sends nothing counts as lost too)."""
         log.warning("%s: stream lost (%s); reconnecting", self.name, reason)
-        delay, attempt, why = 0.5, 0, reason
-        while not self._stop.wait(delay):
-            waited = time.monotonic() - lost
+        attempt, why = 0, reason
+        while not self._stop.wait(self._delay):
+            waited = time.monotonic() - self._alive_at
             if waited >= self.reconnect_timeout:
-                raise RtstyleError(f"{self.name}: no frames for {waited:.0f} s ({attempt} reconnect tries, "
-                                   f"last: {why}), giving up")
+                raise RtstyleError(f"{self.name}: no frames for {waited:.0f} s (last: {why}), giving up")
+            self._delay = min(self._delay * 2, 8.0, max(0.1, self.reconnect_timeout - waited))
             attempt += 1
             try:
                 self.container = self._connect()
             except RtstyleError as exc:
                 why = str(exc).split(": ", 1)[-1]
-                delay = min(delay * 2, 8.0, max(0.1, self.reconnect_timeout - waited))
-                log.warning("%s: reconnect try %d failed (%s); next in %.1f s", self.name, attempt, why, delay)
+                log.warning("%s: reconnect try %d failed (%s); next in %.1f s", self.name, attempt, why,
+                            self._delay)
                 continue
             self.reconnects += 1
             self._reconnected = True
@@ -140,10 +146,20 @@ class NetworkSource:
                 continue  # a damaged packet: the next keyframe recovers
         return "stopped"
 
+    def _finished(self, reason: str, position: float | None) -> bool:
+        """Whether an end of stream is the real end of an on-demand stream, not a drop: the
+        declared duration was reached, or an HTTP resource of known length was read."""
+        if reason != "end of stream":
+            return False
+        duration = self.container.duration
+        if duration and position is not None:
+            return position >= duration / av.time_base - 1.0
+        return urlsplit(self.url).scheme.lower() in ("http", "https") and self.container.size > 0
+
     def __iter__(self) -> Iterator[Frame]:
-        index, origin, last_frame_at = 0, None, None
+        index, origin = 0, None
         while not self._stop.is_set():
-            frames = self._frames()
+            frames, position = self._frames(), None
             while True:
                 try:
                     vf = next(frames)
@@ -152,18 +168,21 @@ class NetworkSource:
                     break
                 now = time.monotonic()
                 origin = now if origin is None else origin
-                if self._reconnected and last_frame_at is not None:
+                if self._reconnected:
                     self._reconnected = False
-                    gap = now - last_frame_at
+                    gap = now - self._alive_at
                     self.gaps.append(gap)
                     log.warning("%s: back after %.1f s without frames", self.name, gap)
-                last_frame_at = now
+                self._alive_at, self._delay, position = now, 0.5, vf.time
                 image = vf.to_ndarray(width=self.info.width, height=self.info.height, format="rgb24")
                 pts = round((now - origin) / CLOCK)
                 yield Frame(index, image, pts, None, CLOCK, int(vf.rotation or 0), now)
                 index += 1
+            if self._finished(reason, position):
+                log.info("%s: end of stream", self.name)
+                return
             self.container.close()
-            if self._stop.is_set() or not self._reconnect(reason, last_frame_at):
+            if self._stop.is_set() or not self._reconnect(reason):
                 return
 
     def stop(self) -> None:
