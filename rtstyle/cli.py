@@ -70,6 +70,13 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--camera-fps", type=float, help="frame rate to ask of a camera")
 
 
+def _add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
+    p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
+    p.add_argument("--crf", type=int, default=crf, help=f"constant rate factor, lower is better (default: {crf})")
+    p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
+    p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
+
+
 def _warn_fixed_size(backend) -> None:
     if backend.fixed_size:
         h, w = backend.fixed_size
@@ -150,7 +157,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from .convert import SAMPLE_CLIP, VideoConversion, load_backend
-    from .sinks import EncoderSettings
 
     _positive("height", args.height)
     _positive("scale", args.scale)
@@ -161,8 +167,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         dst = check_output(Path(args.output), args.overwrite)
     else:
         dst = free_path(Path(f"{src.stem}_{backend.style.name}.mp4"))
-    encoder = EncoderSettings(codec=args.codec, crf=args.crf, preset=args.preset)
-    job = VideoConversion(src, dst, backend, height=args.height, scale=args.scale, encoder=encoder,
+    job = VideoConversion(src, dst, backend, height=args.height, scale=args.scale, encoder=_encoder(args),
                           batch=args.batch)
     console = _console()
     info = job.info
@@ -350,10 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", help="input video (default: bundled sample clip)")
     p.add_argument("-o", "--output", help="output video (default: INPUT_STYLE.mp4 in this folder)")
     _add_style_args(p)
-    p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
-    p.add_argument("--crf", type=int, default=20, help="constant rate factor, lower is better (default: 20)")
-    p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
-    p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
+    _add_encoder_args(p, crf=20)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
     p.set_defaults(func=cmd_convert)
@@ -365,10 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(needs GStreamer's RTSP server)")
     _add_style_args(p)
     _add_source_args(p)
-    p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
-    p.add_argument("--crf", type=int, default=23, help="constant rate factor (default: 23)")
-    p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
-    p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
+    _add_encoder_args(p, crf=23)
     p.add_argument("--policy", choices=["live", "offline"],
                    help="live drops frames to stay current, offline keeps every frame (default: live for "
                         "cameras, URLs and --realtime files, else offline)")

@@ -66,8 +66,7 @@ class VideoConversion:
         return self.source.info
 
     def stop(self) -> None:
-        self.source.stop()
-        self.pipeline.stop()
+        self.pipeline.stop()  # stops the source too
 
     def run(self, on_tick: Callable[[PipelineStats], None] | None = None) -> ConvertResult:
         try:

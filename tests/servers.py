@@ -5,12 +5,8 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-GST_SERVER = ROOT / "rtstyle" / "sinks" / "gst_rtsp_server.py"
 
 
 def free_port() -> int:
@@ -54,17 +50,10 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 5) 
 
 
 def gst_file_server(clip: Path, port: int, mount: str = "/clip") -> subprocess.Popen:
-    """GStreamer's RTSP server (system Python) serving `clip`; returns once it says ready."""
-    proc = subprocess.Popen(["/usr/bin/python3", str(GST_SERVER), "--port", str(port), "--mount", mount,
-                             "--file", str(clip)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(15)
-    if not line or line[0].strip() != "ready":
-        stop(proc)
-        raise RuntimeError(f"GStreamer RTSP server did not start: {proc.stderr.read()}")
-    return proc
+    """GStreamer's RTSP server (rtstyle's own helper) serving `clip`; its process, once it listens."""
+    from rtstyle.sinks.serve import RtspServer
+
+    return RtspServer(f"rtsp://127.0.0.1:{port}{mount}", file=clip).proc
 
 
 def ffmpeg_receiver(port: int, out: Path) -> subprocess.Popen:

@@ -41,15 +41,16 @@ def free_udp_port() -> int:
 
 
 class RtspServer:
-    """The helper process, serving what arrives on `udp_port` at `url`."""
+    """The helper process, serving at `url` what arrives on `udp_port` (or an H.264 MP4 `file`)."""
 
-    def __init__(self, url: str, start_timeout: float = 15.0):
+    def __init__(self, url: str, *, file: Path | None = None, start_timeout: float = 15.0):
         parts = urlsplit(url)
         if parts.scheme != "rtsp" or not parts.hostname or not parts.path.strip("/"):
             raise RtstyleError(f"--serve {url}: expected rtsp://HOST:PORT/NAME")
-        self.url, self.udp_port = url, free_udp_port()
+        self.url, self.udp_port = url, None if file else free_udp_port()
+        media = ["--file", str(file)] if file else ["--udp", str(self.udp_port)]
         cmd = [system_python(), str(HELPER), "--host", parts.hostname, "--port", str(parts.port or 8554),
-               "--mount", parts.path, "--udp", str(self.udp_port)]
+               "--mount", parts.path, *media]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready: list[str] = []
         reader = threading.Thread(target=lambda: ready.append(self.proc.stdout.readline()), daemon=True)

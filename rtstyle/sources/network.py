@@ -3,10 +3,11 @@
 Opened with low-latency options: RTSP over TCP (no lost UDP packets, works through
 NAT), a small probe and explicit timeouts, so a dead camera is noticed in seconds
 instead of hanging. (No "nobuffer": it discards the packets read while probing, and
-with them the keyframe a stream with long GOPs needs to start decoding.) When the stream drops, the source reconnects
-with exponential backoff (0.5 s doubling to 8 s), logging each try, and yields frames
-again as soon as it is back; the pipeline and its output keep running meanwhile. It
-gives up with an error once the stream has been gone for `reconnect_timeout` seconds.
+with them the keyframe a stream with long GOPs needs to start decoding.) When the
+stream drops, the source reconnects with exponential backoff (0.5 s doubling to 8 s),
+logging each try, and yields frames again as soon as it is back; the pipeline and its
+output keep running meanwhile. It gives up with an error once `reconnect_timeout`
+seconds have passed without a frame.
 
 A stream that is finite (it declares its duration, as video on demand over RTSP does,
 or it is an HTTP resource of known length, a file) ends cleanly when it reaches its
@@ -72,7 +73,6 @@ class NetworkSource:
                  timeout: float = 5.0, reconnect_timeout: float = 30.0):
         self.url, self.name = url, redact(url)
         self.timeout, self.reconnect_timeout = timeout, reconnect_timeout
-        self.height, self.scale = height, scale
         self.reconnects = 0
         self._reconnected = False  # until the first frame after a reconnection
         self._alive_at = time.monotonic()  # last frame (or the first connection): the give-up clock
