@@ -18,6 +18,7 @@ class Frame:
     rotation: int = 0  # display rotation in degrees, counter-clockwise
     captured_at: float = 0.0  # time.monotonic() when the source produced it
     original: np.ndarray | None = None  # the preprocessed input, kept after stylization
+    styled_by: int = 0  # which model stylized it: changes when the style is switched mid-stream
 
     @property
     def time(self) -> float | None:

@@ -93,6 +93,7 @@ class Inference(Stage):
         self._runner = make_runner(model)
         self._next: Model | None = None
         self._lock = threading.Lock()
+        self.generation = 0  # counts style switches; frames carry it as `styled_by`
 
     def set_model(self, model: Model) -> None:
         """Thread-safe: the next batch runs on `model`; batches in flight finish on the old one."""
@@ -106,10 +107,13 @@ class Inference(Stage):
             return []
         finished = self._runner.drain()
         self.model, self._runner = model, make_runner(model)
+        self.generation += 1
         return finished
 
     def process(self, frames: list[Frame]) -> list[Frame]:
         done = self._switch()
+        for f in frames:
+            f.styled_by = self.generation
         for _, same_size in groupby(frames, key=lambda f: f.image.shape):
             self._runner.submit(list(same_size))
         return done + self._runner.ready()

@@ -1,0 +1,99 @@
+"""Warp the previous output onto the current frame and blend it in, on NumPy or torch.
+
+    blend = stylized + strength * trust * (warped_previous - stylized)
+
+Where trust is 0 (occlusions, disocclusions) the fresh stylization is kept exactly.
+
+Blending two stylizations whose brush texture does not line up averages the texture
+away: the output turns soft and loses the style (the Gram style loss rises sharply
+even for a half-pixel blur). So the blend's local contrast is then raised back to the
+fresh frame's: within a small window, deviations from the local mean are scaled by
+std(stylized) / std(blend) (at most `MAX_GAIN`). The texture then follows the motion,
+as the smoothing wants, at the strength the style needs.
+
+The NumPy path runs on the CPU with OpenCV; the torch path keeps frames on their
+device (CUDA) and warps with `grid_sample`, so only the small flow and trust maps
+cross from the host. Both warp bicubically: bilinear warps, repeated frame after
+frame, blur the texture.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .flow import Motion, upsample, warp
+
+WINDOW = 9  # pixels: the contrast-matching window
+MAX_GAIN = 2.0
+EPS = 4.0  # grey levels squared: flat areas are left alone
+
+
+def _restore_contrast(blend: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    def mean_var(x):
+        m = cv2.blur(x, (WINDOW, WINDOW))
+        return m, np.maximum(cv2.blur(x * x, (WINDOW, WINDOW)) - m * m, 0.0)
+
+    mb, vb = mean_var(blend)
+    _, vf = mean_var(fresh)
+    gain = np.clip(np.sqrt((vf + EPS) / (vb + EPS)), 1.0, MAX_GAIN)
+    return mb + (blend - mb) * gain
+
+
+def composite(stylized: np.ndarray, previous: np.ndarray, motion: Motion, strength: float) -> np.ndarray:
+    """(H, W, 3) uint8 frames; the motion may be at a lower resolution."""
+    h, w = stylized.shape[:2]
+    flow, trust = upsample(motion, (w, h))
+    weight = (trust * np.float32(strength))[..., None]
+    fresh = stylized.astype(np.float32)
+    blend = fresh + weight * (warp(previous, flow, cv2.INTER_CUBIC).astype(np.float32) - fresh)
+    out = np.where(weight > 0, _restore_contrast(blend, fresh), fresh)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _torch_restore_contrast(blend, fresh):
+    import torch.nn.functional as F
+
+    pad = WINDOW // 2
+
+    def mean_var(x):  # reflect padding, as cv2.blur's default border
+        def box(y):
+            return F.avg_pool2d(F.pad(y, (pad,) * 4, mode="reflect"), WINDOW, stride=1)
+
+        m = box(x)
+        return m, (box(x * x) - m * m).clamp_(min=0.0)
+
+    mb, vb = mean_var(blend)
+    _, vf = mean_var(fresh)
+    gain = ((vf + EPS) / (vb + EPS)).sqrt_().clamp_(1.0, MAX_GAIN)
+    return mb + (blend - mb) * gain
+
+
+def composite_torch(stylized, previous, motion: Motion, strength: float):
+    """As `composite`, for (H, W, 3) uint8 torch tensors on any device (CUDA in the pipeline)."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = stylized.shape[:2]
+    dev = stylized.device
+    flow = torch.from_numpy(motion.flow).to(dev).permute(2, 0, 1)[None]  # (1, 2, h', w')
+    trust = torch.from_numpy(motion.trust).to(dev)[None, None]
+    fh, fw = flow.shape[-2:]
+    if (fh, fw) != (h, w):
+        flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
+        flow = flow * torch.tensor([w / fw, h / fh], device=dev).view(1, 2, 1, 1)
+        occluded = torch.from_numpy(motion.occluded).to(dev)[None, None].float()
+        trust = F.interpolate(trust, size=(h, w), mode="bilinear", align_corners=False)
+        trust = trust * (F.interpolate(occluded, size=(h, w), mode="nearest") == 0)
+    # grid_sample wants positions in -1..1 (align_corners=True: -1 and 1 are the edge pixel centres)
+    ys, xs = torch.meshgrid(torch.arange(h, device=dev, dtype=torch.float32),
+                            torch.arange(w, device=dev, dtype=torch.float32), indexing="ij")
+    grid = torch.stack([(xs + flow[0, 0]) * (2.0 / max(w - 1, 1)) - 1.0,
+                        (ys + flow[0, 1]) * (2.0 / max(h - 1, 1)) - 1.0], -1)[None]
+    prev = previous.permute(2, 0, 1)[None].float()
+    warped = F.grid_sample(prev, grid, mode="bicubic", padding_mode="border", align_corners=True)
+    fresh = stylized.permute(2, 0, 1)[None].float()
+    weight = trust * strength
+    blend = fresh + weight * (warped - fresh)
+    out = torch.where(weight > 0, _torch_restore_contrast(blend, fresh), fresh)
+    return out[0].permute(1, 2, 0).round_().clamp_(0, 255).to(torch.uint8)

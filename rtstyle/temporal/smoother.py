@@ -1,0 +1,104 @@
+"""The temporal smoother: a postprocess step that removes frame-to-frame flicker.
+
+Per-frame stylization is unstable: a still scene gets crawling textures and pulsing
+colours. After each frame is stylized, the smoother warps its own previous output
+onto the current frame along the optical flow of the *input* frames and blends it
+in where the warp can be trusted (a recursive filter that follows the motion).
+Occluded and disoccluded pixels, and every pixel after a scene cut, a size change or
+a style switch, take the fresh stylization as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RtstyleError
+from ..frames import Frame
+from .composite import composite, composite_torch
+from .flow import DisFlow, Motion, analyse, small_gray
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How hard to look at the motion: DIS preset and the analysis size (long side, pixels)."""
+
+    preset: str
+    long_side: int | None
+
+
+MODES = {
+    "fast": Mode("ultrafast", 320),
+    "quality": Mode("medium", 640),
+}
+MODE_NAMES = ("off", *MODES)
+DEFAULT_MODE = "fast"
+DEFAULT_STRENGTH = 0.7
+CUT_FRACTION = 0.6  # more of the frame than this untrusted: a new shot, start over
+
+
+def check_settings(mode: str, strength: float) -> None:
+    if mode not in MODE_NAMES:
+        raise RtstyleError(f"--temporal {mode!r}: choose one of {', '.join(MODE_NAMES)}")
+    if not 0.0 <= strength <= 1.0:
+        raise RtstyleError(f"--temporal-strength must be between 0 and 1, got {strength}")
+
+
+class TemporalSmoother:
+    """Callable on frames in display order (a `Postprocess` step). Thread-confined: one pipeline."""
+
+    def __init__(self, mode: str = DEFAULT_MODE, strength: float = DEFAULT_STRENGTH,
+                 cut_fraction: float = CUT_FRACTION):
+        check_settings(mode, strength)
+        self.enabled = mode != "off"
+        self.mode = mode if self.enabled else DEFAULT_MODE  # what the live toggle turns on
+        self.strength, self.cut_fraction = strength, cut_fraction
+        self._settings = MODES[self.mode]
+        self._flow = DisFlow(self._settings.preset)
+        self.cuts = 0  # resets after the first frame: scene cuts and style switches
+        self.last_motion: Motion | None = None
+        self.reset()
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.strength > 0
+
+    def describe(self) -> str:
+        return f"{self.mode} (strength {self.strength:g})" if self.active else "off"
+
+    def toggle(self) -> bool:
+        """Live hotkey: on <-> off. Takes effect at the next frame; returns the new state."""
+        self.enabled = not self.enabled
+        return self.enabled
+
+    def reset(self) -> None:
+        self._prev_gray: np.ndarray | None = None
+        self._prev_out = None
+        self._prev_key: tuple | None = None
+
+    def __call__(self, frame: Frame) -> Frame:
+        if not self.active:
+            self.reset()  # turned back on later, it starts from the frame it sees then
+            return frame
+        source = frame.original if frame.original is not None else frame.image
+        gray = small_gray(_host(source), self._settings.long_side)
+        key = (tuple(frame.image.shape), gray.shape, frame.styled_by)
+        self.last_motion = None
+        if self._prev_gray is not None and key == self._prev_key:
+            motion = analyse(gray, self._prev_gray, self._flow)
+            self.last_motion = motion
+            if 1.0 - float(np.mean(motion.trust > 0.5)) > self.cut_fraction:
+                self.cuts += 1
+            else:
+                blend = composite if isinstance(frame.image, np.ndarray) else composite_torch
+                frame.image = blend(frame.image, self._prev_out, motion, self.strength)
+        elif self._prev_gray is not None:
+            self.cuts += 1  # a new size or a new style: nothing to carry over
+        self._prev_gray, self._prev_out, self._prev_key = gray, frame.image, key
+        return frame
+
+
+def _host(image) -> np.ndarray:
+    """Frames may live on a GPU (torch tensors); the flow runs on the CPU."""
+    return image if isinstance(image, np.ndarray) else image.cpu().numpy()
