@@ -60,6 +60,22 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")
 
 
+def _add_temporal_args(p: argparse.ArgumentParser) -> None:
+    from .temporal import DEFAULT_MODE, DEFAULT_STRENGTH, MODE_NAMES
+
+    p.add_argument("--temporal", choices=MODE_NAMES, default=DEFAULT_MODE,
+                   help=f"flicker smoothing along the optical flow: off, fast (DIS flow at 320 px) or quality "
+                        f"(finer flow at 640 px, slower) (default: {DEFAULT_MODE})")
+    p.add_argument("--temporal-strength", type=float, default=DEFAULT_STRENGTH, metavar="0..1",
+                   help=f"how much of the previous frame is carried over; 0 is off (default: {DEFAULT_STRENGTH})")
+
+
+def _smoother(args: argparse.Namespace):
+    from .temporal import TemporalSmoother
+
+    return TemporalSmoother(args.temporal, args.temporal_strength)
+
+
 def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", action="store_true", help="read a file source at its own pace, like a camera")
     p.add_argument("--loop", action="store_true", help="start a file source over at its end")
@@ -160,6 +176,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     _positive("height", args.height)
     _positive("scale", args.scale)
+    temporal = _smoother(args)
     src = Path(args.input) if args.input else SAMPLE_CLIP
     backend = load_backend(args.style, args.backend)
     _warn_fixed_size(backend)
@@ -168,7 +185,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     else:
         dst = free_path(Path(f"{src.stem}_{backend.style.name}.mp4"))
     job = VideoConversion(src, dst, backend, height=args.height, scale=args.scale, encoder=_encoder(args),
-                          batch=args.batch)
+                          batch=args.batch, temporal=temporal)
     console = _console()
     info = job.info
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -189,7 +206,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     stats.summary(job.pipeline.stats)
     summary = (f"{'interrupted: ' if result.interrupted else ''}wrote {result.output}: {result.frames} frames "
                f"{result.width}x{result.height} in {result.seconds:.1f} s ({result.fps:.1f} fps), "
-               f"style {backend.style.name} on {result.backend}, audio {result.audio}")
+               f"style {backend.style.name} on {result.backend}, temporal {temporal.describe()}, "
+               f"audio {result.audio}")
     console.print(summary)
     if caught:
         return 128 + caught[0]
@@ -242,14 +260,15 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if args.out and not is_stream_target(args.out):
         check_output(Path(args.out), args.overwrite)
     options = _source_options(args)
+    temporal = _smoother(args)
     backend = load_backend(args.style, args.backend)
     _warn_fixed_size(backend)
     job = StreamJob(args.input, args.out, backend, source=options, encoder=_encoder(args), serve=args.serve,
-                    batch=args.batch, policy=args.policy, duration=args.duration)
+                    batch=args.batch, policy=args.policy, duration=args.duration, temporal=temporal)
     console = _console()
     where = args.serve or ("stdout (MPEG-TS)" if args.out == "-" else redact(args.out))
     console.print(f"streaming {job.source.describe()} → {where}: style {backend.style.name} on {backend!r}, "
-                  f"{job.policy.value} policy")
+                  f"temporal {temporal.describe()}, {job.policy.value} policy")
     stats = StatsPrinter(args.stats)
     with _graceful_stop(job.stop, "stopping: finishing the stream…") as caught:
         result = job.run(stats)
@@ -265,6 +284,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     from .models.registry import DEFAULT_STYLE, available_styles
 
     options = _source_options(args)
+    temporal = _smoother(args)
     if not Path(args.snapshot_dir).is_dir():
         raise RtstyleError(f"--snapshot-dir {args.snapshot_dir}: no such folder")
     styles = list(available_styles())
@@ -272,8 +292,9 @@ def cmd_live(args: argparse.Namespace) -> int:
     if first not in styles:
         styles.insert(0, first)  # a style file given by path joins the cycle
     app = LiveApp(args.source, styles, styles.index(first), lambda name: load_backend(name, args.backend),
-                  source=options, snapshot_dir=Path(args.snapshot_dir))
-    _console().print(f"live: {app.job.source.describe()}, style {first}; press h in the window for help")
+                  source=options, snapshot_dir=Path(args.snapshot_dir), temporal=temporal)
+    _console().print(f"live: {app.job.source.describe()}, style {first}, temporal {temporal.describe()}; "
+                     f"press h in the window for help")
     stats = StatsPrinter(args.stats)
     with _graceful_stop(app.stop, "stopping…") as caught:
         ticker = threading.Event()
@@ -355,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", help="input video (default: bundled sample clip)")
     p.add_argument("-o", "--output", help="output video (default: INPUT_STYLE.mp4 in this folder)")
     _add_style_args(p)
+    _add_temporal_args(p)
     _add_encoder_args(p, crf=20)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
@@ -366,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", metavar="URL", help="serve the output yourself at rtsp://HOST:PORT/NAME "
                                                   "(needs GStreamer's RTSP server)")
     _add_style_args(p)
+    _add_temporal_args(p)
     _add_source_args(p)
     _add_encoder_args(p, crf=23)
     p.add_argument("--policy", choices=["live", "offline"],
@@ -378,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("live", help="the stylized camera (or stream, or file) in a window, with hotkeys")
     p.add_argument("--source", default="0", help="camera index, /dev/videoN, URL or file (default: camera 0)")
     _add_style_args(p)
+    _add_temporal_args(p)
     _add_source_args(p)
     p.add_argument("--snapshot-dir", default=".", help="where snapshots and recordings go (default: here)")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")

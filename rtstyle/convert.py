@@ -15,6 +15,7 @@ from .models.registry import DATA_DIR, Style, resolve_style
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .sources import VideoFileSource, scaled_size
+from .temporal import TemporalSmoother
 
 SAMPLE_CLIP = DATA_DIR / "sample.mp4"
 
@@ -48,7 +49,8 @@ class VideoConversion:
     """One `rtstyle convert` run. Build it, optionally hook `stop()` to a signal, `run()` it."""
 
     def __init__(self, src: str | Path, dst: str | Path, backend: Backend, *, height: int | None = None,
-                 scale: float | None = None, encoder: EncoderSettings | None = None, batch: int = 1):
+                 scale: float | None = None, encoder: EncoderSettings | None = None, batch: int = 1,
+                 temporal: TemporalSmoother | None = None):
         self.src, self.dst = Path(src), Path(dst)
         if self.dst.exists() and self.src.exists() and self.dst.resolve() == self.src.resolve():
             raise RtstyleError(f"{dst}: output would overwrite the input")
@@ -59,7 +61,9 @@ class VideoConversion:
         except BaseException:
             self.source.close()
             raise
-        self.pipeline = Pipeline.standard(self.source, backend, self.sink, batch=batch)
+        self.temporal = temporal or TemporalSmoother()
+        self.pipeline = Pipeline.standard(self.source, backend, self.sink, batch=batch,
+                                          postprocess=[self.temporal])
 
     @property
     def info(self):

@@ -28,9 +28,11 @@ from .frames import Frame
 from .pipeline import PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .stream import SourceOptions, StreamJob
+from .temporal import TemporalSmoother
 
 WINDOW = "rtstyle live"
-KEYS = [("n / b", "next / previous style"), ("s", "split: original | stylized"), ("p", "snapshot to PNG"),
+KEYS = [("n / b", "next / previous style"), ("s", "split: original | stylized"),
+        ("t", "temporal smoothing on / off"), ("p", "snapshot to PNG"),
         ("r", "start / stop recording to mp4"), ("space", "pause"), ("h", "this help"), ("q / Esc", "quit")]
 
 
@@ -132,10 +134,12 @@ def draw_text_box(image: np.ndarray, lines: list[str], origin: tuple[int, int] =
         cv2.putText(image, line, (x + 6, y + (i + 1) * line_h), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
 
 
-def overlay_lines(style: str, stats: PipelineStats, state: ViewState, recording: bool) -> list[str]:
+def overlay_lines(style: str, stats: PipelineStats, state: ViewState, recording: bool,
+                  temporal: str = "off") -> list[str]:
     s = stats.snapshot(recent=True)
     lat = s["latency"]["median_ms"]
-    first = f"{style} | {s['fps']:.1f} fps | latency {lat:.0f} ms" if lat is not None else f"{style} | starting"
+    first = f"{style} | temporal {temporal}"
+    first += f" | {s['fps']:.1f} fps | latency {lat:.0f} ms" if lat is not None else " | starting"
     lines = [first + f" | dropped {s['dropped']}" + (" | REC" if recording else "") + (" | PAUSED" if state.paused
                                                                                         else "")]
     if state.message and time.monotonic() < state.message_until:
@@ -149,14 +153,17 @@ def overlay_lines(style: str, stats: PipelineStats, state: ViewState, recording:
 
 class LiveApp:
     def __init__(self, src: str, styles: list[str], first: int, load: Callable[[str], Backend], *,
-                 source: SourceOptions, snapshot_dir: Path = Path("."), window: str = WINDOW):
+                 source: SourceOptions, snapshot_dir: Path = Path("."), window: str = WINDOW,
+                 temporal: TemporalSmoother | None = None):
         check_display()  # before any window is opened
         self.styles, self.load, self.window = styles, load, window
         self.snapshot_dir = snapshot_dir
         self.state = ViewState(style=first)
         self._backends: dict[str, Backend] = {}
         self.sink = LatestFrame()
-        self.job = StreamJob(src, None, self.backend(styles[first]), source=source, policy="live", sink=self.sink)
+        self.job = StreamJob(src, None, self.backend(styles[first]), source=source, policy="live", sink=self.sink,
+                             temporal=temporal)
+        self.temporal = self.job.temporal
         self.rate = self.job.source.info.rate
         self.snapshots: list[Path] = []
         self.recordings: list[Path] = []
@@ -193,6 +200,9 @@ class LiveApp:
                 st.say(f"cannot load {name}: {exc}", 5)
         elif ch == "s":
             st.split = not st.split
+        elif ch == "t":
+            self.temporal.toggle()
+            st.say(f"temporal smoothing: {self.temporal.describe()}")
         elif ch == " ":
             st.paused = not st.paused
         elif ch == "h":
@@ -230,7 +240,8 @@ class LiveApp:
                     seen, redraw_at = count, now + 0.25
                     view = cv2.cvtColor(self._compose(current), cv2.COLOR_RGB2BGR)
                     draw_text_box(view, overlay_lines(self.styles[self.state.style], self.job.pipeline.stats,
-                                                      self.state, self.sink.recorder is not None))
+                                                      self.state, self.sink.recorder is not None,
+                                                      self.temporal.describe()))
                     cv2.imshow(self.window, view)
                 key = cv2.waitKey(15)
                 if key != -1:

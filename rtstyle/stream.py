@@ -16,6 +16,7 @@ from .backends import Backend
 from .pipeline import Pipeline, PipelineStats, Policy, Sink
 from .sinks import EncoderSettings, open_sink
 from .sources import VideoFileSource, open_source
+from .temporal import TemporalSmoother
 
 
 @dataclass
@@ -42,7 +43,7 @@ class StreamJob:
     def __init__(self, src: str | Path, out: str | None, backend: Backend, *, source: SourceOptions | None = None,
                  encoder: EncoderSettings | None = None, serve: str | None = None, batch: int = 1,
                  policy: Policy | str | None = None, duration: float | None = None,
-                 sink: Sink | None = None):
+                 sink: Sink | None = None, temporal: TemporalSmoother | None = None):
         o = source or SourceOptions()
         self.source = open_source(src, height=o.height, scale=o.scale, realtime=o.realtime, loop=o.loop,
                                   timeout=o.timeout, reconnect_timeout=o.reconnect_timeout,
@@ -61,7 +62,9 @@ class StreamJob:
             raise
         self.sink = sink
         self.policy = Policy(policy) if policy else default_policy(self.source)
-        self.pipeline = Pipeline.standard(self.source, backend, sink, batch=batch, policy=self.policy)
+        self.temporal = temporal or TemporalSmoother()
+        self.pipeline = Pipeline.standard(self.source, backend, sink, batch=batch, policy=self.policy,
+                                          postprocess=[self.temporal])
         self.duration = duration
 
     def stop(self) -> None:

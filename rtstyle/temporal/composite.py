@@ -29,44 +29,45 @@ MAX_GAIN = 2.0
 EPS = 4.0  # grey levels squared: flat areas are left alone
 
 
-def _restore_contrast(blend: np.ndarray, fresh: np.ndarray) -> np.ndarray:
-    def mean_var(x):
+def _contrast_gain(blend: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """Per pixel, from the grey level (one channel: cheaper, and no colour shift)."""
+    def var(rgb):
+        x = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
         m = cv2.blur(x, (WINDOW, WINDOW))
-        return m, np.maximum(cv2.blur(x * x, (WINDOW, WINDOW)) - m * m, 0.0)
+        return np.maximum(cv2.blur(x * x, (WINDOW, WINDOW)) - m * m, 0.0)
 
-    mb, vb = mean_var(blend)
-    _, vf = mean_var(fresh)
-    gain = np.clip(np.sqrt((vf + EPS) / (vb + EPS)), 1.0, MAX_GAIN)
-    return mb + (blend - mb) * gain
+    gain = np.sqrt((var(fresh) + EPS) / (var(blend) + EPS))
+    return np.clip(gain, 1.0, MAX_GAIN, out=gain)
 
 
 def composite(stylized: np.ndarray, previous: np.ndarray, motion: Motion, strength: float) -> np.ndarray:
     """(H, W, 3) uint8 frames; the motion may be at a lower resolution."""
     h, w = stylized.shape[:2]
     flow, trust = upsample(motion, (w, h))
-    weight = (trust * np.float32(strength))[..., None]
-    fresh = stylized.astype(np.float32)
-    blend = fresh + weight * (warp(previous, flow, cv2.INTER_CUBIC).astype(np.float32) - fresh)
-    out = np.where(weight > 0, _restore_contrast(blend, fresh), fresh)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    weight = trust * np.float32(strength)
+    # blendLinear: (a * wa + b * wb) / (wa + wb) per pixel, straight on uint8
+    blend = cv2.blendLinear(warp(previous, flow, cv2.INTER_CUBIC), stylized, weight, 1.0 - weight)
+    mean = cv2.blur(blend, (WINDOW, WINDOW))
+    detail = cv2.subtract(blend, mean, dtype=cv2.CV_32F) * _contrast_gain(blend, stylized)[..., None]
+    out = cv2.add(detail, mean, dtype=cv2.CV_8U)  # rounds and saturates
+    untrusted = weight == 0
+    out[untrusted] = stylized[untrusted]  # exactly the fresh frame
+    return out
 
 
 def _torch_restore_contrast(blend, fresh):
     import torch.nn.functional as F
 
-    pad = WINDOW // 2
+    def box(y):  # reflect padding, as cv2.blur's default border
+        return F.avg_pool2d(F.pad(y, (WINDOW // 2,) * 4, mode="reflect"), WINDOW, stride=1)
 
-    def mean_var(x):  # reflect padding, as cv2.blur's default border
-        def box(y):
-            return F.avg_pool2d(F.pad(y, (pad,) * 4, mode="reflect"), WINDOW, stride=1)
+    def var(x):
+        return (box(x * x) - box(x) ** 2).clamp_(min=0.0)
 
-        m = box(x)
-        return m, (box(x * x) - m * m).clamp_(min=0.0)
-
-    mb, vb = mean_var(blend)
-    _, vf = mean_var(fresh)
-    gain = ((vf + EPS) / (vb + EPS)).sqrt_().clamp_(1.0, MAX_GAIN)
-    return mb + (blend - mb) * gain
+    gain = ((var(fresh.mean(1, keepdim=True)) + EPS) / (var(blend.mean(1, keepdim=True)) + EPS))
+    gain = gain.sqrt_().clamp_(1.0, MAX_GAIN)
+    mean = box(blend)
+    return mean + (blend - mean) * gain
 
 
 def composite_torch(stylized, previous, motion: Motion, strength: float):
@@ -96,4 +97,4 @@ def composite_torch(stylized, previous, motion: Motion, strength: float):
     weight = trust * strength
     blend = fresh + weight * (warped - fresh)
     out = torch.where(weight > 0, _torch_restore_contrast(blend, fresh), fresh)
-    return out[0].permute(1, 2, 0).round_().clamp_(0, 255).to(torch.uint8)
+    return out[0].permute(1, 2, 0).clamp_(0, 255).add_(0.5).to(torch.uint8)

@@ -13,6 +13,7 @@ to the frame size only where it is applied.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -45,11 +46,16 @@ class DisFlow:
         return self._dis.calc(a, b, None)
 
 
+@lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> np.ndarray:
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    grid.flags.writeable = False
+    return grid
+
+
 def sample_map(flow: np.ndarray) -> np.ndarray:
     """Absolute sampling positions x + F(x), as cv2.remap takes them."""
-    h, w = flow.shape[:2]
-    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
-    return grid + flow
+    return _grid(*flow.shape[:2]) + flow
 
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
