@@ -331,6 +331,47 @@ def cmd_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_temporal(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .convert import load_backend
+    from .images import read_image
+    from .sources import VideoFileSource
+    from .temporal.evaluate import evaluate, write_json, write_plot
+
+    _positive("height", args.height)
+    _positive("scale", args.scale)
+    _positive("every", args.every)
+    _positive("frames", args.frames)
+    temporal = _smoother(args)
+    backend = load_backend(args.style, args.backend)
+    style_image = read_image(args.style_image) if args.style_image else None
+    src = Path(args.input)
+    prefix = Path(args.output) if args.output else Path(f"{src.stem}_{backend.style.name}_temporal")
+    paths = [prefix.with_name(prefix.name + ext) for ext in (".json", ".png", "_strip.png")]
+    for path in paths:
+        check_output(path, args.overwrite)
+    source = VideoFileSource(src, height=args.height, scale=args.scale)
+    console = _console()
+    if style_image is None:
+        console.print("[yellow]note: no --style-image: the style loss is not measured[/]")
+    total = min(filter(None, (source.info.frames, args.frames)), default=None)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=args.quiet, transient=True) as bar:
+        task = bar.add_task(f"measuring {src.name}", total=total)
+        try:
+            report = evaluate(source, backend, temporal, style_image=style_image, every=args.every,
+                              max_frames=args.frames, strip=paths[2], names=(str(src), backend.style.name),
+                              on_frame=lambda n: bar.update(task, completed=n))
+        finally:
+            source.close()
+    write_json(report, paths[0])
+    write_plot(report, paths[1])
+    console.print(report.summary())
+    console.print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def cmd_styles(args: argparse.Namespace) -> int:
     from .models.registry import available_styles, user_dir
 
@@ -412,6 +453,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output image (default: INPUT_STYLE.png)")
     _add_style_args(p)
     p.set_defaults(func=cmd_image)
+
+    p = sub.add_parser("eval-temporal", help="measure flicker (warping error) and style fidelity, smoothing off vs on")
+    p.add_argument("input", help="input video")
+    p.add_argument("--style-image", help="the style's painting, for the style-loss change (optional)")
+    _add_style_args(p)
+    _add_temporal_args(p)
+    p.add_argument("--frames", type=int, help="measure the first N frames only")
+    p.add_argument("--every", type=int, default=8, help="style loss on every N-th frame (VGG-19 is slow; default: 8)")
+    p.add_argument("-o", "--output", help="output prefix for .json, .png and _strip.png "
+                                          "(default: INPUT_STYLE_temporal)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval_temporal)
 
     p = sub.add_parser("styles", help="list built-in and imported styles")
     p.set_defaults(func=cmd_styles)

@@ -1,0 +1,189 @@
+"""Temporal smoothing: flicker removed along the motion, nothing blended where it should not be."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import fixture, run_cli
+from rtstyle.frames import Frame
+from rtstyle.images import read_image
+from rtstyle.temporal import TemporalSmoother
+from rtstyle.temporal.composite import composite, composite_torch
+from rtstyle.temporal.flow import DisFlow, Motion, analyse, small_gray
+
+SIZE = (320, 180)  # w, h
+STEP = 3  # pan speed, pixels per frame
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    image = read_image(fixture("images/content/golden_gate.jpg"))
+    return cv2.resize(image, (SIZE[0] * 2, SIZE[1] * 2), interpolation=cv2.INTER_AREA)
+
+
+def pan(image: np.ndarray, n: int, start: int = 0) -> list[np.ndarray]:
+    """A camera panning right over a still image: content moves left STEP pixels a frame."""
+    w, h = SIZE
+    return [np.ascontiguousarray(image[40:40 + h, start + i * STEP:start + i * STEP + w]) for i in range(n)]
+
+
+def fake_style(frame: np.ndarray) -> np.ndarray:
+    """A deterministic 'stylization' (posterized, recoloured): flicker-free by itself."""
+    return cv2.applyColorMap(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) // 16 * 16, cv2.COLORMAP_OCEAN)
+
+
+def flicker(images: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
+    """What per-frame stylization adds: colour pulsing and blotchy texture that change every frame."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for im in images:
+        blotches = cv2.GaussianBlur(rng.normal(0, 1, im.shape).astype(np.float32), (0, 0), 2) * 60
+        shift = rng.uniform(-12, 12, 3).astype(np.float32)
+        out.append(np.clip(im.astype(np.float32) + blotches + shift, 0, 255).astype(np.uint8))
+    return out
+
+
+def temporal_error(frames: list[np.ndarray]) -> float:
+    """Mean squared change between consecutive frames along the known pan (no flow estimate involved)."""
+    w = SIZE[0]
+    return float(np.mean([np.mean((a[:, STEP:].astype(np.float32) - b[:, :w - STEP].astype(np.float32)) ** 2)
+                          for a, b in zip(frames, frames[1:])]))
+
+
+def smooth(smoother: TemporalSmoother, inputs, stylized, styled_by=None) -> list[np.ndarray]:
+    return [smoother(Frame(i, s.copy(), original=x, styled_by=(styled_by or [0] * len(inputs))[i])).image
+            for i, (x, s) in enumerate(zip(inputs, stylized))]
+
+
+@pytest.mark.parametrize("mode", ["fast", "quality"])
+def test_pan_with_injected_flicker_is_mostly_removed(photo, mode):
+    inputs = pan(photo, 24)
+    clean = [fake_style(x) for x in inputs]
+    noisy = flicker(clean)
+    out = smooth(TemporalSmoother(mode, 0.7), inputs, noisy)
+    before, after = temporal_error(noisy), temporal_error(out)
+    assert after < 0.35 * before, (before, after)
+    # steadier without smearing: closer to the flicker-free frames than the flickering ones were
+    err = lambda seq: np.mean([np.mean((a.astype(np.float32) - c) ** 2) for a, c in zip(seq[5:], clean[5:])])  # noqa: E731
+    assert err(out) < err(noisy)
+
+
+def test_strength_zero_and_off_return_the_frames_exactly(photo):
+    inputs = pan(photo, 8)
+    noisy = flicker([fake_style(x) for x in inputs])
+    for smoother in (TemporalSmoother("fast", 0.0), TemporalSmoother("off", 0.7)):
+        out = smooth(smoother, inputs, noisy)
+        assert all(np.array_equal(a, b) for a, b in zip(out, noisy))
+    smoothed = smooth(TemporalSmoother("fast", 0.7), inputs, noisy)
+    assert not np.array_equal(smoothed[-1], noisy[-1])  # the same frames do get smoothed when on
+
+
+def test_hard_cut_resets_without_blending_across(photo):
+    other = cv2.flip(cv2.cvtColor(cv2.cvtColor(photo, cv2.COLOR_RGB2HSV), cv2.COLOR_HSV2RGB)[::-1], 1)
+    inputs = pan(photo, 8) + pan(np.roll(other, 97, axis=1), 6)
+    noisy = flicker([fake_style(x) for x in inputs])
+    smoother = TemporalSmoother("fast", 0.9)
+    out = smooth(smoother, inputs, noisy)
+    assert smoother.cuts == 1
+    assert np.array_equal(out[8], noisy[8])  # the first frame of the new shot is the fresh stylization
+    assert not np.array_equal(out[9], noisy[9])  # and smoothing picks up again inside the shot
+    assert not np.array_equal(out[7], noisy[7])
+
+
+def test_style_switch_resets(photo):
+    inputs = pan(photo, 4)
+    noisy = flicker([fake_style(x) for x in inputs])
+    smoother = TemporalSmoother("fast", 0.9)
+    out = smooth(smoother, inputs, noisy, styled_by=[0, 0, 1, 1])
+    assert np.array_equal(out[2], noisy[2]) and not np.array_equal(out[3], noisy[3])
+    assert smoother.cuts == 1
+
+
+def test_occluded_pixels_are_not_blended(photo):
+    """A square slides over a still background: where it was, the background reappears."""
+    w, h = SIZE
+    background = np.ascontiguousarray(photo[:h, :w])
+    frames = []
+    for x0 in (100, 112):
+        f = background.copy()
+        f[60:120, x0:x0 + 60] = (230, 40, 40)
+        frames.append(f)
+    noisy = flicker([fake_style(f) for f in frames])
+    smoother = TemporalSmoother("quality", 1.0)
+    out = smooth(smoother, frames, noisy)
+    occluded = smoother.last_motion.occluded  # analysis resolution = frame size in quality mode here
+    assert occluded.shape == (h, w)
+    assert occluded[70:110, 101:111].mean() > 0.8  # the strip the square uncovered
+    assert np.array_equal(out[1][occluded], noisy[1][occluded])
+    assert not np.array_equal(out[1][~occluded], noisy[1][~occluded])  # the rest is blended
+
+
+def test_composite_keeps_flagged_pixels_at_any_analysis_size():
+    rng = np.random.default_rng(1)
+    fresh, previous = (rng.integers(0, 256, (90, 160, 3), dtype=np.uint8) for _ in range(2))
+    occluded = np.zeros((45, 80), bool)
+    occluded[10:30, 20:50] = True
+    motion = Motion(np.full((45, 80, 2), 0.7, np.float32), np.where(occluded, 0, 1).astype(np.float32), occluded)
+    out = composite(fresh, previous, motion, 1.0)
+    full = cv2.resize(occluded.astype(np.uint8), (160, 90), interpolation=cv2.INTER_NEAREST) > 0
+    assert np.array_equal(out[full], fresh[full])
+    assert np.abs(out[~full].astype(int) - fresh[~full]).mean() > 20
+
+
+def test_torch_path_matches_numpy(photo):
+    """The path for frames on a GPU (run here on CPU tensors): same result within rounding and
+    the NumPy path's uint8 intermediate."""
+    inputs = pan(photo, 2)
+    noisy = flicker([fake_style(x) for x in inputs])
+    motion = analyse(small_gray(inputs[1], 160), small_gray(inputs[0], 160), DisFlow())
+    ref = composite(noisy[1], noisy[0], motion, 0.7).astype(int)
+    got = composite_torch(torch.from_numpy(noisy[1]), torch.from_numpy(noisy[0]), motion, 0.7)
+    assert got.dtype == torch.uint8 and got.shape == noisy[1].shape
+    d = np.abs(got.numpy().astype(int) - ref)
+    assert d.mean() < 1.0 and np.percentile(d, 99) <= 4, (d.mean(), np.percentile(d, 99))
+
+
+@pytest.mark.cuda
+def test_torch_path_on_cuda_matches_cpu(photo):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    inputs = pan(photo, 2)
+    noisy = flicker([fake_style(x) for x in inputs])
+    motion = analyse(small_gray(inputs[1], 160), small_gray(inputs[0], 160), DisFlow())
+    cpu = composite_torch(torch.from_numpy(noisy[1]), torch.from_numpy(noisy[0]), motion, 0.7)
+    gpu = composite_torch(torch.from_numpy(noisy[1]).cuda(), torch.from_numpy(noisy[0]).cuda(), motion, 0.7)
+    assert (gpu.cpu().int() - cpu.int()).abs().max() <= 1
+
+
+def test_eval_temporal_writes_json_plot_and_strip(tmp_path):
+    clip = fixture("video/cutBunny.mp4")
+    r = run_cli("eval-temporal", str(clip), "--style-image", str(fixture("images/style/starry_night.jpg")),
+                "--frames", "10", "--every", "4", "--height", "180", "-o", str(tmp_path / "m"), "-q")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["frames"] == 10 and report["size"] == [320, 180]
+    w = report["warping_error"]
+    assert 0 < w["on"] < w["off"] and len(report["per_frame"]["warping_error_on"]) == 9
+    assert report["style_loss"]["on"] > 0 and len(report["per_frame"]["style_frames"]) == 2
+    assert report["temporal"].startswith("fast")
+    plot, strip = cv2.imread(str(tmp_path / "m.png")), cv2.imread(str(tmp_path / "m_strip.png"))
+    assert plot is not None and plot.std() > 10
+    assert strip is not None  # two labelled rows (off, on) of six square crops
+    side = strip.shape[0] // 2 - 24
+    assert side >= 90 and strip.shape[1] == 6 * side
+    assert "warping error" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--temporal-strength", "1.5"], "--temporal-strength must be between 0 and 1"),
+    (["--frames", "1"], "needs at least 2 frames"),
+])
+def test_eval_temporal_bad_input_is_one_line(tmp_path, args, message):
+    r = run_cli("eval-temporal", str(fixture("video/cutBunny.mp4")), "-o", str(tmp_path / "m"), "-q", *args)
+    assert r.returncode == 1
+    assert message in r.stderr and "Traceback" not in r.stderr
