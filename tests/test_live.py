@@ -161,3 +161,25 @@ def test_no_display_fails_before_any_window(display, tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rtstyle: error: no display"), proc.stderr
+
+
+def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
+    """The hotkey handler, without a window: `t` turns smoothing off and on again, the overlay says so."""
+    from rtstyle import load_backend
+    from rtstyle.live import LiveApp, overlay_lines
+    from rtstyle.stream import SourceOptions
+    from rtstyle.temporal import TemporalSmoother
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    app = LiveApp(str(fixture("video/cutBunny.mp4")), ["starry"], 0, load_backend,
+                  source=SourceOptions(realtime=True), temporal=TemporalSmoother("quality", 0.6))
+    try:
+        assert app.temporal.active and app.job.pipeline.stages[-1].steps == [app.temporal]
+        assert app.on_key(ord("t"), None)
+        assert not app.temporal.active and app.state.message == "temporal smoothing: off"
+        lines = overlay_lines("starry", app.job.pipeline.stats, app.state, False, app.temporal.describe())
+        assert "temporal off" in lines[0]
+        app.on_key(ord("t"), None)
+        assert app.temporal.active and app.temporal.describe() == "quality (strength 0.6)"
+    finally:
+        app.job.source.close()

@@ -52,6 +52,7 @@ class TemporalReport:
     frames: int = 0
     size: tuple[int, int] = (0, 0)
     cuts: int = 0
+    stylize_ms: float = 0.0  # median time of the style network per frame
     smoothing_ms: float = 0.0  # median time of the smoothing step per frame
     warping_error: dict = field(default_factory=dict)  # off, on, ratio
     style_loss: dict | None = None  # off, on, change (None without a style image)
@@ -64,7 +65,8 @@ class TemporalReport:
                 f"PSNR vs unsmoothed {self.psnr['mean']:.1f} dB")
         if self.style_loss:
             text += f", style loss {self.style_loss['change']:+.1%}"
-        return text + f", smoothing {self.smoothing_ms:.1f} ms/frame, {self.cuts} cut(s)"
+        return text + (f", smoothing {self.smoothing_ms:.1f} ms/frame (stylizing {self.stylize_ms:.0f} ms), "
+                       f"{self.cuts} cut(s)")
 
 
 class _Strip:
@@ -113,14 +115,16 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
     target = gram_targets(style_image) if style_image is not None else None
     report = TemporalReport(input=names[0], style=names[1], temporal=smoother.describe())
     pf: dict[str, list] = {"warping_error_off": [], "warping_error_on": [], "psnr": [], "style_frames": [],
-                           "style_loss_off": [], "style_loss_on": [], "smoothing_ms": []}
+                           "style_loss_off": [], "style_loss_on": [], "stylize_ms": [], "smoothing_ms": []}
     keeper = _Strip()
     prev = None  # (gray input, raw, smoothed)
     for frame in source:
         if max_frames and report.frames >= max_frames:
             break
         image = frame.image
+        t = time.perf_counter()
         raw = model(image)
+        pf["stylize_ms"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         smoothed = smoother(Frame(frame.index, raw.copy(), original=image)).image
         pf["smoothing_ms"].append((time.perf_counter() - t) * 1000)
@@ -152,6 +156,7 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
         so, sn = float(np.mean(pf["style_loss_off"])), float(np.mean(pf["style_loss_on"]))
         report.style_loss = {"off": so, "on": sn, "change": sn / so - 1.0, "every": every}
     report.cuts = smoother.cuts
+    report.stylize_ms = float(np.median(pf["stylize_ms"]))
     report.smoothing_ms = float(np.median(pf["smoothing_ms"]))
     report.per_frame = pf
     if strip:

@@ -34,7 +34,7 @@ MODES = {
 }
 MODE_NAMES = ("off", *MODES)
 DEFAULT_MODE = "fast"
-DEFAULT_STRENGTH = 0.7
+DEFAULT_STRENGTH = 0.5
 CUT_FRACTION = 0.6  # more of the frame than this untrusted: a new shot, start over
 
 
