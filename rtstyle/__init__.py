@@ -1,7 +1,7 @@
 """rtstyle: real-time neural style transfer for video.
 
-The package follows the data flow: `sources` -> `backends` (running `models`) -> `sinks`,
-joined by `pipeline`; `convert` holds the offline jobs, `stream` and `live` the live
+The package follows the data flow: `sources` -> `backends` (running `models`) ->
+`temporal` (flicker smoothing) -> `sinks`, joined by `pipeline`; `convert` holds the offline jobs, `stream` and `live` the live
 ones, and `cli` the command line.
 The names below are the Python API; they load lazily so `rtstyle --help` stays quick.
 """
@@ -27,6 +27,7 @@ _API = {
     "Policy": "rtstyle.pipeline",
     "StreamJob": "rtstyle.stream",
     "SourceOptions": "rtstyle.stream",
+    "TemporalSmoother": "rtstyle.temporal",
     "RtstyleError": "rtstyle.errors",
 }
 

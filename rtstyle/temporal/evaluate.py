@@ -18,6 +18,7 @@ ghost trails (a fading copy of a moving edge) would show.
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..errors import RtstyleError
 from ..frames import Frame
+from ..metrics import gram_targets, style_loss
 from .flow import consistent, inside, warp
 from .smoother import TemporalSmoother
 
@@ -108,10 +111,6 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
              strip: Path | None = None, on_frame: Callable[[int], None] | None = None,
              names: tuple[str, str] = ("", "")) -> TemporalReport:
     """Run `model` over `source` (frames of the input), with and without `smoother`."""
-    import time
-
-    from ..metrics import gram_targets, style_loss
-
     target = gram_targets(style_image) if style_image is not None else None
     report = TemporalReport(input=names[0], style=names[1], temporal=smoother.describe())
     pf: dict[str, list] = {"warping_error_off": [], "warping_error_on": [], "psnr": [], "style_frames": [],
@@ -146,8 +145,6 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
         if on_frame:
             on_frame(report.frames)
     if report.frames < 2:
-        from ..errors import RtstyleError
-
         raise RtstyleError(f"{names[0]}: needs at least 2 frames to measure flicker, got {report.frames}")
     off, on = float(np.mean(pf["warping_error_off"])), float(np.mean(pf["warping_error_on"]))
     report.warping_error = {"off": off, "on": on, "ratio": on / off if off > 0 else 1.0}

@@ -95,10 +95,6 @@ class Motion:
     trust: np.ndarray  # (h, w) float32 0..1: how far the warped previous frame can be trusted
     occluded: np.ndarray  # (h, w) bool: failed the geometric tests (trust 0)
 
-    @property
-    def occluded_fraction(self) -> float:
-        return float(self.occluded.mean())
-
 
 def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
             photo_lo: float = 8.0, photo_hi: float = 24.0) -> Motion:
