@@ -56,7 +56,7 @@ class TemporalSmoother:
         self.strength, self.cut_fraction = strength, cut_fraction
         self._settings = MODES[self.mode]
         self._flow = DisFlow(self._settings.preset)
-        self.cuts = 0  # resets after the first frame: scene cuts and style switches
+        self.cuts = 0  # times it started over: scene cuts, size changes, style switches
         self.last_motion: Motion | None = None
         self.reset()
 
