@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import RtstyleError
 from ..frames import Frame
 from ..metrics import gram_targets, style_loss
-from .flow import consistent, inside, warp
+from .flow import trackable, warp
 from .smoother import TemporalSmoother
 
 STRIP_FRAMES = 6
@@ -130,7 +130,7 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if prev is not None and prev[0].shape == gray.shape:
             backward, forward = farneback(gray, prev[0]), farneback(prev[0], gray)
-            valid = consistent(backward, forward) & inside(backward)
+            valid = trackable(backward, forward)
             pf["warping_error_off"].append(warping_error(raw, prev[1], backward, valid))
             pf["warping_error_on"].append(warping_error(smoothed, prev[2], backward, valid))
             keeper.add(raw, smoothed, np.linalg.norm(backward, axis=-1))

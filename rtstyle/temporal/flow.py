@@ -82,6 +82,11 @@ def consistent(backward: np.ndarray, forward: np.ndarray, alpha: float = 0.01, b
     return err <= alpha * (np.sum(fwd_back**2, axis=-1) + np.sum(backward**2, axis=-1)) + beta
 
 
+def trackable(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Pixels of the current frame that can be followed to the previous one: consistent and in frame."""
+    return consistent(backward, forward) & inside(backward)
+
+
 def photometric_error(current: np.ndarray, previous: np.ndarray, backward: np.ndarray) -> np.ndarray:
     """|current - previous warped onto it| per pixel, in grey levels (0..255)."""
     return cv2.absdiff(current, warp(previous, backward)).astype(np.float32)
@@ -107,7 +112,7 @@ def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
     """
     backward = estimator(current, previous)
     forward = estimator(previous, current)
-    occluded = ~(consistent(backward, forward) & inside(backward))
+    occluded = ~trackable(backward, forward)
     err = photometric_error(current, previous, backward)
     trust = np.clip((photo_hi - err) / (photo_hi - photo_lo), 0.0, 1.0)
     trust[occluded] = 0.0
