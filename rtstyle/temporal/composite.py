@@ -56,7 +56,10 @@ def composite(stylized: np.ndarray, previous: np.ndarray, motion: Motion, streng
 
 
 def _torch_restore_contrast(blend, fresh):
+    import torch
     import torch.nn.functional as F
+
+    luma = torch.tensor([0.299, 0.587, 0.114], device=blend.device).view(1, 3, 1, 1)  # as cv2's RGB2GRAY
 
     def box(y):  # reflect padding, as cv2.blur's default border
         return F.avg_pool2d(F.pad(y, (WINDOW // 2,) * 4, mode="reflect"), WINDOW, stride=1)
@@ -64,7 +67,10 @@ def _torch_restore_contrast(blend, fresh):
     def var(x):
         return (box(x * x) - box(x) ** 2).clamp_(min=0.0)
 
-    gain = ((var(fresh.mean(1, keepdim=True)) + EPS) / (var(blend.mean(1, keepdim=True)) + EPS))
+    def gray(x):
+        return (x * luma).sum(1, keepdim=True)
+
+    gain = (var(gray(fresh)) + EPS) / (var(gray(blend)) + EPS)
     gain = gain.sqrt_().clamp_(1.0, MAX_GAIN)
     mean = box(blend)
     return mean + (blend - mean) * gain
