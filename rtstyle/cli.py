@@ -52,8 +52,14 @@ def check_output(path: Path, overwrite: bool) -> Path:
 def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", "-s", help="built-in or imported style name, or a .pth/.model/.safetensors/.onnx file "
                                          "(default: starry)")
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
-                   help="inference backend (default: auto)")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
+                   help="inference backend (default: auto: TensorRT on a GPU where installed, else PyTorch, "
+                        "or ONNX Runtime for ONNX files)")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"],
+                   help="network precision (default: fp16 on a GPU, fp32 on the CPU)")
+    p.add_argument("--cuda-graphs", action="store_true", help="torch on a GPU: replay CUDA graphs per frame size")
+    p.add_argument("--compile", choices=["inductor", "tensorrt"],
+                   help="torch: torch.compile with inductor, or torch-tensorrt (engines cached)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--height", type=int, help="resize to this height before stylizing (aspect kept)")
     size.add_argument("--scale", type=float, help="resize by this factor before stylizing")
@@ -91,6 +97,16 @@ def _add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
     p.add_argument("--crf", type=int, default=crf, help=f"constant rate factor, lower is better (default: {crf})")
     p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
     p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
+
+
+def _load_backend(args: argparse.Namespace, style=None):
+    """The backend the style options ask for (`style` overrides --style: live switches styles)."""
+    from .convert import load_backend
+
+    options = {"cuda_graphs": True} if args.cuda_graphs else {}
+    if args.compile:
+        options["compile"] = args.compile
+    return load_backend(style or args.style, args.backend, args.precision, **options)
 
 
 def _warn_fixed_size(backend) -> None:
@@ -172,13 +188,13 @@ def _positive(name: str, value: float | None) -> None:
 def cmd_convert(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .convert import SAMPLE_CLIP, VideoConversion, load_backend
+    from .convert import SAMPLE_CLIP, VideoConversion
 
     _positive("height", args.height)
     _positive("scale", args.scale)
     temporal = _smoother(args)
     src = Path(args.input) if args.input else SAMPLE_CLIP
-    backend = load_backend(args.style, args.backend)
+    backend = _load_backend(args)
     _warn_fixed_size(backend)
     if args.output:
         dst = check_output(Path(args.output), args.overwrite)
@@ -249,7 +265,6 @@ def _encoder(args: argparse.Namespace):
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from .convert import load_backend
     from .sinks import is_stream_target
     from .sources import redact
     from .stream import StreamJob
@@ -261,7 +276,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         check_output(Path(args.out), args.overwrite)
     options = _source_options(args)
     temporal = _smoother(args)
-    backend = load_backend(args.style, args.backend)
+    backend = _load_backend(args)
     _warn_fixed_size(backend)
     job = StreamJob(args.input, args.out, backend, source=options, encoder=_encoder(args), serve=args.serve,
                     batch=args.batch, policy=args.policy, duration=args.duration, temporal=temporal)
@@ -279,7 +294,6 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    from .convert import load_backend
     from .live import LiveApp
     from .models.registry import DEFAULT_STYLE, available_styles
 
@@ -291,7 +305,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     first = args.style or DEFAULT_STYLE
     if first not in styles:
         styles.insert(0, first)  # a style file given by path joins the cycle
-    app = LiveApp(args.source, styles, styles.index(first), lambda name: load_backend(name, args.backend),
+    app = LiveApp(args.source, styles, styles.index(first), lambda name: _load_backend(args, name),
                   source=options, snapshot_dir=Path(args.snapshot_dir), temporal=temporal)
     _console().print(f"live: {app.job.source.describe()}, style {first}, temporal {temporal.describe()}; "
                      f"press h in the window for help")
@@ -315,11 +329,11 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    from .convert import load_backend, stylize_image
+    from .convert import stylize_image
 
     _positive("height", args.height)
     _positive("scale", args.scale)
-    backend = load_backend(args.style, args.backend)
+    backend = _load_backend(args)
     _warn_fixed_size(backend)
     src = Path(args.input)
     if args.output:
@@ -334,7 +348,6 @@ def cmd_image(args: argparse.Namespace) -> int:
 def cmd_eval_temporal(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .convert import load_backend
     from .images import read_image
     from .sources import VideoFileSource
     from .temporal.evaluate import evaluate, write_json, write_plot
@@ -344,7 +357,7 @@ def cmd_eval_temporal(args: argparse.Namespace) -> int:
     _positive("every", args.every)
     _positive("frames", args.frames)
     temporal = _smoother(args)
-    backend = load_backend(args.style, args.backend)
+    backend = _load_backend(args)
     style_image = read_image(args.style_image) if args.style_image else None
     src = Path(args.input)
     prefix = Path(args.output) if args.output else Path(f"{src.stem}_{backend.style.name}_temporal")
@@ -370,6 +383,90 @@ def cmd_eval_temporal(args: argparse.Namespace) -> int:
     console.print(report.summary())
     console.print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .models.export import ExportSpec, default_export_path, export_style
+    from .models.registry import resolve_style
+
+    style = resolve_style(args.style)
+    if style.format == "onnx":
+        raise RtstyleError(f"style {style.name!r} is already an ONNX model ({style.path})")
+    spec = ExportSpec(height=args.height, width=args.width, dynamic=args.dynamic, batch=args.batch,
+                      fp16=args.fp16, opset=args.opset)
+    out = Path(args.output) if args.output else default_export_path(style, spec)
+    if args.output:
+        check_output(out, args.overwrite)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        check_output(out, True)
+    info = export_style(style, out, spec)["export"]
+    diffs = ", ".join(f"{k}: {v:.4f}" for k, v in info["max_abs_diff_vs_pytorch_fp32"].items())
+    print(f"wrote {out} (opset {spec.opset}, {spec.precision}, input {info['input']['shape']}) and "
+          f"{out.with_suffix('.json').name}")
+    print(f"onnx.checker: ok; ONNX Runtime vs PyTorch fp32, max |diff| on 0..255: {diffs}")
+    return 0
+
+
+def cmd_build_engine(args: argparse.Namespace) -> int:
+    from .compile.cache import EngineCache
+    from .compile.profiles import onnx_input, parse_shape, profile_for
+    from .compile.tensorrt_build import BuildPlan, engine_for
+
+    src = Path(args.onnx)
+    _, dims = onnx_input(src)
+    shapes = {k: parse_shape(getattr(args, k), k) if getattr(args, k) else None for k in ("min", "opt", "max")}
+    profile = profile_for(dims, shapes["min"], shapes["opt"], shapes["max"])
+    precision = "fp16" if args.fp16 else "fp32"
+    if args.via == "torch-tensorrt":
+        return _build_torch_tensorrt(args, profile, precision)
+    plan = BuildPlan.from_onnx(src, profile, precision)
+    cache = EngineCache(Path(args.cache) if args.cache else None)
+    path, built = engine_for(plan, cache, rebuild=args.rebuild)
+    print(f"{'built' if built else 'cached'}: {path} ({precision}, profile {profile})")
+    if args.out:
+        import shutil
+
+        shutil.copyfile(path, check_output(Path(args.out), args.overwrite))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> int:
+    """The alternative path: the PyTorch model the ONNX was exported from, compiled by torch-tensorrt."""
+    import json
+
+    from .compile.torch_trt import compile_style
+    from .models.export import sidecar_path
+    from .models.registry import resolve_style
+
+    side = sidecar_path(Path(args.onnx))
+    if not side.is_file():
+        raise RtstyleError(f"{side}: missing; --via torch-tensorrt needs an ONNX file made by rtstyle export")
+    style = resolve_style(json.loads(side.read_text())["export"]["source"])
+    compile_style(style.build(), profile, precision)
+    print(f"compiled {style.name} with torch-tensorrt ({precision}, profile {profile}); engines cached for "
+          f"--backend torch --compile tensorrt")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import BenchConfig, run_bench, table, write_report
+
+    for name in ("runs", "frames", "width"):
+        _positive(name, getattr(args, name))
+    cfg = BenchConfig(style=args.style, width=args.width, backends=tuple(args.backends),
+                      precisions=tuple(args.precisions), sizes=tuple(args.sizes), runs=args.runs,
+                      warmup=args.warmup, e2e_frames=0 if args.model_only else args.frames,
+                      temporal=args.temporal, encode_threads=tuple(args.encode_threads or ()),
+                      cuda_graphs=args.cuda_graphs, compile=args.compile)
+    report = run_bench(cfg, progress=(lambda _: None) if args.quiet else
+                       (lambda line: print(line, file=sys.stderr, flush=True)))
+    print(table(report))
+    if args.json:
+        write_report(report, Path(args.json))
+        print(f"wrote {args.json}")
+    return 0 if any(r["error"] is None for r in report["results"]) else EXIT_ERROR
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
@@ -465,6 +562,56 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(default: INPUT_STYLE_temporal)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval_temporal)
+
+    p = sub.add_parser("export", help="export a style network to ONNX (checked against PyTorch)")
+    p.add_argument("--style", "-s", help="built-in or imported style name, or a weights file (default: starry)")
+    p.add_argument("-o", "--output", help="output .onnx (default: engines/STYLE/STYLE_SHAPE_bN_PRECISION_opN.onnx)")
+    p.add_argument("--dynamic", action="store_true", help="free batch, height and width (multiples of 4)")
+    p.add_argument("--height", type=int, default=360, help="input height (static), or the example (default: 360)")
+    p.add_argument("--width", type=int, default=640, help="input width (static), or the example (default: 640)")
+    p.add_argument("--batch", type=int, default=1, help="batch size of a static export (default: 1)")
+    p.add_argument("--fp16", action="store_true", help="fp16 weights and input/output")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset, 17 or newer (default: 18)")
+    p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("build-engine", help="build (or find in the cache) a TensorRT engine for an ONNX file")
+    p.add_argument("onnx", help="ONNX style model (e.g. from rtstyle export)")
+    p.add_argument("--fp16", action="store_true", help="fp16 engine (instance norm kept in fp32)")
+    for bound, example in (("min", "1x3x256x256"), ("opt", "1x3x720x1280"), ("max", "1x3x1088x1920")):
+        p.add_argument(f"--{bound}", metavar="SHAPE", help=f"{bound} input shape, NxCxHxW or HxW "
+                                                           f"(default for dynamic models: {example})")
+    p.add_argument("--via", choices=["tensorrt", "torch-tensorrt"], default="tensorrt",
+                   help="TensorRT's ONNX parser, or torch-tensorrt on the source PyTorch model (default: tensorrt)")
+    p.add_argument("--cache", help="engine cache folder (default: ~/.cache/rtstyle/engines)")
+    p.add_argument("--rebuild", action="store_true", help="build even if the cache has this engine")
+    p.add_argument("--out", help="also copy the engine here (e.g. engines/STYLE/STYLE.engine)")
+    p.add_argument("-y", "--overwrite", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=cmd_build_engine)
+
+    from .bench import SIZES
+
+    p = sub.add_parser("bench", help="per-stage timings and fps per backend, precision and frame size")
+    p.add_argument("--style", "-s", help="style to time (default: starry)")
+    p.add_argument("--width", type=int, help="time an untrained TransformerNet of this width instead "
+                                             "(32: the full pytorch/examples network)")
+    p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
+                   choices=["torch", "onnxruntime", "tensorrt"])
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--sizes", nargs="+", default=list(SIZES), metavar="WxH")
+    p.add_argument("--runs", type=int, default=5, help="timed model runs per setting (median; default: 5)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default: 2)")
+    p.add_argument("--frames", type=int, default=24, help="frames of the end-to-end conversion (default: 24)")
+    p.add_argument("--model-only", action="store_true", help="skip the end-to-end conversions")
+    p.add_argument("--temporal", choices=["off", "fast", "quality"], default="off",
+                   help="smoothing in the end-to-end runs (default: off)")
+    p.add_argument("--encode-threads", nargs="*", type=int, metavar="N",
+                   help="also time the encoder alone with these thread counts")
+    p.add_argument("--cuda-graphs", action="store_true", help="torch on a GPU: CUDA graphs")
+    p.add_argument("--compile", choices=["inductor", "tensorrt"], help="torch: torch.compile")
+    p.add_argument("--json", help="write the full report here")
+    p.add_argument("-q", "--quiet", action="store_true", help="only the table")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("styles", help="list built-in and imported styles")
     p.set_defaults(func=cmd_styles)

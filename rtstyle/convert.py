@@ -40,9 +40,10 @@ class ConvertResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def load_backend(style: str | Path | Style | None, backend: str = "auto") -> Backend:
+def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None,
+                 **options) -> Backend:
     s = style if isinstance(style, Style) else resolve_style(style)
-    return create_backend(s, backend)
+    return create_backend(s, backend, precision=precision, **options)
 
 
 class VideoConversion:

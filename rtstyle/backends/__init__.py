@@ -1,26 +1,51 @@
-"""One forward for every format: `create_backend(style, "auto" | "torch" | "onnxruntime")`."""
+"""One forward for every format: `create_backend(style, "auto" | "torch" | "onnxruntime" | "tensorrt")`."""
 
 from __future__ import annotations
+
+import importlib.util
+
+import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
 from .base import Backend
 from .onnx_backend import OnnxBackend
-from .torch_backend import TorchBackend
+from .torch_backend import TensorBackend, TorchBackend
 
-BACKENDS: dict[str, type[Backend]] = {"torch": TorchBackend, "onnxruntime": OnnxBackend}
+BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
+TORCH_OPTIONS = {"cuda_graphs", "compile", "channels_last"}  # the CUDA fast path's switches
+
+
+def tensorrt_available() -> bool:
+    return importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
+
+
+def auto_backend(style: Style) -> str:
+    """On a GPU: TensorRT where it is installed, else the CUDA fast path (PyTorch) or ONNX Runtime for
+    ONNX files. On a CPU: PyTorch for PyTorch weights, ONNX Runtime for ONNX files."""
+    if tensorrt_available():
+        return "tensorrt"
+    return "onnxruntime" if style.format == "onnx" else "torch"
 
 
 def create_backend(style: Style, backend: str = "auto", device: str | None = None,
-                   precision: str | None = None) -> Backend:
-    """The backend for `style`. "auto": PyTorch for PyTorch weights, ONNX Runtime for ONNX files."""
+                   precision: str | None = None, **options) -> Backend:
+    """The backend for `style`; `options` go to the backend (e.g. `cuda_graphs`, `compile` for torch)."""
     if backend == "auto":
-        backend = "onnxruntime" if style.format == "onnx" else "torch"
-    if backend not in BACKENDS:
-        raise RtstyleError(f"unknown backend {backend!r} (choose from auto, {', '.join(BACKENDS)})")
+        backend = auto_backend(style)
+    if backend not in BACKEND_NAMES:
+        raise RtstyleError(f"unknown backend {backend!r} (choose from auto, {', '.join(BACKEND_NAMES)})")
     if backend == "torch" and style.format == "onnx":
-        raise RtstyleError(f"style {style.name!r} is an ONNX model: use --backend onnxruntime or auto")
-    return BACKENDS[backend](style, device=device, precision=precision)
+        raise RtstyleError(f"style {style.name!r} is an ONNX model: use --backend onnxruntime, tensorrt or auto")
+    if set(options) & TORCH_OPTIONS and backend != "torch":
+        raise RtstyleError(f"--cuda-graphs and --compile apply to the torch backend, not {backend}")
+    if backend == "tensorrt":
+        from .tensorrt_backend import TensorRTBackend  # needs the compile package only here
+
+        return TensorRTBackend(style, device=device, precision=precision, **options)
+    cls = TorchBackend if backend == "torch" else OnnxBackend
+    return cls(style, device=device, precision=precision, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "OnnxBackend", "TorchBackend", "create_backend"]
+__all__ = ["BACKEND_NAMES", "Backend", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
+           "create_backend", "tensorrt_available"]

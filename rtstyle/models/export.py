@@ -1,22 +1,39 @@
-"""ONNX export of registered style networks (dynamo exporter, dynamic H/W and batch)."""
+"""ONNX export of registered style networks, checked against PyTorch.
+
+`export_style` is what `rtstyle export` runs: the dynamo exporter (opset >= 17, so
+InstanceNormalization stays one node that TensorRT parses natively), static or
+dynamic height/width, optional fp16 weights and I/O, `onnx.checker`, a parity run in
+ONNX Runtime against the fp32 PyTorch model, and a JSON sidecar that says how to
+feed the file (layout, range, shapes, opset, hash of the source weights).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import os
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
+from onnx import TensorProto, numpy_helper
 from torch import nn
 
+from ..errors import RtstyleError
 from .registry import Style
 
 DEFAULT_OPSET = 18
+MIN_OPSET = 17  # InstanceNormalization and Resize as TensorRT's parser reads them natively
+MAX_DYNAMIC_SIDE = 4096
+ENGINES_DIR = Path("engines")
+# Parity bounds on the 0..255 scale: beyond these the export is wrong, not just rounded.
+PARITY_TOL = {"fp32": 1.0, "fp16": 4.0}
 
 
 def weights_hash(path: Path) -> str:
@@ -34,6 +51,7 @@ def export_onnx(
     height: int = 256,
     width: int = 256,
     dynamic: bool = True,
+    batch: int = 1,
     opset: int = DEFAULT_OPSET,
     metadata: dict[str, str] | None = None,
 ) -> Path:
@@ -43,11 +61,11 @@ def export_onnx(
     of the network's stride (the exporter proves the shapes only for those).
     """
     stride = getattr(model, "stride", 1)
-    example = torch.rand(1, 3, height, width) * 255
+    example = torch.rand(batch, 3, height, width) * 255
     shapes = None
     if dynamic:
-        hdim = torch.export.Dim("height", min=2, max=4096)
-        wdim = torch.export.Dim("width", min=2, max=4096)
+        hdim = torch.export.Dim("height", min=2, max=MAX_DYNAMIC_SIDE // stride)
+        wdim = torch.export.Dim("width", min=2, max=MAX_DYNAMIC_SIDE // stride)
         shapes = {"x": {0: torch.export.Dim("batch", min=1, max=64), 2: stride * hdim, 3: stride * wdim}}
     path.parent.mkdir(parents=True, exist_ok=True)
     quiet = io.StringIO()
@@ -74,6 +92,122 @@ def _quiet_logger(name: str):
         yield
     finally:
         logger.setLevel(level)
+
+
+def to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """fp16 weights, activations and I/O; Resize's roi/scales stay fp32, as the operator requires."""
+    keep = {n.input[i] for n in proto.graph.node if n.op_type == "Resize" for i in (1, 2) if len(n.input) > i}
+    for init in proto.graph.initializer:
+        if init.data_type == TensorProto.FLOAT and init.name not in keep:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name))
+    for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT and value.name not in keep:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.checker.check_model(proto)
+    return proto
+
+
+@dataclass
+class ExportSpec:
+    height: int = 360
+    width: int = 640
+    dynamic: bool = False
+    batch: int = 1
+    fp16: bool = False
+    opset: int = DEFAULT_OPSET
+
+    @property
+    def precision(self) -> str:
+        return "fp16" if self.fp16 else "fp32"
+
+    def tag(self) -> str:
+        """What the file name says about its shape and precision."""
+        shape = "dynamic" if self.dynamic else f"{self.height}x{self.width}"
+        return f"{shape}_b{self.batch}_{self.precision}_op{self.opset}"
+
+    def check(self, stride: int) -> None:
+        if self.opset < MIN_OPSET:
+            raise RtstyleError(f"--opset {self.opset}: needs {MIN_OPSET} or newer (native InstanceNormalization)")
+        if self.batch < 1:
+            raise RtstyleError(f"--batch must be at least 1, got {self.batch}")
+        for name, side in (("height", self.height), ("width", self.width)):
+            if side < 2 * stride or side % stride or side > MAX_DYNAMIC_SIDE:
+                raise RtstyleError(f"--{name} {side}: must be a multiple of {stride} between {2 * stride} and "
+                                   f"{MAX_DYNAMIC_SIDE} (the network downsamples by {stride})")
+
+
+def default_export_path(style: Style, spec: ExportSpec) -> Path:
+    return ENGINES_DIR / style.name / f"{style.name}_{spec.tag()}.onnx"
+
+
+def sidecar_path(onnx_path: Path) -> Path:
+    return onnx_path.with_suffix(".json")
+
+
+def export_style(style: Style, out: Path, spec: ExportSpec) -> dict:
+    """Export, check and verify `style`; write `out` and its sidecar; return the sidecar's content."""
+    model = style.build()
+    spec.check(getattr(model, "stride", 1))
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    meta = style.meta
+    try:
+        export_onnx(model, tmp, height=spec.height, width=spec.width, dynamic=spec.dynamic, batch=spec.batch,
+                    opset=spec.opset, metadata={"rtstyle.input_range": meta.input_range,
+                                                "rtstyle.provenance": f"export of {style.path.name}"})
+        if spec.fp16:
+            onnx.save(to_fp16(onnx.load(str(tmp))), str(tmp))
+        diffs = verify_onnx(tmp, model, meta.input_scale, check_sizes(spec))
+        worst = max(diffs.values())
+        if not np.isfinite(worst) or worst > PARITY_TOL[spec.precision]:
+            raise RtstyleError(f"{style.name}: the ONNX export disagrees with PyTorch (max |diff| {worst:.3g} on "
+                               f"the 0..255 scale, allowed {PARITY_TOL[spec.precision]:g})")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    info = {
+        "style": asdict(meta) | {"layout": "NCHW"},
+        "export": {
+            "input": {"name": "input", "layout": "NCHW", "dtype": "float16" if spec.fp16 else "float32",
+                      "range": meta.input_range, "channels": "RGB",
+                      "shape": ["batch", 3, "height", "width"] if spec.dynamic
+                      else [spec.batch, 3, spec.height, spec.width]},
+            "output": {"name": "output", "layout": "NCHW", "range": meta.input_range, "clamp": [0, 255]},
+            "dynamic": spec.dynamic, "stride": getattr(model, "stride", 1), "opset": spec.opset,
+            "precision": spec.precision, "source": str(style.path), "source_sha256_16": weights_hash(style.path),
+            "onnx_sha256_16": weights_hash(out),
+            "max_abs_diff_vs_pytorch_fp32": {f"{b}x3x{h}x{w}": d for (b, h, w), d in diffs.items()},
+        },
+    }
+    sidecar_path(out).write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def check_sizes(spec: ExportSpec) -> list[tuple[int, int, int]]:
+    """(batch, height, width) inputs for the parity run: the export's own, plus other sizes if dynamic."""
+    if not spec.dynamic:
+        return [(spec.batch, spec.height, spec.width)]
+    return [(spec.batch, spec.height, spec.width), (1, 132, 200), (2, 96, 160)]
+
+
+def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[int, int, int]]) -> dict:
+    """Max |ONNX Runtime - PyTorch fp32| per input size, on the 0..255 scale, for seeded random frames."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    dtype = np.float16 if "float16" in inp.type else np.float32
+    rng = np.random.default_rng(0)
+    diffs = {}
+    for b, h, w in sizes:
+        x = rng.integers(0, 256, (b, 3, h, w)).astype(np.float32) * scale
+        with torch.inference_mode():
+            ref = model(torch.from_numpy(x)).numpy() / scale
+        got = session.run(None, {inp.name: x.astype(dtype)})[0].astype(np.float32) / scale
+        # compare what a user sees: both clamped to the displayable range
+        diffs[(b, h, w)] = float(np.abs(np.clip(got, 0, 255) - np.clip(ref, 0, 255)).max())
+    return diffs
 
 
 def cached_onnx(style: Style) -> Path:

@@ -65,7 +65,9 @@ class StyleMeta:
 
     @classmethod
     def from_json(cls, text: str) -> "StyleMeta":
-        return cls(**json.loads(text))
+        """A style's JSON, or an export sidecar holding it under "style" (see `models.export`)."""
+        data = json.loads(text)
+        return cls(**data.get("style", data))
 
 
 def save_style(path: Path, state: dict[str, Tensor], meta: StyleMeta, half: bool = True) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..backends.base import pad_to_multiple
-from ..backends.torch_backend import TorchBackend
+from ..backends.torch_backend import TensorBackend
 from ..frames import Frame
 
 
@@ -36,7 +36,7 @@ class _Slot:
 
 
 class CudaStreamRunner:
-    def __init__(self, backend: TorchBackend, depth: int = 2):
+    def __init__(self, backend: TensorBackend, depth: int = 2):
         self.backend = backend
         self.device = torch.device(backend.device)
         self.depth = depth

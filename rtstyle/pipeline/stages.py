@@ -72,10 +72,10 @@ class SyncRunner:
 
 
 def make_runner(model: Model) -> SyncRunner:
-    """The CUDA-streams runner for PyTorch models on a GPU, else the synchronous one."""
-    from ..backends.torch_backend import TorchBackend
+    """The CUDA-streams runner for tensor backends (PyTorch, TensorRT) on a GPU, else the synchronous one."""
+    from ..backends.torch_backend import TensorBackend
 
-    if isinstance(model, TorchBackend) and model.device.startswith("cuda"):
+    if isinstance(model, TensorBackend) and model.device.startswith("cuda"):
         from .cuda import CudaStreamRunner
 
         return CudaStreamRunner(model)

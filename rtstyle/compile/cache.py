@@ -1,0 +1,85 @@
+"""The engine cache: an engine is built once and reused until something it depends on changes.
+
+A TensorRT engine is only valid for the exact model, shapes, precision, GPU model
+and TensorRT version it was built with. All of these go into the key; its hash names
+the file, and the key itself is stored beside it in JSON so a cache folder can be
+read (and a stale entry explained) by a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .profiles import Profile
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    model_sha256: str  # of the ONNX file (graph and weights)
+    profile: Profile
+    precision: str  # "fp32" or "fp16"
+    gpu_name: str
+    compute_capability: str  # "9.0"
+    tensorrt_version: str
+    builder: str = "tensorrt"  # or "torch-tensorrt"
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["profile"] = self.profile.as_dict()
+        return d
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:24]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rtstyle" / "engines"
+
+
+class EngineCache:
+    """Engines in one folder: `<digest>.engine` plus `<digest>.json` (the key), and a shared timing cache."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else default_cache_dir()
+
+    def path(self, key: EngineKey) -> Path:
+        return self.root / f"{key.digest()}.engine"
+
+    @property
+    def timing_cache(self) -> Path:
+        """TensorRT's per-layer timings: later builds on the same GPU skip most of the autotuning."""
+        return self.root / "timing.cache"
+
+    def get(self, key: EngineKey) -> Path | None:
+        path = self.path(key)
+        side = path.with_suffix(".json")
+        if not (path.is_file() and side.is_file()):
+            return None
+        try:
+            stored = json.loads(side.read_text())
+        except (OSError, ValueError):
+            return None
+        return path if stored == key.as_dict() else None
+
+    def put(self, key: EngineKey, blob: bytes) -> Path:
+        """Store atomically: a build that dies half way never leaves an engine that looks valid."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.path(key)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+        path.with_suffix(".json").write_text(json.dumps(key.as_dict(), indent=2, sort_keys=True) + "\n")
+        return path

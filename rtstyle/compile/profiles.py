@@ -1,0 +1,115 @@
+"""Optimisation profiles: the min/opt/max input shapes a TensorRT engine is built for.
+
+An engine runs any shape inside its profile and is tuned for `opt`. A static ONNX
+file has exactly one shape; a dynamic one takes what the user asks, else a default
+range covering 360p to 1080p, tuned for 720p.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from ..errors import RtstyleError
+
+Shape = tuple[int, int, int, int]  # N, C, H, W
+DEFAULT_MIN: Shape = (1, 3, 256, 256)
+DEFAULT_OPT: Shape = (1, 3, 720, 1280)
+DEFAULT_MAX: Shape = (1, 3, 1088, 1920)  # 1080 padded to the stride of 4... and of 8, 16, 32
+
+
+@dataclass(frozen=True)
+class Profile:
+    min: Shape
+    opt: Shape
+    max: Shape
+
+    @property
+    def static(self) -> bool:
+        return self.min == self.opt == self.max
+
+    def covers(self, shape: Shape) -> bool:
+        return all(lo <= s <= hi for lo, s, hi in zip(self.min, shape, self.max))
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+
+    def __str__(self) -> str:
+        if self.static:
+            return "x".join(map(str, self.opt))
+        return " / ".join("x".join(map(str, s)) for s in (self.min, self.opt, self.max))
+
+
+def parse_shape(text: str, what: str = "shape") -> Shape:
+    """'1x3x720x1280', '720x1280' (batch 1) or '2x720x1280' (batch 2): N, C, H, W."""
+    if not re.fullmatch(r"\d+(x\d+){1,3}", text.strip().lower()):
+        raise RtstyleError(f"--{what} {text!r}: expected HxW, NxHxW or NxCxHxW, e.g. 720x1280")
+    dims = [int(v) for v in text.lower().split("x")]
+    if len(dims) == 2:
+        dims = [1, 3, *dims]
+    elif len(dims) == 3:
+        dims = [dims[0], 3, dims[1], dims[2]]
+    if dims[1] != 3:
+        raise RtstyleError(f"--{what} {text!r}: style networks take 3 channels, not {dims[1]}")
+    if min(dims) < 1:
+        raise RtstyleError(f"--{what} {text!r}: every dimension must be at least 1")
+    return tuple(dims)  # type: ignore[return-value]
+
+
+def onnx_input(path: Path) -> tuple[str, list[int | str]]:
+    """Name and dims (ints, or names for dynamic ones) of the model's image input."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except FileNotFoundError:
+        raise RtstyleError(f"{path}: no such file") from None
+    except Exception as exc:
+        raise RtstyleError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+    weights = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    if len(inputs) != 1:
+        raise RtstyleError(f"{path}: expected one image input, found {len(inputs)}")
+    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+            for d in inputs[0].type.tensor_type.shape.dim]
+    if len(dims) != 4:
+        raise RtstyleError(f"{path}: expected a 4-d image input, got {len(dims)} dims")
+    return inputs[0].name, dims
+
+
+def profile_for(dims: list[int | str], min_shape: Shape | None = None, opt_shape: Shape | None = None,
+                max_shape: Shape | None = None, stride: int = 4) -> Profile:
+    """The profile for an input with `dims` (NCHW), from what the user asked and the defaults.
+
+    Fixed dimensions of the model win over defaults and must match what the user asked;
+    free ones take the user's value or the default. Every shape keeps H and W multiples
+    of `stride` and min <= opt <= max.
+    """
+    fixed = [d if isinstance(d, int) and d > 0 else None for d in dims]
+    if fixed[1] not in (None, 3):
+        raise RtstyleError(f"the model takes {fixed[1]} channels; style networks take 3 (NCHW)")
+
+    def resolve(asked: Shape | None, default: Shape, what: str) -> Shape:
+        shape = list(asked or default)
+        for i, f in enumerate(fixed):
+            if f is None:
+                continue
+            if asked and asked[i] != f:
+                raise RtstyleError(f"--{what} {'x'.join(map(str, asked))}: the model's input is fixed at "
+                                   f"{'x'.join(str(d) for d in dims)}")
+            shape[i] = f
+        return tuple(shape)  # type: ignore[return-value]
+
+    opt = resolve(opt_shape, DEFAULT_OPT, "opt")
+    # an unasked bound is the default one, widened to take in opt
+    lo = resolve(min_shape, tuple(map(min, DEFAULT_MIN, opt)), "min")
+    hi = resolve(max_shape, tuple(map(max, DEFAULT_MAX, opt)), "max")
+    profile = Profile(lo, opt, hi)
+    for name, shape in (("min", lo), ("opt", opt), ("max", hi)):
+        if shape[2] % stride or shape[3] % stride:
+            raise RtstyleError(f"--{name} {'x'.join(map(str, shape))}: height and width must be multiples of "
+                               f"{stride} (the network's stride)")
+    if not (all(a <= b for a, b in zip(lo, opt)) and all(a <= b for a, b in zip(opt, hi))):
+        raise RtstyleError(f"optimisation profile {profile}: needs min <= opt <= max in every dimension")
+    return profile

@@ -1,0 +1,131 @@
+"""ONNX -> TensorRT engine with the TensorRT Python API (TensorRT 10).
+
+    plan = BuildPlan.from_onnx(path, profile, precision)   # CPU: what to build
+    engine = engine_for(plan, EngineCache())                # GPU: cached, or built now
+
+The plan is everything decided before TensorRT is touched (input, profile, which
+layers must stay fp32), so it is tested on machines without a GPU. FP16 engines
+keep instance normalisation accurate: the parser's native InstanceNormalization
+(not the plugin) and those layers pinned to fp32; their mean/variance over a whole
+1080p plane loses too much in fp16 (the image turns blotchy).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from ..errors import RtstyleError
+from .cache import EngineCache, EngineKey, file_sha256
+from .profiles import Profile, onnx_input
+
+log = logging.getLogger("rtstyle")
+WORKSPACE_BYTES = 4 << 30
+FP32_OPS = ("InstanceNormalization",)  # ONNX ops whose TensorRT layers stay fp32 in fp16 engines
+
+
+def require_tensorrt():
+    """The `tensorrt` module on a machine with a CUDA GPU, or a one-line error saying what is missing."""
+    try:
+        import tensorrt
+    except ImportError:
+        raise RtstyleError("TensorRT is not installed (pip install tensorrt, on a machine with an NVIDIA GPU "
+                           "and driver; or use --backend torch for the CUDA fast path)") from None
+    gpu_identity()  # TensorRT without a GPU cannot build or run anything
+    return tensorrt
+
+
+def gpu_identity() -> tuple[str, str]:
+    """(GPU name, compute capability) of the current CUDA device: part of every engine's key."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RtstyleError("no CUDA GPU available: TensorRT engines are built and run on an NVIDIA GPU")
+    major, minor = torch.cuda.get_device_capability()
+    return torch.cuda.get_device_name(), f"{major}.{minor}"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    onnx_path: Path
+    input_name: str
+    profile: Profile
+    precision: str
+    fp32_layers: tuple[str, ...]  # ONNX node names kept in fp32
+
+    @classmethod
+    def from_onnx(cls, path: Path, profile: Profile, precision: str) -> "BuildPlan":
+        if precision not in ("fp32", "fp16"):
+            raise RtstyleError(f"TensorRT precision {precision!r}: choose fp32 or fp16")
+        name, _ = onnx_input(path)
+        graph = onnx.load(str(path), load_external_data=False).graph
+        keep = tuple(n.name for n in graph.node if n.op_type in FP32_OPS) if precision == "fp16" else ()
+        return cls(Path(path), name, profile, precision, keep)
+
+    def key(self, builder: str = "tensorrt") -> EngineKey:
+        trt = require_tensorrt()
+        gpu, cc = gpu_identity()
+        return EngineKey(file_sha256(self.onnx_path), self.profile, self.precision, gpu, cc, trt.__version__,
+                         builder)
+
+
+def build_serialized(plan: BuildPlan, timing_cache: Path | None = None) -> bytes:
+    """Parse the ONNX file, apply the plan, build; returns the serialized engine."""
+    trt = require_tensorrt()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
+    parser = trt.OnnxParser(network, logger)
+    parser.set_flag(trt.OnnxParserFlag.NATIVE_INSTANCENORM)
+    if not parser.parse_from_file(str(plan.onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RtstyleError(f"{plan.onnx_path}: TensorRT cannot parse it: {errors.splitlines()[0] if errors else '?'}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+    if plan.precision == "fp16":
+        config.set_flag(trt.BuilderFlag.FP16)
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        _pin_fp32(trt, network, plan.fp32_layers)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(plan.input_name, plan.profile.min, plan.profile.opt, plan.profile.max)
+    config.add_optimization_profile(profile)
+    cache_blob = timing_cache.read_bytes() if timing_cache and timing_cache.is_file() else b""
+    cache = config.create_timing_cache(cache_blob)
+    config.set_timing_cache(cache, ignore_mismatch=True)  # another GPU's timings are ignored, not fatal
+    engine = builder.build_serialized_network(network, config)
+    if engine is None:
+        raise RtstyleError(f"{plan.onnx_path}: TensorRT could not build an engine (see its messages above)")
+    if timing_cache:
+        timing_cache.parent.mkdir(parents=True, exist_ok=True)
+        timing_cache.write_bytes(memoryview(config.get_timing_cache().serialize()))
+    return bytes(memoryview(engine))
+
+
+def _pin_fp32(trt, network, onnx_names: tuple[str, ...]) -> None:
+    """Keep the layers made from `onnx_names` (and any normalisation layer) in fp32."""
+    wanted = set(onnx_names)
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        if layer.type == trt.LayerType.NORMALIZATION or any(layer.name.startswith(n) for n in wanted):
+            layer.precision = trt.float32
+            for j in range(layer.num_outputs):
+                layer.set_output_type(j, trt.float32)
+
+
+def engine_for(plan: BuildPlan, cache: EngineCache, rebuild: bool = False) -> tuple[Path, bool]:
+    """The cached engine for `plan`, built first if missing (or `rebuild`); (path, built now)."""
+    key = plan.key()
+    found = None if rebuild else cache.get(key)
+    if found:
+        return found, False
+    log.info(f"building a TensorRT engine for {plan.onnx_path.name} ({plan.precision}, {plan.profile}); "
+             f"this takes a minute or more, once")
+    t0 = time.perf_counter()
+    blob = build_serialized(plan, cache.timing_cache)
+    path = cache.put(key, blob)
+    log.info(f"engine built in {time.perf_counter() - t0:.0f} s: {path}")
+    return path, True
