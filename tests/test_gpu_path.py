@@ -1,0 +1,352 @@
+"""The GPU path, tested on any machine as far as it goes without one.
+
+ONNX export (validity, dynamic shapes, fp16, sidecar, parity), optimisation
+profiles, the engine cache's keys and invalidation, the TensorRT build plan, the
+CUDA fast path's device-side conversions and options, `rtstyle bench`, and the
+errors users get where TensorRT or CUDA is missing. Tests that need them are marked
+`cuda` and skip with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from conftest import MOSAIC8, fixture, run_cli
+from rtstyle.backends import TorchBackend, create_backend, tensorrt_available
+from rtstyle.backends.tensor_ops import from_network, to_network
+from rtstyle.compile.cache import EngineCache, EngineKey
+from rtstyle.compile.profiles import DEFAULT_MAX, DEFAULT_MIN, DEFAULT_OPT, Profile, parse_shape, profile_for
+from rtstyle.compile.tensorrt_build import BuildPlan
+from rtstyle.errors import RtstyleError
+from rtstyle.images import read_image
+from rtstyle.models import resolve_style
+from rtstyle.models.export import ExportSpec, export_style, weights_hash
+
+HAS_TRT = importlib.util.find_spec("tensorrt") is not None
+CUDA = torch.cuda.is_available()
+needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+needs_trt = pytest.mark.skipif(not (HAS_TRT and CUDA), reason="needs TensorRT (pip install tensorrt) and a CUDA GPU")
+CONTENT = ["images/content/amber.jpg", "images/content/golden_gate.jpg", "images/content/sailboat.jpg"]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(cv2.PSNR(a, b))
+
+
+@pytest.fixture(scope="module")
+def dynamic_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "mosaic8_dyn.onnx"
+    proc = run_cli("export", "--style", fixture(MOSAIC8), "--dynamic", "-o", out, check=True)
+    return out, proc.stdout
+
+
+# --- export ---------------------------------------------------------------------------------
+
+def test_static_export_is_valid_with_sidecar_and_parity(tmp_path):
+    out = tmp_path / "m.onnx"
+    proc = run_cli("export", "--style", fixture(MOSAIC8), "--height", "120", "--width", "200", "-o", out,
+                   check=True)
+    assert "max |diff|" in proc.stdout and "1x3x120x200" in proc.stdout
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    assert model.opset_import[0].version >= 17
+    assert "InstanceNormalization" in {n.op_type for n in model.graph.node}  # one node, for TensorRT
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, 120, 200]
+    side = json.loads(out.with_suffix(".json").read_text())
+    exp = side["export"]
+    assert exp["input"]["layout"] == "NCHW" and exp["input"]["range"] == "0-255" and exp["opset"] == 18
+    assert exp["source_sha256_16"] == weights_hash(fixture(MOSAIC8))
+    assert exp["max_abs_diff_vs_pytorch_fp32"]["1x3x120x200"] < 0.05
+    # the export runs as a style of its own, on ONNX Runtime, and matches PyTorch
+    photo = cv2.resize(read_image(fixture(CONTENT[1])), (200, 120), interpolation=cv2.INTER_AREA)
+    via_onnx = create_backend(resolve_style(str(out)))
+    assert via_onnx.name == "onnxruntime" and via_onnx.fixed_size == (120, 200)
+    assert psnr(via_onnx(photo), TorchBackend(resolve_style(fixture(MOSAIC8)))(photo)) > 45
+
+
+@pytest.mark.parametrize("h,w,batch", [(256, 256, 1), (360, 640, 1), (132, 200, 2), (1080 // 4 * 4, 64, 1)])
+def test_dynamic_export_runs_at_many_sizes(dynamic_export, h, w, batch):
+    out, _ = dynamic_export
+    model = resolve_style(fixture(MOSAIC8)).build()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    shape = session.get_inputs()[0].shape
+    assert not any(isinstance(d, int) for d in (shape[0], shape[2], shape[3])), shape
+    x = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(h)) * 255
+    got = session.run(None, {"input": x.numpy()})[0]
+    with torch.inference_mode():
+        ref = model(x).numpy()
+    assert got.shape == (batch, 3, h, w)
+    assert np.abs(np.clip(got, 0, 255) - np.clip(ref, 0, 255)).max() < 0.05
+
+
+def test_dynamic_export_reports_its_checks(dynamic_export):
+    out, stdout = dynamic_export
+    assert "onnx.checker: ok" in stdout
+    diffs = json.loads(out.with_suffix(".json").read_text())["export"]["max_abs_diff_vs_pytorch_fp32"]
+    assert len(diffs) >= 3 and max(diffs.values()) < 0.05  # several sizes were checked
+
+
+def test_fp16_export_close_to_fp32(tmp_path):
+    style = resolve_style(fixture(MOSAIC8))
+    info = export_style(style, tmp_path / "h.onnx", ExportSpec(height=256, width=256, fp16=True))
+    assert info["export"]["input"]["dtype"] == "float16"
+    model = onnx.load(str(tmp_path / "h.onnx"))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+    photo = cv2.resize(read_image(fixture(CONTENT[0])), (256, 256), interpolation=cv2.INTER_AREA)
+    half = create_backend(resolve_style(str(tmp_path / "h.onnx")))
+    assert half.precision == "fp16"
+    assert psnr(half(photo), TorchBackend(style)(photo)) >= 35
+
+
+def test_default_export_path_is_under_engines(tmp_path):
+    proc = run_cli("export", "--style", fixture(MOSAIC8), "--height", "64", "--width", "64", "--batch", "2",
+                   cwd=tmp_path, check=True)
+    made = tmp_path / "engines" / "mosaic_nc8_b1_e2_1e05_1e10"
+    assert sorted(p.name for p in made.iterdir()) == ["mosaic_nc8_b1_e2_1e05_1e10_64x64_b2_fp32_op18.json",
+                                                      "mosaic_nc8_b1_e2_1e05_1e10_64x64_b2_fp32_op18.onnx"]
+    assert "input [2, 3, 64, 64]" in proc.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--opset", "16"], "needs 17 or newer"),
+    (["--height", "362"], "must be a multiple of 4"),
+    (["--batch", "0"], "at least 1"),
+    (["--style", "no_such_style"], "unknown style"),
+    (["--style", "onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"], "already an ONNX model"),
+])
+def test_export_errors_are_one_line(tmp_path, args, message):
+    args = [str(fixture(a)) if a.startswith("onnx/") else a for a in args]
+    proc = run_cli("export", *(["--style", str(fixture(MOSAIC8))] if "--style" not in args else []), *args,
+                   "-o", tmp_path / "x.onnx")
+    assert proc.returncode == 1, proc.stderr
+    assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.onnx").exists()
+
+
+# --- optimisation profiles ------------------------------------------------------------------
+
+def test_parse_shape_forms_and_errors():
+    assert parse_shape("720x1280") == (1, 3, 720, 1280)
+    assert parse_shape("4x720x1280") == (4, 3, 720, 1280)
+    assert parse_shape("2X3x64x96") == (2, 3, 64, 96)
+    for bad in ("720", "1x1x64x64", "axb", "0x64", "1x3x64x64x2"):
+        with pytest.raises(RtstyleError):
+            parse_shape(bad)
+
+
+def test_profile_for_dynamic_and_static_models():
+    dyn = ["batch", 3, "4*height", "4*width"]
+    assert profile_for(dyn) == Profile(DEFAULT_MIN, DEFAULT_OPT, DEFAULT_MAX)
+    # an opt outside the default range widens it instead of failing
+    wide = profile_for(dyn, opt_shape=(2, 3, 2160, 3840))
+    assert wide.opt == (2, 3, 2160, 3840) and wide.max == (2, 3, 2160, 3840) and wide.min == DEFAULT_MIN
+    small = profile_for(dyn, (1, 3, 64, 64), (1, 3, 128, 128), (4, 3, 256, 256))
+    assert small.covers((2, 3, 100, 200)) and not small.covers((1, 3, 300, 64)) and not small.static
+    static = profile_for([1, 3, 256, 256])
+    assert static.static and static.opt == (1, 3, 256, 256)
+    half = profile_for([1, 3, "h", "w"], opt_shape=(1, 3, 360, 640))
+    assert half.min[0] == half.max[0] == 1
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"min_shape": (1, 3, 720, 1280), "max_shape": (1, 3, 360, 640)}, "min <= opt <= max"),
+    ({"opt_shape": (1, 3, 362, 640)}, "multiples of 4"),
+])
+def test_profile_errors(kwargs, message):
+    with pytest.raises(RtstyleError, match=message):
+        profile_for(["batch", 3, "h", "w"], **kwargs)
+
+
+def test_profile_must_respect_fixed_dims():
+    with pytest.raises(RtstyleError, match="fixed at 1x3x256x256"):
+        profile_for([1, 3, 256, 256], opt_shape=(1, 3, 512, 512))
+    with pytest.raises(RtstyleError, match="channels"):
+        profile_for([1, 4, 256, 256])
+
+
+# --- engine cache ---------------------------------------------------------------------------
+
+def _key(**change) -> EngineKey:
+    base = EngineKey("ab" * 32, Profile(DEFAULT_MIN, DEFAULT_OPT, DEFAULT_MAX), "fp16", "NVIDIA H100 80GB HBM3",
+                     "9.0", "10.3.0")
+    return dataclasses.replace(base, **change)
+
+
+def test_every_key_field_changes_the_engine():
+    changes = {"model_sha256": "cd" * 32, "profile": Profile((1, 3, 64, 64), DEFAULT_OPT, DEFAULT_MAX),
+               "precision": "fp32", "gpu_name": "NVIDIA H200", "compute_capability": "8.9",
+               "tensorrt_version": "10.4.0", "builder": "torch-tensorrt"}
+    digests = {_key().digest()} | {_key(**{k: v}).digest() for k, v in changes.items()}
+    assert len(digests) == len(changes) + 1
+    assert _key().digest() == _key().digest()  # stable across calls (and processes: sorted JSON)
+
+
+def test_cache_builds_once_reuses_and_invalidates(tmp_path):
+    cache = EngineCache(tmp_path)
+    key = _key()
+    assert cache.get(key) is None
+    path = cache.put(key, b"engine-bytes")
+    assert cache.get(key) == path and path.read_bytes() == b"engine-bytes"
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically
+    assert cache.get(_key(tensorrt_version="10.4.0")) is None  # a new TensorRT: rebuild
+    assert cache.get(_key(gpu_name="NVIDIA L4", compute_capability="8.9")) is None  # another GPU: rebuild
+    # a key file that does not match its engine (edited, or half-written) is a miss, not a wrong engine
+    side = path.with_suffix(".json")
+    side.write_text(side.read_text().replace("10.3.0", "10.2.0"))
+    assert cache.get(key) is None
+    path.with_suffix(".json").unlink()
+    assert cache.get(key) is None
+
+
+def test_build_plan_keeps_instance_norm_in_fp32(dynamic_export):
+    out, _ = dynamic_export
+    profile = profile_for(["batch", 3, "h", "w"])
+    fp16 = BuildPlan.from_onnx(out, profile, "fp16")
+    norms = [n.name for n in onnx.load(str(out)).graph.node if n.op_type == "InstanceNormalization"]
+    assert fp16.input_name == "input" and len(norms) >= 10 and fp16.fp32_layers == tuple(norms)
+    assert BuildPlan.from_onnx(out, profile, "fp32").fp32_layers == ()
+    with pytest.raises(RtstyleError, match="fp32 or fp16"):
+        BuildPlan.from_onnx(out, profile, "int8")
+
+
+# --- without TensorRT / CUDA: clear errors --------------------------------------------------
+
+@pytest.mark.skipif(HAS_TRT and CUDA, reason="TensorRT and CUDA are both present here")
+def test_build_engine_without_tensorrt_is_one_line_error(dynamic_export):
+    out, _ = dynamic_export
+    proc = run_cli("build-engine", out, "--fp16")
+    assert proc.returncode == 1
+    assert ("TensorRT is not installed" in proc.stderr or "no CUDA GPU" in proc.stderr), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_build_engine_checks_shapes_before_needing_a_gpu(dynamic_export, tmp_path):
+    out, _ = dynamic_export
+    proc = run_cli("build-engine", out, "--opt", "1x3x100x101")
+    assert proc.returncode == 1 and "multiples of 4" in proc.stderr
+    proc = run_cli("build-engine", tmp_path / "missing.onnx")
+    assert proc.returncode == 1 and "no such file" in proc.stderr
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    proc = run_cli("build-engine", tmp_path / "junk.onnx")
+    assert proc.returncode == 1 and "not a readable ONNX model" in proc.stderr
+
+
+@pytest.mark.skipif(HAS_TRT and CUDA, reason="TensorRT and CUDA are both present here")
+def test_tensorrt_backend_without_tensorrt_is_one_line_error(tmp_path):
+    proc = run_cli("image", fixture(CONTENT[0]), "-o", tmp_path / "x.png", "--backend", "tensorrt")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "TensorRT" in proc.stderr or "CUDA" in proc.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.skipif(CUDA, reason="a CUDA GPU is present here")
+@pytest.mark.parametrize("args,message", [
+    (["--precision", "fp16"], "needs a CUDA GPU"),
+    (["--cuda-graphs"], "CUDA graphs need a CUDA GPU"),
+    (["--backend", "onnxruntime", "--cuda-graphs"], "apply to the torch backend"),
+])
+def test_gpu_options_on_a_cpu_machine(tmp_path, args, message):
+    proc = run_cli("image", fixture(CONTENT[0]), "-o", tmp_path / "x.png", "--style", fixture(MOSAIC8), *args)
+    assert proc.returncode == 1 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_auto_backend_without_tensorrt_keeps_the_plain_choice():
+    style = resolve_style(fixture(MOSAIC8))
+    if tensorrt_available():
+        pytest.skip("TensorRT and CUDA are present: auto picks TensorRT here")
+    assert create_backend(style).name == "torch"
+    assert create_backend(resolve_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"))).name \
+        == "onnxruntime"
+
+
+# --- CUDA fast path pieces that run anywhere -------------------------------------------------
+
+def test_device_side_conversions_round_trip_and_resize():
+    rng = np.random.default_rng(0)
+    frames = torch.from_numpy(rng.integers(0, 256, (2, 48, 64, 3), dtype=np.uint8))
+    x = to_network(frames, torch.float32, 1 / 255)
+    assert x.shape == (2, 3, 48, 64) and float(x.max()) <= 1.0
+    assert torch.equal(from_network(x, 1 / 255), frames)  # exact round trip
+    cl = to_network(frames, torch.float32, 1.0, channels_last=True)
+    assert cl.is_contiguous(memory_format=torch.channels_last)
+    photo = cv2.resize(read_image(fixture(CONTENT[2])), (640, 360), interpolation=cv2.INTER_AREA)
+    small = from_network(to_network(torch.from_numpy(photo)[None], torch.float32, 1.0, size=(180, 320)), 1.0)[0]
+    assert psnr(small.numpy(), cv2.resize(photo, (320, 180), interpolation=cv2.INTER_AREA)) > 30
+
+
+def test_channels_last_and_inductor_compile_match_eager(tmp_path, monkeypatch):
+    style = resolve_style(fixture(MOSAIC8))
+    frame = cv2.resize(read_image(fixture(CONTENT[1])), (96, 64), interpolation=cv2.INTER_AREA)
+    eager = TorchBackend(style)(frame)
+    assert psnr(TorchBackend(style, channels_last=True)(frame), eager) > 45
+    # torch.compile in its own process (bounded by a timeout), one compile thread on a small CI machine
+    monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    proc = run_cli("image", tmp_path / "in.png", "-o", tmp_path / "out.png", "--style", fixture(MOSAIC8),
+                   "--compile", "inductor", timeout=240, check=True)
+    assert "on torch(" in proc.stderr
+    assert psnr(read_image(tmp_path / "out.png"), eager) > 45
+
+
+# --- rtstyle bench ---------------------------------------------------------------------------
+
+def test_bench_writes_json_and_table(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_cli("bench", "--width", "8", "--backends", "torch", "onnxruntime", "tensorrt", "--sizes", "64x48",
+                   "96x64", "--runs", "2", "--warmup", "1", "--frames", "6", "--encode-threads", "1", "--json", out,
+                   check=True)
+    report = json.loads(out.read_text())
+    ok = [r for r in report["results"] if r["error"] is None]
+    assert {(r["backend"], r["size"]) for r in ok} >= {("torch", "64x48"), ("torch", "96x64"),
+                                                        ("onnxruntime", "64x48"), ("onnxruntime", "96x64")}
+    for r in ok:
+        assert r["model_fps"] > 0 and r["e2e_fps"] > 0 and r["model_ms"]["total"] > 0
+        assert r["e2e_stages_ms"]["inference"] > 0
+    torch_row = next(r for r in ok if r["backend"] == "torch")
+    assert {"upload", "preprocess", "network", "postprocess", "download"} <= set(torch_row["model_ms"])
+    if not tensorrt_available():  # recorded as unavailable, not a crash
+        trt_rows = [r for r in report["results"] if r["backend"] == "tensorrt"]
+        assert trt_rows and all(r["error"] for r in trt_rows)
+    assert report["encode"][0]["fps"] > 0 and report["machine"]["torch"] == torch.__version__
+    assert "| torch | fp32 | 64x48 | cpu |" in proc.stdout
+
+
+# --- on a GPU ---------------------------------------------------------------------------------
+
+@pytest.mark.cuda
+@needs_cuda
+def test_cuda_fast_path_options_match_fp32_cpu():
+    style = resolve_style(fixture(MOSAIC8))
+    cpu = TorchBackend(style, device="cpu")
+    for kwargs in ({}, {"cuda_graphs": True}, {"precision": "bf16"}):
+        gpu = TorchBackend(style, device="cuda", **kwargs)
+        for rel in CONTENT:
+            photo = cv2.resize(read_image(fixture(rel)), (640, 360), interpolation=cv2.INTER_AREA)
+            assert psnr(gpu(photo), cpu(photo)) >= (30 if kwargs.get("precision") == "bf16" else 35), kwargs
+
+
+@pytest.mark.cuda
+@needs_trt
+def test_tensorrt_fp16_parity_with_fp32_pytorch(tmp_path):
+    style = resolve_style(fixture(MOSAIC8))
+    cache = EngineCache(tmp_path)
+    from rtstyle.backends.tensorrt_backend import TensorRTBackend
+
+    trt_backend = TensorRTBackend(style, precision="fp16", cache=cache,
+                                  profile=Profile((1, 3, 256, 256), (1, 3, 360, 640), (1, 3, 720, 1280)))
+    cpu = TorchBackend(style, device="cpu")
+    for rel in CONTENT:
+        photo = cv2.resize(read_image(fixture(rel)), (640, 360), interpolation=cv2.INTER_AREA)
+        assert psnr(trt_backend(photo), cpu(photo)) >= 35
+    again = TensorRTBackend(style, precision="fp16", cache=cache, profile=trt_backend.profile)
+    assert again.engine_path == trt_backend.engine_path  # reused, not rebuilt
