@@ -197,6 +197,7 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
         folder = Path(tmp)
         style = untrained_style(cfg.width, folder) if cfg.width else resolve_style(cfg.style)
         sizes = [parse_size(s) for s in cfg.sizes]
+        photo = sample_frame()
         for name in cfg.backends:
             for precision in cfg.precisions:
                 options = {}
@@ -211,7 +212,7 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
                     continue
                 for w, h in sizes:
                     row = Row(name, precision, f"{w}x{h}", backend.device)
-                    frame = cv2.resize(next(iter(_sample_frames())), (w, h), interpolation=cv2.INTER_CUBIC)
+                    frame = cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC)
                     row.model_ms = time_model(backend, frame, cfg.runs, cfg.warmup)
                     row.model_fps = 1000.0 / row.model_ms["total"]
                     if cfg.e2e_frames:
@@ -229,15 +230,16 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
             "results": [asdict(r) for r in rows], "encode": encode}
 
 
-def _sample_frames():
+def sample_frame(index: int = 40) -> np.ndarray:
+    """A frame of the bundled clip with detail (past its plain opening)."""
     source = VideoFileSource(SAMPLE_CLIP)
     try:
         for i, f in enumerate(source):
-            if i == 40:  # a frame with detail, past the clip's plain opening
-                yield f.image
-                return
+            if i == index:
+                return f.image
     finally:
         source.close()
+    raise RtstyleError(f"{SAMPLE_CLIP}: fewer than {index + 1} frames")
 
 
 def format_row(row: Row) -> str:

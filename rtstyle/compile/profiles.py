@@ -18,7 +18,7 @@ from ..errors import RtstyleError
 Shape = tuple[int, int, int, int]  # N, C, H, W
 DEFAULT_MIN: Shape = (1, 3, 256, 256)
 DEFAULT_OPT: Shape = (1, 3, 720, 1280)
-DEFAULT_MAX: Shape = (1, 3, 1088, 1920)  # 1080 padded to the stride of 4... and of 8, 16, 32
+DEFAULT_MAX: Shape = (1, 3, 1088, 1920)  # 1080p, with room for 1080 padded to a multiple of 32
 
 
 @dataclass(frozen=True)
