@@ -254,6 +254,7 @@ def test_tensorrt_backend_without_tensorrt_is_one_line_error(tmp_path):
     (["--precision", "fp16"], "needs a CUDA GPU"),
     (["--cuda-graphs"], "CUDA graphs need a CUDA GPU"),
     (["--backend", "onnxruntime", "--cuda-graphs"], "apply to the torch backend"),
+    (["--backend", "onnxruntime", "--precision", "fp16"], "is an fp32 model"),
 ])
 def test_gpu_options_on_a_cpu_machine(tmp_path, args, message):
     proc = run_cli("image", fixture(CONTENT[0]), "-o", tmp_path / "x.png", "--style", fixture(MOSAIC8), *args)

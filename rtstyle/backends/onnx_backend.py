@@ -42,6 +42,9 @@ class OnnxBackend(Backend):
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_dtype = np.float16 if "float16" in inp.type else np.float32
+        if precision and precision != self.precision:
+            raise RtstyleError(f"--precision {precision}: {path.name} is an {self.precision} model and ONNX Runtime "
+                               f"runs it as it is (rtstyle export --fp16 makes fp16 files)")
         self.nhwc = self.meta.layout == "NHWC"
         spatial = inp.shape[1:3] if self.nhwc else inp.shape[2:4]
         self._fixed = _fixed_dims(list(spatial))
