@@ -60,6 +60,12 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cuda-graphs", action="store_true", help="torch on a GPU: replay CUDA graphs per frame size")
     p.add_argument("--compile", choices=["inductor", "tensorrt"],
                    help="torch: torch.compile with inductor, or torch-tensorrt (engines cached)")
+    p.add_argument("--style-image", action="append", metavar="IMAGE",
+                   help="with an arbitrary-style model: any image as the style (repeat to mix several)")
+    p.add_argument("--style-weights", type=float, nargs="+", metavar="W",
+                   help="weights for mixing several --style-image (normalised to sum to 1)")
+    p.add_argument("--alpha", type=float, default=1.0, metavar="0..1",
+                   help="arbitrary styles: style strength, 0 keeps the content (default: 1)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--height", type=int, help="resize to this height before stylizing (aspect kept)")
     size.add_argument("--scale", type=float, help="resize by this factor before stylizing")
@@ -99,14 +105,33 @@ def _add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
     p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
 
 
-def _load_backend(args: argparse.Namespace, style=None):
-    """The backend the style options ask for (`style` overrides --style: live switches styles)."""
+def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
+    """The backend the style options ask for (`style` overrides --style: live switches styles),
+    bound to the --style-image(s) for arbitrary-style models unless `bind` is False."""
+    from .backends import ArbitraryStyleBackend
     from .convert import load_backend
 
     options = {"cuda_graphs": True} if args.cuda_graphs else {}
     if args.compile:
         options["compile"] = args.compile
-    return load_backend(style or args.style, args.backend, args.precision, **options)
+    backend = load_backend(style or args.style, args.backend, args.precision, **options)
+    if not bind:
+        return backend
+    if isinstance(backend, ArbitraryStyleBackend):
+        return _bind_style_images(backend, args)
+    if args.style_image:
+        raise RtstyleError(f"--style-image needs an arbitrary-style model; style {backend.style.name!r} is a "
+                           f"per-style network (import one with: rtstyle import TRANSFORM.onnx --predictor "
+                           f"PREDICT.onnx --name NAME)")
+    return backend
+
+
+def _bind_style_images(backend, args: argparse.Namespace):
+    from .images import read_image
+
+    paths = args.style_image or []
+    return backend.with_style([read_image(p) for p in paths], args.style_weights, args.alpha,
+                              label=", ".join(Path(p).stem for p in paths))
 
 
 def _warn_fixed_size(backend) -> None:
@@ -301,11 +326,15 @@ def cmd_live(args: argparse.Namespace) -> int:
     temporal = _smoother(args)
     if not Path(args.snapshot_dir).is_dir():
         raise RtstyleError(f"--snapshot-dir {args.snapshot_dir}: no such folder")
-    styles = list(available_styles())
-    first = args.style or DEFAULT_STYLE
-    if first not in styles:
-        styles.insert(0, first)  # a style file given by path joins the cycle
-    app = LiveApp(args.source, styles, styles.index(first), lambda name: _load_backend(args, name),
+    if args.style_dir or args.style_image:
+        styles, first, load = _live_style_images(args)
+    else:
+        styles = list(available_styles())
+        first = args.style or DEFAULT_STYLE
+        if first not in styles:
+            styles.insert(0, first)  # a style file given by path joins the cycle
+        load = lambda name: _load_backend(args, name)  # noqa: E731
+    app = LiveApp(args.source, styles, styles.index(first), load,
                   source=options, snapshot_dir=Path(args.snapshot_dir), temporal=temporal)
     _console().print(f"live: {app.job.source.describe()}, style {first}, temporal {temporal.describe()}; "
                      f"press h in the window for help")
@@ -326,6 +355,41 @@ def cmd_live(args: argparse.Namespace) -> int:
     for path in app.snapshots + app.recordings:
         _console().print(f"wrote {path}")
     return 128 + caught[0] if caught else 0
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _live_style_images(args: argparse.Namespace):
+    """Live with an arbitrary-style model: n/b cycle through --style-image files and the --style-dir folder.
+
+    Each image is bound to the model when first chosen (one predictor run) and kept."""
+    from .backends import ArbitraryStyleBackend
+    from .images import read_image
+
+    base = _load_backend(args, bind=False)
+    if not isinstance(base, ArbitraryStyleBackend):
+        raise RtstyleError(f"--style-image/--style-dir need an arbitrary-style model; style {base.style.name!r} is a "
+                           f"per-style network")
+    paths = [Path(p) for p in args.style_image or []]
+    if args.style_dir:
+        folder = Path(args.style_dir)
+        if not folder.is_dir():
+            raise RtstyleError(f"--style-dir {folder}: no such folder")
+        paths += sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise RtstyleError(f"--style-dir {args.style_dir}: no images ({', '.join(IMAGE_SUFFIXES)})")
+    by_label = {}
+    for p in paths:
+        label = p.stem if p.stem not in by_label else f"{p.stem}-{len(by_label)}"
+        by_label[label] = p
+    read_image(paths[0])  # a bad first image fails here, with one line, before the window opens
+
+    def load(label: str):
+        return base.with_style([read_image(by_label[label])], alpha=args.alpha, label=label)
+
+    labels = list(by_label)
+    return labels, labels[0], load
 
 
 def cmd_image(args: argparse.Namespace) -> int:
@@ -356,9 +420,13 @@ def cmd_eval_temporal(args: argparse.Namespace) -> int:
     _positive("scale", args.scale)
     _positive("every", args.every)
     _positive("frames", args.frames)
+    from .backends import ArbitraryStyleBackend
+
     temporal = _smoother(args)
-    backend = _load_backend(args)
-    style_image = read_image(args.style_image) if args.style_image else None
+    backend = _load_backend(args, bind=False)  # a per-style network takes --style-image for the loss only
+    if isinstance(backend, ArbitraryStyleBackend):
+        backend = _bind_style_images(backend, args)
+    style_image = read_image(args.style_image[0]) if args.style_image else None
     src = Path(args.input)
     prefix = Path(args.output) if args.output else Path(f"{src.stem}_{backend.style.name}_temporal")
     paths = [prefix.with_name(prefix.name + ext) for ext in (".json", ".png", "_strip.png")]
@@ -485,7 +553,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from .models.registry import import_style
 
-    style = import_style(Path(args.path), args.name, args.input_range)
+    style = import_style(Path(args.path), args.name, args.input_range,
+                         Path(args.predictor) if args.predictor else None)
     m = style.meta
     print(f"imported {args.path} as style {style.name!r} ({m.architecture}, {style.format}) -> {style.path}")
     return 0
@@ -542,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_temporal_args(p)
     _add_source_args(p)
     p.add_argument("--snapshot-dir", default=".", help="where snapshots and recordings go (default: here)")
+    p.add_argument("--style-dir", help="with an arbitrary-style model: a folder of style images, cycled with n / b")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
     p.set_defaults(func=cmd_live)
 
@@ -553,7 +623,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval-temporal", help="measure flicker (warping error) and style fidelity, smoothing off vs on")
     p.add_argument("input", help="input video")
-    p.add_argument("--style-image", help="the style's painting, for the style-loss change (optional)")
     _add_style_args(p)
     _add_temporal_args(p)
     p.add_argument("--frames", type=int, help="measure the first N frames only")
@@ -620,6 +689,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--name", required=True)
     p.add_argument("--input-range", choices=["0-255", "0-1"], help="override the model's input range")
+    p.add_argument("--predictor", metavar="ONNX", help="PATH is the transformer of an arbitrary-style pair "
+                                                       "(e.g. Magenta's) and this its style predictor")
     p.set_defaults(func=cmd_import)
 
     d = TrainConfig

@@ -8,6 +8,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
+from .arbitrary import ARCHITECTURE as ARBITRARY, ArbitraryStyleBackend
 from .base import Backend
 from .onnx_backend import OnnxBackend
 from .torch_backend import TensorBackend, TorchBackend
@@ -22,7 +23,10 @@ def tensorrt_available() -> bool:
 
 def auto_backend(style: Style) -> str:
     """On a GPU: TensorRT where it is installed, else the CUDA fast path (PyTorch) or ONNX Runtime for
-    ONNX files. On a CPU: PyTorch for PyTorch weights, ONNX Runtime for ONNX files."""
+    ONNX files. On a CPU: PyTorch for PyTorch weights, ONNX Runtime for ONNX files. External
+    arbitrary-style pairs run on ONNX Runtime."""
+    if style.meta.architecture == ARBITRARY:
+        return "onnxruntime"
     if tensorrt_available():
         return "tensorrt"
     return "onnxruntime" if style.format == "onnx" else "torch"
@@ -39,6 +43,10 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         raise RtstyleError(f"style {style.name!r} is an ONNX model: use --backend onnxruntime, tensorrt or auto")
     if set(options) & TORCH_OPTIONS and backend != "torch":
         raise RtstyleError(f"--cuda-graphs and --compile apply to the torch backend, not {backend}")
+    if style.meta.architecture == ARBITRARY:
+        if backend != "onnxruntime":
+            raise RtstyleError(f"style {style.name!r} is an arbitrary-style ONNX pair: it runs on onnxruntime")
+        return ArbitraryStyleBackend(style, device=device, precision=precision)
     if backend == "tensorrt":
         from .tensorrt_backend import TensorRTBackend  # needs the compile package only here
 
@@ -47,5 +55,5 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
     return cls(style, device=device, precision=precision, **options)
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
+__all__ = ["ArbitraryStyleBackend", "BACKEND_NAMES", "Backend", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
            "create_backend", "tensorrt_available"]

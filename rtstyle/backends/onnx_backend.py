@@ -19,6 +19,16 @@ def _fixed_dims(shape: list) -> tuple[int, int] | None:
     return (shape[0], shape[1]) if all(isinstance(d, int) and d > 0 for d in shape) else None
 
 
+def session_options() -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    # Idle intra-op threads spin by default, taking CPU from the decoder and encoder
+    # threads of the pipeline; blocking instead keeps convert within 10% of the bare model.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 class OnnxBackend(Backend):
     name = "onnxruntime"
 
@@ -29,14 +39,8 @@ class OnnxBackend(Backend):
         want_cuda = device is None or device.startswith("cuda")
         providers = ["CUDAExecutionProvider"] if want_cuda and "CUDAExecutionProvider" in available else []
         providers.append("CPUExecutionProvider")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        # Idle intra-op threads spin by default, taking CPU from the decoder and encoder
-        # threads of the pipeline; blocking instead keeps convert within 10% of the bare model.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+            self.session = ort.InferenceSession(str(path), session_options(), providers=providers)
         except Exception as exc:
             raise RtstyleError(f"{path}: ONNX Runtime cannot load it: {str(exc).splitlines()[0]}") from None
         inp = self.session.get_inputs()[0]
@@ -69,7 +73,11 @@ class OnnxBackend(Backend):
         x = batch.astype(self.input_dtype) * self.input_dtype(self.scale)
         if not self.nhwc:
             x = x.transpose(0, 3, 1, 2)
-        y = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})[0].astype(np.float32)
+        y = self.session.run(None, self._feeds(np.ascontiguousarray(x), batch))[0].astype(np.float32)
         if not self.nhwc:
             y = y.transpose(0, 2, 3, 1)
         return to_uint8(y / self.scale)
+
+    def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """The session's inputs for network-ready `x` (made from the uint8 `batch`)."""
+        return {self.input_name: x}

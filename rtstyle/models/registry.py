@@ -168,12 +168,14 @@ def resolve_style(spec: str | os.PathLike | None) -> Style:
     raise RtstyleError(f"unknown style {text!r} (available: {names}; or give a path to a weights file)")
 
 
-def import_style(src: Path, name: str, input_range: str | None = None) -> Style:
+def import_style(src: Path, name: str, input_range: str | None = None, predictor: Path | None = None) -> Style:
     """Copy a checkpoint or ONNX model into the user's library under `name`.
 
     PyTorch checkpoints are validated (built and loaded) and stored as safetensors, so
     the pickle is never opened again. ONNX models are checked and copied with a
-    JSON sidecar describing their input.
+    JSON sidecar describing their input. With `predictor`, `src` is the transformer of
+    an arbitrary-style pair (Magenta's: NHWC 0..1 content + style vector) and the
+    predictor is kept beside it in `NAME.parts/`.
     """
     if not _NAME.match(name):
         raise RtstyleError(f"invalid style name {name!r}: use letters, digits, '-', '_' or '.'")
@@ -181,11 +183,10 @@ def import_style(src: Path, name: str, input_range: str | None = None) -> Style:
         raise RtstyleError(f"{src}: no such file")
     dest_dir = user_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
-    if src.suffix == ".onnx":
-        try:
-            onnx.checker.check_model(str(src))
-        except Exception as exc:
-            raise RtstyleError(f"{src}: invalid ONNX model: {str(exc).splitlines()[0]}") from None
+    if predictor is not None:
+        dest = _import_arbitrary(src, predictor, name, dest_dir)
+    elif src.suffix == ".onnx":
+        _check_onnx(src)
         meta = onnx_meta(src, name)
         if input_range:
             meta.input_range = input_range
@@ -204,7 +205,45 @@ def import_style(src: Path, name: str, input_range: str | None = None) -> Style:
         save_style(dest, state, meta, half=False)
     else:
         raise RtstyleError(f"{src}: unsupported format (use {', '.join(SUFFIXES)})")
-    for old in dest_dir.glob(f"{name}.*"):  # an earlier import under this name, in the other format
-        if old.stem == name and old != dest and old != dest.with_suffix(".json"):
+    for old in dest_dir.glob(f"{name}.*"):  # an earlier import under this name, in another format
+        if old.stem == name and old.is_file() and old != dest and old != dest.with_suffix(".json"):
             old.unlink()
+    parts = dest_dir / f"{name}.parts"
+    if predictor is None and parts.is_dir():
+        shutil.rmtree(parts)
     return Style(name, dest, "user")
+
+
+def _check_onnx(path: Path) -> None:
+    if not path.is_file():
+        raise RtstyleError(f"{path}: no such file")
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as exc:
+        raise RtstyleError(f"{path}: invalid ONNX model: {str(exc).splitlines()[0]}") from None
+
+
+def _import_arbitrary(transform: Path, predictor: Path, name: str, dest_dir: Path) -> Path:
+    """An arbitrary-style pair: transformer (content NHWC 0..1 + style vector) and style predictor."""
+    for path in (transform, predictor):
+        if path.suffix != ".onnx":
+            raise RtstyleError(f"{path}: an arbitrary-style pair is two ONNX files")
+        _check_onnx(path)
+    t_inputs = onnx.load(str(transform), load_external_data=False).graph
+    t_names = [i.name for i in t_inputs.input if i.name not in {w.name for w in t_inputs.initializer}]
+    p_graph = onnx.load(str(predictor), load_external_data=False).graph
+    p_names = [i.name for i in p_graph.input if i.name not in {w.name for w in p_graph.initializer}]
+    if len(t_names) != 2 or len(p_names) != 1:
+        raise RtstyleError(f"{transform.name} + {predictor.name}: expected a transformer with two inputs (content, "
+                           f"style vector) and a predictor with one (style image); got {len(t_names)} and "
+                           f"{len(p_names)}")
+    parts = dest_dir / f"{name}.parts"
+    parts.mkdir(exist_ok=True)
+    shutil.copyfile(predictor, parts / "predict.onnx")
+    dest = dest_dir / f"{name}.onnx"
+    shutil.copyfile(transform, dest)
+    meta = StyleMeta(name=name, architecture="magenta_arbitrary", width=0, num_residual=0, input_range="0-1",
+                     layout="NHWC", provenance=f"imported from {transform.resolve()} and {predictor.resolve()}",
+                     extra={"predictor": f"{name}.parts/predict.onnx"})
+    dest.with_suffix(".json").write_text(meta.to_json())
+    return dest
