@@ -39,14 +39,14 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         backend = auto_backend(style)
     if backend not in BACKEND_NAMES:
         raise RtstyleError(f"unknown backend {backend!r} (choose from auto, {', '.join(BACKEND_NAMES)})")
-    if backend == "torch" and style.format == "onnx":
-        raise RtstyleError(f"style {style.name!r} is an ONNX model: use --backend onnxruntime, tensorrt or auto")
     if set(options) & TORCH_OPTIONS and backend != "torch":
         raise RtstyleError(f"--cuda-graphs and --compile apply to the torch backend, not {backend}")
     if style.meta.architecture == ARBITRARY:
         if backend != "onnxruntime":
             raise RtstyleError(f"style {style.name!r} is an arbitrary-style ONNX pair: it runs on onnxruntime")
         return ArbitraryStyleBackend(style, device=device, precision=precision)
+    if backend == "torch" and style.format == "onnx":
+        raise RtstyleError(f"style {style.name!r} is an ONNX model: use --backend onnxruntime, tensorrt or auto")
     if backend == "tensorrt":
         from .tensorrt_backend import TensorRTBackend  # needs the compile package only here
 
