@@ -61,7 +61,8 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", choices=["inductor", "tensorrt"],
                    help="torch: torch.compile with inductor, or torch-tensorrt (engines cached)")
     p.add_argument("--style-image", action="append", metavar="IMAGE",
-                   help="with an arbitrary-style model: any image as the style (repeat to mix several)")
+                   help="with an arbitrary-style model: any image as the style (repeat to mix several); "
+                        "eval-temporal also measures the style loss against it")
     p.add_argument("--style-weights", type=float, nargs="+", metavar="W",
                    help="weights for mixing several --style-image (normalised to sum to 1)")
     p.add_argument("--alpha", type=float, default=1.0, metavar="0..1",

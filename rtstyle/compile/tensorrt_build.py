@@ -20,7 +20,8 @@ from pathlib import Path
 import onnx
 
 from ..errors import RtstyleError
-from .cache import EngineCache, EngineKey, file_sha256
+from ..models.formats import file_sha256
+from .cache import EngineCache, EngineKey
 from .profiles import Profile, onnx_input
 
 log = logging.getLogger("rtstyle")

@@ -10,7 +10,6 @@ feed the file (layout, range, shapes, opset, hash of the source weights).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -26,6 +25,7 @@ from onnx import TensorProto, numpy_helper
 from torch import nn
 
 from ..errors import RtstyleError
+from .formats import file_sha256
 from .registry import Style
 
 DEFAULT_OPSET = 18
@@ -37,11 +37,8 @@ PARITY_TOL = {"fp32": 1.0, "fp16": 4.0}
 
 
 def weights_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    """Short sha256 of a weights file: enough to name cached exports and to record provenance."""
+    return file_sha256(path)[:16]
 
 
 def export_onnx(

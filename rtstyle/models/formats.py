@@ -8,6 +8,7 @@ pytorch/examples checkpoints are pickles: they are opened only with
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,15 @@ from torch import Tensor
 from ..errors import RtstyleError
 
 FORMAT_TAG = "rtstyle.style.v1"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks: weights, exports and engines are identified by it."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 @dataclass

@@ -229,8 +229,8 @@ def _import_arbitrary(transform: Path, predictor: Path, name: str, dest_dir: Pat
         if path.suffix != ".onnx":
             raise RtstyleError(f"{path}: an arbitrary-style pair is two ONNX files")
         _check_onnx(path)
-    t_inputs = onnx.load(str(transform), load_external_data=False).graph
-    t_names = [i.name for i in t_inputs.input if i.name not in {w.name for w in t_inputs.initializer}]
+    t_graph = onnx.load(str(transform), load_external_data=False).graph
+    t_names = [i.name for i in t_graph.input if i.name not in {w.name for w in t_graph.initializer}]
     p_graph = onnx.load(str(predictor), load_external_data=False).graph
     p_names = [i.name for i in p_graph.input if i.name not in {w.name for w in p_graph.initializer}]
     if len(t_names) != 2 or len(p_names) != 1:
