@@ -520,12 +520,12 @@ def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> 
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import BenchConfig, run_bench, table, write_report
+    from .bench import SIZES, BenchConfig, run_bench, table, write_report
 
     for name in ("runs", "frames", "width"):
         _positive(name, getattr(args, name))
     cfg = BenchConfig(style=args.style, width=args.width, backends=tuple(args.backends),
-                      precisions=tuple(args.precisions), sizes=tuple(args.sizes), runs=args.runs,
+                      precisions=tuple(args.precisions), sizes=tuple(args.sizes or SIZES), runs=args.runs,
                       warmup=args.warmup, e2e_frames=0 if args.model_only else args.frames,
                       temporal=args.temporal, encode_threads=tuple(args.encode_threads or ()),
                       cuda_graphs=args.cuda_graphs, compile=args.compile)
@@ -659,8 +659,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_build_engine)
 
-    from .bench import SIZES
-
     p = sub.add_parser("bench", help="per-stage timings and fps per backend, precision and frame size")
     p.add_argument("--style", "-s", help="style to time (default: starry)")
     p.add_argument("--width", type=int, help="time an untrained TransformerNet of this width instead "
@@ -668,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
                    choices=["torch", "onnxruntime", "tensorrt"])
     p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"])
-    p.add_argument("--sizes", nargs="+", default=list(SIZES), metavar="WxH")
+    p.add_argument("--sizes", nargs="+", metavar="WxH", help="frame sizes (default: 640x360 1280x720 1920x1080)")
     p.add_argument("--runs", type=int, default=5, help="timed model runs per setting (median; default: 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default: 2)")
     p.add_argument("--frames", type=int, default=24, help="frames of the end-to-end conversion (default: 24)")
