@@ -131,8 +131,7 @@ def _bind_style_images(backend, args: argparse.Namespace):
     from .images import read_image
 
     paths = args.style_image or []
-    return backend.with_style([read_image(p) for p in paths], args.style_weights, args.alpha,
-                              label=", ".join(Path(p).stem for p in paths))
+    return backend.with_style([read_image(p) for p in paths], args.style_weights, args.alpha)
 
 
 def _warn_fixed_size(backend) -> None:
@@ -387,7 +386,7 @@ def _live_style_images(args: argparse.Namespace):
     read_image(paths[0])  # a bad first image fails here, with one line, before the window opens
 
     def load(label: str):
-        return base.with_style([read_image(by_label[label])], alpha=args.alpha, label=label)
+        return base.with_style([read_image(by_label[label])], alpha=args.alpha)
 
     labels = list(by_label)
     return labels, labels[0], load

@@ -53,15 +53,14 @@ class ArbitraryStyleBackend(OnnxBackend):
         self.vector_name = next(i.name for i in self.session.get_inputs() if i.name != self.input_name)
         self.style_vector: np.ndarray | None = None
         self.alpha = 1.0
-        self.style_label = ""
 
     def style_vector_of(self, rgb: np.ndarray) -> np.ndarray:
         """The predictor's vector for one RGB uint8 image (resized to the predictor's input)."""
         x = cv2.resize(rgb, self._predict_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         return self.predictor.run(None, {self.predictor.get_inputs()[0].name: x[None]})[0]
 
-    def with_style(self, images: list[np.ndarray], weights: list[float] | None = None, alpha: float = 1.0,
-                   label: str = "") -> "ArbitraryStyleBackend":
+    def with_style(self, images: list[np.ndarray], weights: list[float] | None = None,
+                   alpha: float = 1.0) -> "ArbitraryStyleBackend":
         if not images:
             raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
         if not 0.0 <= alpha <= 1.0:
@@ -69,7 +68,7 @@ class ArbitraryStyleBackend(OnnxBackend):
         w = mix_weights(len(images), weights)
         bound = copy.copy(self)  # shares the sessions
         bound.style_vector = sum(wi * self.style_vector_of(im) for wi, im in zip(w, images)).astype(np.float32)
-        bound.alpha, bound.style_label = alpha, label
+        bound.alpha = alpha
         return bound
 
     def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
