@@ -268,3 +268,24 @@ def test_quick_start_defaults(tmp_path):
     listing = run_cli("styles", check=True).stdout
     for name in ("starry", "udnie", "stained_glass"):
         assert f"\n{name} " in listing and "built-in" in listing
+
+
+EARLY_CLOSE = """
+import sys
+from rtstyle.convert import SAMPLE_CLIP  # also installs rtstyle's FFmpeg log callback
+from rtstyle.sources import VideoFileSource
+for i in range(100):
+    source = VideoFileSource(SAMPLE_CLIP)
+    for k, frame in enumerate(source):
+        if k == 2 + i % 5:
+            break
+    source.close()
+print("closed", i + 1)
+"""
+
+
+def test_early_close_does_not_hang():
+    """Sources closed mid-stream, as stop/--frames/live do. With frame-threaded decoding this
+    deadlocked within 50 rounds every time (PyAV's log callback vs the GIL on teardown)."""
+    proc = subprocess.run([sys.executable, "-c", EARLY_CLOSE], capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0 and "closed 100" in proc.stdout, proc.stderr[-2000:]

@@ -1,6 +1,6 @@
 """Video files. `VideoFileSource` mirrors PyAV: container -> video stream -> frames.
 
-Decoding is threaded inside FFmpeg; frames are converted to RGB (and scaled, when
+Decoding is slice-threaded inside FFmpeg (see DECODE_THREADING); frames are converted to RGB (and scaled, when
 asked) by swscale in the same call, so the pipeline receives ready-to-use arrays.
 Undecodable packets are counted, not fatal: a damaged file converts what it can.
 `realtime` paces frames like a camera; `loop` starts over at the end (for demos and
@@ -36,6 +36,13 @@ class VideoInfo:
 
 
 TEXT_FORMATS = {"tty"}
+
+# Slice threads only, never frame threads. A frame-threaded decoder closed before the
+# end of its stream (a stop, --frames, a live source) can deadlock: its threads log on
+# teardown through PyAV's Python log callback (which rtstyle installs at ERROR level,
+# see sinks.encode) while the closing thread holds the GIL (PyAV issues #909, #1849).
+# tests/test_convert.py::test_early_close_does_not_hang reproduces it with "AUTO".
+DECODE_THREADING = "SLICE"
 
 
 def open_input(path: str | Path, **options) -> av.container.InputContainer:
@@ -148,7 +155,7 @@ class VideoFileSource:
             self.container.close()
             raise RtstyleError(f"{path}: has no video stream")
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        self.stream.thread_type = DECODE_THREADING
         if threads:
             self.stream.codec_context.thread_count = threads
         cc = self.stream.codec_context

@@ -31,6 +31,7 @@ import av
 
 from ..errors import RtstyleError
 from ..frames import Frame
+from .files import DECODE_THREADING
 from .files import VideoInfo, output_size
 
 log = logging.getLogger("rtstyle.sources")
@@ -103,7 +104,7 @@ class NetworkSource:
         if not cc.width or not cc.height:
             container.close()
             raise RtstyleError(f"{self.name}: video stream has no frame size (unsupported codec?)")
-        container.streams.video[0].thread_type = "AUTO"
+        container.streams.video[0].thread_type = DECODE_THREADING  # no frame-thread delay, no teardown hang
         return container
 
     def _reconnect(self, reason: str) -> bool:
