@@ -67,6 +67,8 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
                    help="weights for mixing several --style-image (normalised to sum to 1)")
     p.add_argument("--alpha", type=float, default=1.0, metavar="0..1",
                    help="arbitrary styles: style strength, 0 keeps the content (default: 1)")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="arbitrary styles: keep the content's colours, take the style's texture")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--height", type=int, help="resize to this height before stylizing (aspect kept)")
     size.add_argument("--scale", type=float, help="resize by this factor before stylizing")
@@ -109,16 +111,19 @@ def _add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
 def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
     """The backend the style options ask for (`style` overrides --style: live switches styles),
     bound to the --style-image(s) for arbitrary-style models unless `bind` is False."""
-    from .backends import ArbitraryStyleBackend
+    from .backends import StyleImages
     from .convert import load_backend
+    from .models.registry import ARBITRARY_DEFAULT
 
     options = {"cuda_graphs": True} if args.cuda_graphs else {}
     if args.compile:
         options["compile"] = args.compile
-    backend = load_backend(style or args.style, args.backend, args.precision, **options)
+    # --style-image alone: the built-in AdaIN model
+    name = style or args.style or (ARBITRARY_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
+    backend = load_backend(name, args.backend, args.precision, **options)
     if not bind:
         return backend
-    if isinstance(backend, ArbitraryStyleBackend):
+    if isinstance(backend, StyleImages):
         return _bind_style_images(backend, args)
     if args.style_image:
         raise RtstyleError(f"--style-image needs an arbitrary-style model; style {backend.style.name!r} is a "
@@ -131,7 +136,7 @@ def _bind_style_images(backend, args: argparse.Namespace):
     from .images import read_image
 
     paths = args.style_image or []
-    return backend.with_style([read_image(p) for p in paths], args.style_weights, args.alpha)
+    return backend.with_style([read_image(p) for p in paths], args.style_weights, args.alpha, args.preserve_color)
 
 
 def _warn_fixed_size(backend) -> None:
@@ -364,11 +369,11 @@ def _live_style_images(args: argparse.Namespace):
     """Live with an arbitrary-style model: n/b cycle through --style-image files and the --style-dir folder.
 
     Each image is bound to the model when first chosen (one predictor run) and kept."""
-    from .backends import ArbitraryStyleBackend
+    from .backends import StyleImages
     from .images import read_image
 
     base = _load_backend(args, bind=False)
-    if not isinstance(base, ArbitraryStyleBackend):
+    if not isinstance(base, StyleImages):
         raise RtstyleError(f"--style-image/--style-dir need an arbitrary-style model; style {base.style.name!r} is a "
                            f"per-style network")
     paths = [Path(p) for p in args.style_image or []]
@@ -386,7 +391,7 @@ def _live_style_images(args: argparse.Namespace):
     read_image(paths[0])  # a bad first image fails here, with one line, before the window opens
 
     def load(label: str):
-        return base.with_style([read_image(by_label[label])], alpha=args.alpha)
+        return base.with_style([read_image(by_label[label])], alpha=args.alpha, preserve_color=args.preserve_color)
 
     labels = list(by_label)
     return labels, labels[0], load
@@ -420,11 +425,11 @@ def cmd_eval_temporal(args: argparse.Namespace) -> int:
     _positive("scale", args.scale)
     _positive("every", args.every)
     _positive("frames", args.frames)
-    from .backends import ArbitraryStyleBackend
+    from .backends import StyleImages
 
     temporal = _smoother(args)
     backend = _load_backend(args, bind=False)  # a per-style network takes --style-image for the loss only
-    if isinstance(backend, ArbitraryStyleBackend):
+    if isinstance(backend, StyleImages):
         backend = _bind_style_images(backend, args)
     style_image = read_image(args.style_image[0]) if args.style_image else None
     src = Path(args.input)
@@ -554,7 +559,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .models.registry import import_style
 
     style = import_style(Path(args.path), args.name, args.input_range,
-                         Path(args.predictor) if args.predictor else None)
+                         Path(args.predictor) if args.predictor else None, Path(args.vgg) if args.vgg else None)
     m = style.meta
     print(f"imported {args.path} as style {style.name!r} ({m.architecture}, {style.format}) -> {style.path}")
     return 0
@@ -572,8 +577,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_adain(args: argparse.Namespace) -> int:
+    from .train_adain import AdaINTrainConfig, train_adain
+
+    for folder in (args.content, args.styles):
+        if not Path(folder).is_dir():
+            raise RtstyleError(f"{folder}: no such folder")
+    cfg = AdaINTrainConfig(content=args.content, styles=args.styles, out=args.out, name=args.name,
+                           decoder_width=args.decoder_width, size=args.size, batch=args.batch, iters=args.iters,
+                           lr=args.lr, style_weight=args.style_weight, identity=args.identity,
+                           pixel_weight=args.pixel_weight)
+    dest = train_adain(cfg, progress=not args.quiet)
+    print(f"wrote {dest} (use it with --style {dest} --style-image IMAGE)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .train import TrainConfig
+    from .train_adain import AdaINTrainConfig
 
     ap = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer for video.")
     ap.add_argument("--version", action="version", version=f"rtstyle {__version__}")
@@ -689,6 +710,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-range", choices=["0-255", "0-1"], help="override the model's input range")
     p.add_argument("--predictor", metavar="ONNX", help="PATH is the transformer of an arbitrary-style pair "
                                                        "(e.g. Magenta's) and this its style predictor")
+    p.add_argument("--vgg", metavar="PTH", help="PATH is a pytorch-AdaIN decoder.pth and this its "
+                                                "vgg_normalised.pth")
     p.set_defaults(func=cmd_import)
 
     d = TrainConfig
@@ -708,6 +731,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    a = AdaINTrainConfig
+    p = sub.add_parser("train-adain", help="train an AdaIN decoder (any style image at run time)")
+    p.add_argument("--content", required=True, help="folder of content images and/or videos")
+    p.add_argument("--styles", required=True, help="folder of style images")
+    p.add_argument("--name", default=a.name)
+    p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
+    p.add_argument("--decoder-width", type=int, default=a.decoder_width,
+                   help=f"channels of the decoder's first conv (pytorch-AdaIN: 256; default {a.decoder_width})")
+    p.add_argument("--size", type=int, default=a.size, help="training crop size")
+    p.add_argument("--batch", type=int, default=a.batch)
+    p.add_argument("--iters", type=int, default=a.iters)
+    p.add_argument("--lr", type=float, default=a.lr)
+    p.add_argument("--style-weight", type=float, default=a.style_weight)
+    p.add_argument("--identity", type=float, default=a.identity,
+                   help="fraction of pairs where the content is its own style (teaches reconstruction)")
+    p.add_argument("--pixel-weight", type=float, default=a.pixel_weight, help="pixel loss on those pairs")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_adain)
     return ap
 
 

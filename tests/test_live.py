@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from shutil import which
 
 import av
@@ -14,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ffprobe, fixture, run_cli, stream
+from conftest import ffprobe, fixture, stream
 from servers import stop
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")

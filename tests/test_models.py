@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import MOSAIC8, NC8, NC16, fixture
+from conftest import MOSAIC8, NC16, fixture
 from rtstyle.errors import RtstyleError
 from rtstyle.models import StyleMeta, TransformerNet, import_style, load_style, resolve_style, save_style
 from rtstyle.models.formats import load_pytorch_checkpoint

@@ -8,8 +8,9 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
+from .adain import ARCHITECTURE as ADAIN, AdaINOnnxBackend, AdaINTorchBackend
 from .arbitrary import ARCHITECTURE as ARBITRARY, ArbitraryStyleBackend
-from .base import Backend
+from .base import Backend, StyleImages
 from .onnx_backend import OnnxBackend
 from .torch_backend import TensorBackend, TorchBackend
 
@@ -27,6 +28,8 @@ def auto_backend(style: Style) -> str:
     arbitrary-style pairs run on ONNX Runtime."""
     if style.meta.architecture == ARBITRARY:
         return "onnxruntime"
+    if style.meta.architecture == ADAIN:
+        return "torch"
     if tensorrt_available():
         return "tensorrt"
     return "onnxruntime" if style.format == "onnx" else "torch"
@@ -45,6 +48,13 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         if backend != "onnxruntime":
             raise RtstyleError(f"style {style.name!r} is an arbitrary-style ONNX pair: it runs on onnxruntime")
         return ArbitraryStyleBackend(style, device=device, precision=precision)
+    if style.meta.architecture == ADAIN:
+        if backend == "tensorrt":
+            raise RtstyleError(f"style {style.name!r} is AdaIN: it runs on torch or onnxruntime (TensorRT engines "
+                               f"of it: rtstyle export, then rtstyle build-engine)")
+        if backend == "torch":
+            return AdaINTorchBackend(style, device=device, precision=precision, **options)
+        return AdaINOnnxBackend(style, device=device, precision=precision)
     if backend == "torch" and style.format == "onnx":
         raise RtstyleError(f"style {style.name!r} is an ONNX model: use --backend onnxruntime, tensorrt or auto")
     if backend == "tensorrt":
@@ -55,5 +65,6 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
     return cls(style, device=device, precision=precision, **options)
 
 
-__all__ = ["ArbitraryStyleBackend", "BACKEND_NAMES", "Backend", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
+__all__ = ["AdaINOnnxBackend", "AdaINTorchBackend", "ArbitraryStyleBackend", "BACKEND_NAMES", "Backend",
+           "StyleImages", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
            "create_backend", "tensorrt_available"]

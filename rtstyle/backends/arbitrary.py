@@ -22,21 +22,13 @@ import onnxruntime as ort
 
 from ..errors import RtstyleError
 from ..models.registry import Style
+from .base import StyleImages
 from .onnx_backend import OnnxBackend, session_options
 
 ARCHITECTURE = "magenta_arbitrary"
 
 
-def mix_weights(count: int, weights: list[float] | None) -> np.ndarray:
-    """Weights for `count` style images, non-negative and normalised to sum to 1."""
-    w = np.ones(count) if not weights else np.asarray(weights, dtype=np.float64)
-    if len(w) != count or (w < 0).any() or w.sum() <= 0:
-        raise RtstyleError(f"--style-weights: give {count} non-negative numbers with a positive sum, one per "
-                           f"--style-image")
-    return w / w.sum()
-
-
-class ArbitraryStyleBackend(OnnxBackend):
+class ArbitraryStyleBackend(StyleImages, OnnxBackend):
     """The transformer runs through `OnnxBackend`; this adds the style vector to its inputs."""
 
     def __init__(self, style: Style, device: str | None = None, precision: str | None = None):
@@ -52,24 +44,19 @@ class ArbitraryStyleBackend(OnnxBackend):
         self._predict_size = (pin.shape[2], pin.shape[1])  # NHWC -> (width, height)
         self.vector_name = next(i.name for i in self.session.get_inputs() if i.name != self.input_name)
         self.style_vector: np.ndarray | None = None
-        self.alpha = 1.0
 
     def style_vector_of(self, rgb: np.ndarray) -> np.ndarray:
         """The predictor's vector for one RGB uint8 image (resized to the predictor's input)."""
         x = cv2.resize(rgb, self._predict_size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         return self.predictor.run(None, {self.predictor.get_inputs()[0].name: x[None]})[0]
 
-    def with_style(self, images: list[np.ndarray], weights: list[float] | None = None,
-                   alpha: float = 1.0) -> "ArbitraryStyleBackend":
-        if not images:
-            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
-        if not 0.0 <= alpha <= 1.0:
-            raise RtstyleError(f"--alpha must be between 0 and 1, got {alpha}")
-        w = mix_weights(len(images), weights)
+    def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "ArbitraryStyleBackend":
         bound = copy.copy(self)  # shares the sessions
-        bound.style_vector = sum(wi * self.style_vector_of(im) for wi, im in zip(w, images)).astype(np.float32)
-        bound.alpha = alpha
+        bound.style_vector = sum(wi * self.style_vector_of(im) for wi, im in zip(weights, images)).astype(np.float32)
         return bound
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return self._colour_kept(batch, super()._run)
 
     def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
         if self.style_vector is None:

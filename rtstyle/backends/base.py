@@ -11,7 +11,9 @@ from abc import ABC, abstractmethod
 
 import cv2
 import numpy as np
+import torch
 
+from ..errors import RtstyleError
 from ..models.registry import Style
 
 MIN_SIDE = 8  # the 9x9 reflection pad and two stride-2 convs need at least this
@@ -80,3 +82,71 @@ def pad_to_multiple(batch: np.ndarray, multiple: int) -> np.ndarray:
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+
+def luma(frames):
+    """BT.601 luminance of NHWC RGB frames (numpy or torch), shaped (..., 1), as float."""
+    return frames[..., 0:1] * 0.299 + frames[..., 1:2] * 0.587 + frames[..., 2:3] * 0.114
+
+
+def _as_uint8(x):
+    x = x.round().clip(0, 255)
+    return x.astype(np.uint8) if isinstance(x, np.ndarray) else x.to(torch.uint8)
+
+
+def gray3(frames):
+    """NHWC uint8 RGB (numpy or torch) -> its luminance in all three channels, uint8."""
+    y = _as_uint8(luma(frames))
+    return np.repeat(y, 3, -1) if isinstance(y, np.ndarray) else y.expand(*y.shape[:-1], 3).contiguous()
+
+
+def keep_chroma(content, stylized):
+    """`stylized`'s luminance with `content`'s colours (NHWC uint8, numpy or torch).
+
+    Adding one delta to R, G and B moves the luminance by that delta and leaves the
+    colour differences R-Y and B-Y as they were: luminance-only transfer (Gatys et al.
+    2017), exact up to clipping at 0 and 255."""
+    return _as_uint8(content + (luma(stylized) - luma(content)))
+
+class StyleImages(ABC):
+    """Arbitrary-style backends: any image is the style, bound with `with_style`.
+
+    `with_style` returns a copy bound to the images that shares the loaded network
+    (switching style re-computes the style's statistics only, no reload); weights mix
+    several images, `alpha` sets the strength and `preserve_color` keeps the content's
+    colours (the network then sees luminance only, and the content's chroma goes back on).
+    """
+
+    alpha: float = 1.0
+    preserve_color: bool = False
+
+    def with_style(self, images: list[np.ndarray], weights: list[float] | None = None, alpha: float = 1.0,
+                   preserve_color: bool = False):
+        if not images:
+            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+        if not 0.0 <= alpha <= 1.0:
+            raise RtstyleError(f"--alpha must be between 0 and 1, got {alpha}")
+        w = mix_weights(len(images), weights)
+        if preserve_color:
+            images = [gray3(im[None])[0] for im in images]
+        bound = self._bound(images, w)
+        bound.alpha, bound.preserve_color = alpha, preserve_color
+        return bound
+
+    @abstractmethod
+    def _bound(self, images: list[np.ndarray], weights: np.ndarray):
+        """A copy sharing the network, bound to `images` mixed by `weights` (summing to 1)."""
+
+    def _colour_kept(self, frames, run):
+        """`run(frames)`, or with colour preservation, `run` on their luminance with their chroma put back."""
+        return keep_chroma(frames, run(gray3(frames))) if self.preserve_color else run(frames)
+
+
+def mix_weights(count: int, weights: list[float] | None) -> np.ndarray:
+    """Weights for `count` style images, non-negative and normalised to sum to 1."""
+    w = np.ones(count) if not weights else np.asarray(weights, dtype=np.float64)
+    if len(w) != count or (w < 0).any() or w.sum() <= 0:
+        raise RtstyleError(f"--style-weights: give {count} non-negative numbers with a positive sum, one per "
+                           f"--style-image")
+    return w / w.sum()

@@ -58,18 +58,21 @@ def export_onnx(
     of the network's stride (the exporter proves the shapes only for those).
     """
     stride = getattr(model, "stride", 1)
+    module, extra = exportable(model)
     example = torch.rand(batch, 3, height, width) * 255
     shapes = None
     if dynamic:
         hdim = torch.export.Dim("height", min=2, max=MAX_DYNAMIC_SIDE // stride)
         wdim = torch.export.Dim("width", min=2, max=MAX_DYNAMIC_SIDE // stride)
-        shapes = {"x": {0: torch.export.Dim("batch", min=1, max=64), 2: stride * hdim, 3: stride * wdim}}
+        shapes = ({0: torch.export.Dim("batch", min=1, max=64), 2: stride * hdim, 3: stride * wdim},
+                  *[None] * len(extra))
     path.parent.mkdir(parents=True, exist_ok=True)
     quiet = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), _quiet_logger("torch"):
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model.eval(), (example,), str(path), input_names=["input"], output_names=["output"],
+            module.eval(), (example, *extra.values()), str(path), input_names=["input", *extra],
+            output_names=["output"],
             opset_version=opset, dynamic_shapes=shapes, dynamo=True, external_data=False,
         )
     proto = onnx.load(str(path))
@@ -78,6 +81,17 @@ def export_onnx(
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     return path
+
+
+def exportable(model: nn.Module) -> tuple[nn.Module, dict[str, torch.Tensor]]:
+    """The module to export and example values of its inputs after the image, by name.
+
+    Most networks take the image alone; AdaIN also takes the style statistics, so
+    its export is a wrapper with those as inputs (`AdaINNet.exportable`)."""
+    if hasattr(model, "exportable"):
+        module = model.exportable()
+        return module, module.extra_inputs()
+    return model, {}
 
 
 @contextlib.contextmanager
@@ -183,7 +197,7 @@ def check_sizes(spec: ExportSpec) -> list[tuple[int, int, int]]:
     """(batch, height, width) inputs for the parity run: the export's own, plus other sizes if dynamic."""
     if not spec.dynamic:
         return [(spec.batch, spec.height, spec.width)]
-    return [(spec.batch, spec.height, spec.width), (1, 132, 200), (2, 96, 160)]
+    return [(spec.batch, spec.height, spec.width), (1, 136, 200), (2, 96, 160)]  # multiples of 8 and 4
 
 
 def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[int, int, int]]) -> dict:
@@ -195,13 +209,15 @@ def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[in
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     inp = session.get_inputs()[0]
     dtype = np.float16 if "float16" in inp.type else np.float32
+    module, extra = exportable(model)
     rng = np.random.default_rng(0)
     diffs = {}
     for b, h, w in sizes:
         x = rng.integers(0, 256, (b, 3, h, w)).astype(np.float32) * scale
         with torch.inference_mode():
-            ref = model(torch.from_numpy(x)).numpy() / scale
-        got = session.run(None, {inp.name: x.astype(dtype)})[0].astype(np.float32) / scale
+            ref = module(torch.from_numpy(x), *extra.values()).numpy() / scale
+        feeds = {inp.name: x.astype(dtype)} | {k: v.numpy().astype(dtype) for k, v in extra.items()}
+        got = session.run(None, feeds)[0].astype(np.float32) / scale
         # compare what a user sees: both clamped to the displayable range
         diffs[(b, h, w)] = float(np.abs(np.clip(got, 0, 255) - np.clip(ref, 0, 255)).max())
     return diffs

