@@ -325,7 +325,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     from .live import LiveApp
-    from .models.registry import DEFAULT_STYLE, available_styles
+    from .models.registry import ARBITRARY_ARCHITECTURES, DEFAULT_STYLE, available_styles
 
     options = _source_options(args)
     temporal = _smoother(args)
@@ -334,7 +334,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     if args.style_dir or args.style_image:
         styles, first, load = _live_style_images(args)
     else:
-        styles = list(available_styles())
+        # the n/b cycle: styles that need no style image
+        styles = [n for n, st in available_styles().items() if st.meta.architecture not in ARBITRARY_ARCHITECTURES]
         first = args.style or DEFAULT_STYLE
         if first not in styles:
             styles.insert(0, first)  # a style file given by path joins the cycle
@@ -368,7 +369,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 def _live_style_images(args: argparse.Namespace):
     """Live with an arbitrary-style model: n/b cycle through --style-image files and the --style-dir folder.
 
-    Each image is bound to the model when first chosen (one predictor run) and kept."""
+    Each image is bound to the model when chosen; a background thread computes every image's
+    style statistics/vector ahead (AdaIN caches them), so a switch costs milliseconds."""
     from .backends import StyleImages
     from .images import read_image
 
@@ -393,7 +395,15 @@ def _live_style_images(args: argparse.Namespace):
     def load(label: str):
         return base.with_style([read_image(by_label[label])], alpha=args.alpha, preserve_color=args.preserve_color)
 
+    def warm_up() -> None:  # the style statistics of every image, cached before its key is pressed
+        for label in list(by_label)[1:]:
+            try:
+                load(label)
+            except RtstyleError:
+                pass  # reported when the user picks it
+
     labels = list(by_label)
+    threading.Thread(target=warm_up, name="rtstyle-style-warmup", daemon=True).start()
     return labels, labels[0], load
 
 
@@ -549,7 +559,12 @@ def cmd_styles(args: argparse.Namespace) -> int:
     print(f"{'name':16s} {'origin':9s} {'format':6s} {'architecture':16s} details")
     for name, s in styles.items():
         m = s.meta
-        detail = f"width {m.width}, {m.num_residual} res blocks" if m.width else f"layout {m.layout}"
+        if m.architecture == "adain":
+            detail = f"decoder width {m.width}, any --style-image"
+        elif m.width:
+            detail = f"width {m.width}, {m.num_residual} res blocks"
+        else:
+            detail = f"layout {m.layout}"
         print(f"{name:16s} {s.origin:9s} {s.format:6s} {m.architecture:16s} {detail}, input {m.input_range}")
     print(f"\nuser styles live in {user_dir()} (add with: rtstyle import PATH --name NAME)")
     return 0

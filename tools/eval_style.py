@@ -25,8 +25,7 @@ from rtstyle.backends import create_backend
 from rtstyle.images import IMAGE_SUFFIXES, read_image, resize_long_side, write_image
 from rtstyle.metrics import EVAL_LONG_SIDE, gram_targets, style_loss
 from rtstyle.models import resolve_style
-
-ARBITRARY = ("adain", "magenta_arbitrary")
+from rtstyle.models.registry import ARBITRARY_ARCHITECTURES
 
 
 def photos(content_dir: Path) -> list[Path]:
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save-dir", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
-    if resolve_style(args.style).meta.architecture in ARBITRARY:
+    if resolve_style(args.style).meta.architecture in ARBITRARY_ARCHITECTURES:
         result = evaluate_arbitrary(args.style, args.style_image, args.content, args.save_dir)
         for style_name, r in result["per_style"].items():
             print(" ".join([f"{style_name:28s}"] + [f"{n} {v:.3f}" for n, v in r["ratios"].items()]) +

@@ -3,22 +3,29 @@
 The style is a pair of (1, 512, 1, 1) tensors, the mean and standard deviation of
 the style image's relu4_1 features, computed once per style image by the PyTorch
 encoder (`style_stats`) and then fed to the network with every frame: as arguments
-of `AdaINNet.forward_with` in PyTorch, as the `style_mean`/`style_std`/`alpha` inputs
-of the exported ONNX graph in ONNX Runtime. A style switch costs one encoder pass on
-the style image; the network is never rebuilt.
+of `AdaINNet.forward` in PyTorch, as the `style_mean`/`style_std`/`alpha` inputs
+of the exported ONNX graph in ONNX Runtime. A new style image costs one encoder pass
+(most of a second on a CPU); its statistics are then cached in memory and on disk by
+the image's content, so switching back, or to an image `rtstyle live` warmed up in the
+background, costs milliseconds. The network is never rebuilt.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
+import threading
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import RtstyleError
 from ..images import resize_long_side
-from ..models.adain import AdaINNet, StyleStats
+from ..models.adain import STATS_CHANNELS, AdaINNet, StyleStats
+from ..models.export import weights_hash
 from ..models.registry import Style
 from .base import StyleImages
 from .onnx_backend import OnnxBackend
@@ -28,17 +35,64 @@ ARCHITECTURE = "adain"
 STYLE_LONG_SIDE = 512  # style images are measured at this size, as in the paper's training
 
 
-def style_stats(net: AdaINNet, images: list[np.ndarray], weights: np.ndarray) -> StyleStats:
-    """Mixed statistics of RGB uint8 style images (each at 512 px on its long side) on `net`'s device."""
-    device = next(net.parameters()).device
-    stats = []
-    for image in images:
+_STATS: dict[str, StyleStats] = {}  # this process's statistics, by `stats_key`
+
+
+def stats_key(image: np.ndarray, encoder_id: str) -> str:
+    h = hashlib.sha256(image.tobytes())
+    h.update(f"{image.shape} {encoder_id} {STYLE_LONG_SIDE}".encode())
+    return h.hexdigest()[:32]
+
+
+def stats_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rtstyle" / "adain_stats"
+
+
+def image_stats(net: AdaINNet, image: np.ndarray, encoder_id: str) -> StyleStats:
+    """Statistics of one RGB uint8 style image (at 512 px on its long side), cached in memory
+    and on disk (4 kB each): an encoder pass on a style image takes most of a second on a
+    CPU, a cached one a few milliseconds, so live style switching stays instant."""
+    key = stats_key(image, encoder_id)
+    if key in _STATS:
+        return _STATS[key]
+    path = stats_dir() / f"{key}.npy"
+    try:
+        mean, std = torch.from_numpy(np.load(path)).view(2, 1, STATS_CHANNELS, 1, 1)
+        stats = StyleStats(mean, std)
+    except (OSError, ValueError, RuntimeError):  # not cached yet (or a damaged entry)
+        device = next(net.parameters()).device
         x = torch.from_numpy(resize_long_side(image, STYLE_LONG_SIDE)).permute(2, 0, 1)[None]
-        stats.append(net.stats_of(x.to(device, torch.float32) / 255.0))
-    return StyleStats.mix(stats, weights.tolist())
+        stats = net.stats_of(x.to(device, torch.float32) / 255.0)
+        stats = StyleStats(stats.mean.cpu(), stats.std.cpu())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.npy")
+        np.save(tmp, torch.stack([stats.mean, stats.std]).numpy())
+        os.replace(tmp, path)
+    _STATS[key] = stats
+    return stats
 
 
-class AdaINTorchBackend(StyleImages, TorchBackend):
+def style_stats(net: AdaINNet, images: list[np.ndarray], weights: np.ndarray, encoder_id: str) -> StyleStats:
+    """Mixed statistics of RGB uint8 style images (on the CPU)."""
+    return StyleStats.mix([image_stats(net, im, encoder_id) for im in images], weights.tolist())
+
+
+class AdaINStyle(StyleImages):
+    """What both AdaIN backends share: style statistics from an fp32 PyTorch encoder (`_encoder`)."""
+
+    _encoder: AdaINNet
+
+    @cached_property
+    def _encoder_id(self) -> str:
+        """Names the encoder in the statistics cache: the style file's hash (imports bring their own VGG)."""
+        return weights_hash(self.style.path)
+
+    def _stats(self, images: list[np.ndarray], weights: np.ndarray) -> StyleStats:
+        return style_stats(self._encoder, images, weights, self._encoder_id)
+
+
+class AdaINTorchBackend(AdaINStyle, TorchBackend):
     def __init__(self, style: Style, device: str | None = None, precision: str | None = None, **options):
         if options.get("cuda_graphs") or options.get("compile"):
             raise RtstyleError("--cuda-graphs and --compile are not available for AdaIN styles")
@@ -47,8 +101,8 @@ class AdaINTorchBackend(StyleImages, TorchBackend):
 
     def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "AdaINTorchBackend":
         bound = copy.copy(self)  # shares the network
-        stats = style_stats(self._encoder, images, weights)
-        bound.stats = StyleStats(stats.mean.to(self.dtype), stats.std.to(self.dtype))
+        stats = self._stats(images, weights)
+        bound.stats = StyleStats(stats.mean.to(self._device, self.dtype), stats.std.to(self._device, self.dtype))
         return bound
 
     @cached_property
@@ -59,13 +113,13 @@ class AdaINTorchBackend(StyleImages, TorchBackend):
     def _core(self, x: torch.Tensor) -> torch.Tensor:
         if self.stats is None:
             raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
-        return self.model.forward_with(x, self.stats.mean, self.stats.std, self.alpha)
+        return self.model(x, self.stats.mean, self.stats.std, self.alpha)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self._colour_kept(frames, super().forward)
 
 
-class AdaINOnnxBackend(StyleImages, OnnxBackend):
+class AdaINOnnxBackend(AdaINStyle, OnnxBackend):
     """The exported graph (image + statistics inputs); statistics from the PyTorch encoder on the CPU."""
 
     def __init__(self, style: Style, device: str | None = None, precision: str | None = None):
@@ -82,7 +136,7 @@ class AdaINOnnxBackend(StyleImages, OnnxBackend):
 
     def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "AdaINOnnxBackend":
         bound = copy.copy(self)  # shares the session
-        stats = style_stats(self._encoder, images, weights)
+        stats = self._stats(images, weights)
         bound.feeds = {"style_mean": stats.mean.numpy(), "style_std": stats.std.numpy()}
         return bound
 

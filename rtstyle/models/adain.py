@@ -9,9 +9,8 @@ a frame costs one encoder and one decoder pass:
 - `alpha` blends the AdaIN target with the content's own features (1 = full style,
   0 = the content, reconstructed by the decoder);
 - several style images mix by weights (normalised to sum to 1) in statistics space;
-- colour preservation (`match_color`) gives the style image the content's colour
-  mean and covariance before its statistics are taken (Gatys et al. 2017), so the
-  output keeps the content's colours and takes the style's texture.
+- colour preservation happens around the network (`backends.base.keep_chroma`): it
+  sees luminance only, and the content's chroma goes back on (Gatys et al. 2017).
 
 Layer layout. The encoder and decoder are `nn.Sequential`s laid out exactly as in
 the pytorch-AdaIN project (`vgg_normalised.pth`, `decoder.pth`), so those checkpoints
@@ -76,29 +75,6 @@ class StyleStats:
         return cls(sum(wi * s.mean for wi, s in zip(w, stats)), sum(wi * s.std for wi, s in zip(w, stats)))
 
 
-def match_color(style: Tensor, content: Tensor, eps: float = EPS) -> Tensor:
-    """`style` recoloured so its RGB mean and covariance equal `content`'s.
-
-    The linear map x -> A (x - mu_s) + mu_c with A = C_c^1/2 C_s^-1/2 (symmetric square
-    roots). Images are (3, H, W) or (1, 3, H, W) in 0..1; the result is clamped to 0..1.
-    """
-    def moments(x: Tensor) -> tuple[Tensor, Tensor]:
-        flat = x.reshape(3, -1).double()
-        mu = flat.mean(1, keepdim=True)
-        d = flat - mu
-        return mu, d @ d.T / d.shape[1] + eps * torch.eye(3, dtype=torch.float64)
-
-    def sqrtm(m: Tensor, inverse: bool = False) -> Tensor:
-        vals, vecs = torch.linalg.eigh(m)
-        root = vals.clamp(min=eps).sqrt()
-        return vecs @ torch.diag(1.0 / root if inverse else root) @ vecs.T
-
-    mu_s, cov_s = moments(style)
-    mu_c, cov_c = moments(content)
-    out = sqrtm(cov_c) @ sqrtm(cov_s, inverse=True) @ (style.reshape(3, -1).double() - mu_s) + mu_c
-    return out.reshape(style.shape).clamp(0, 1).to(style.dtype)
-
-
 def build_encoder() -> nn.Sequential:
     """pytorch-AdaIN's `vgg` up to relu4_1 (untrained): 1x1 input conv, reflection-padded 3x3s."""
     layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
@@ -145,11 +121,12 @@ def decoder_width(state: dict[str, Tensor]) -> int:
 
 
 class AdaINNet(nn.Module):
-    """Encoder + AdaIN + decoder; the style statistics and alpha are buffers set per style.
+    """Encoder + AdaIN + decoder. The style comes in as statistics with every call.
 
-    `forward(x)` takes RGB 0..1 (N, 3, H, W), H and W multiples of 8, and returns the
-    stylized image in 0..1 (unclamped). `forward_with(x, mean, std, alpha)` takes the
-    statistics as arguments: that is what the ONNX export exposes as inputs.
+    `forward(x, style_mean, style_std, alpha)` takes RGB 0..1 (N, 3, H, W), H and W
+    multiples of 8, and returns the stylized image in 0..1 (unclamped). The statistics
+    are inputs, not weights, so the ONNX export (and a TensorRT engine built from it)
+    serves every style image.
     """
 
     stride = 8
@@ -158,10 +135,6 @@ class AdaINNet(nn.Module):
         super().__init__()
         self.encoder = build_encoder()
         self.decoder = build_decoder(decoder_width)
-        self.register_buffer("style_mean", torch.zeros(1, STATS_CHANNELS, 1, 1), persistent=False)
-        self.register_buffer("style_std", torch.ones(1, STATS_CHANNELS, 1, 1), persistent=False)
-        self.register_buffer("alpha", torch.ones(()), persistent=False)
-        self.styled = False
 
     def encode(self, x: Tensor, layers: tuple[int, ...] = (ENCODER_LAST,)) -> list[Tensor]:
         """Encoder activations at the given Sequential indices (relu4_1 by default)."""
@@ -180,59 +153,13 @@ class AdaINNet(nn.Module):
         mean, std = mean_std(self.encode(style)[0])
         return StyleStats(mean, std)
 
-    def set_style(self, stats: StyleStats, alpha: float = 1.0) -> None:
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-        self.style_mean.copy_(stats.mean)
-        self.style_std.copy_(stats.std)
-        self.alpha.fill_(alpha)
-        self.styled = True
-
-    def forward_with(self, x: Tensor, mean: Tensor, std: Tensor, alpha: Tensor | float) -> Tensor:
-        return self.decoder(blend(self.encode(x)[0], mean, std, alpha))
-
-    def exportable(self) -> "AdaINExport":
-        return AdaINExport(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.styled:
-            raise RuntimeError("AdaIN needs a style: call set_style (the CLI's --style-image)")
-        return self.forward_with(x, self.style_mean, self.style_std, self.alpha)
-
-
-class AdaINExport(nn.Module):
-    """`AdaINNet.forward_with` as a module: the ONNX graph takes the style statistics as inputs,
-    so one file (and one TensorRT engine) serves every style image."""
-
-    stride = AdaINNet.stride
-
-    def __init__(self, net: AdaINNet):
-        super().__init__()
-        self.net = net
-
     @staticmethod
     def extra_inputs() -> dict[str, Tensor]:
-        """Example values of the inputs after the image, by name (statistics of a plausible style)."""
+        """Example values of the inputs after the image, by name (what `models.export` exports)."""
         g = torch.Generator().manual_seed(0)
         return {"style_mean": torch.rand(1, STATS_CHANNELS, 1, 1, generator=g) * 4,
                 "style_std": torch.rand(1, STATS_CHANNELS, 1, 1, generator=g) * 8 + 0.1,
                 "alpha": torch.ones(1)}
 
-    def forward(self, x: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor) -> Tensor:
-        return self.net.forward_with(x, style_mean, style_std, alpha)
-
-
-LUMA = (0.299, 0.587, 0.114)  # BT.601, as OpenCV's YCrCb
-
-
-def luma(rgb: Tensor) -> Tensor:
-    """Luminance of (N, 3, H, W) RGB, shaped (N, 1, H, W)."""
-    r, g, b = rgb.unbind(1)
-    return (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b)[:, None]
-
-
-def keep_chroma(content: Tensor, stylized: Tensor) -> Tensor:
-    """The stylized luminance with the content's chroma (colour preservation, luminance-only
-    transfer of Gatys et al. 2017): adding the same delta to R, G and B moves Y by that delta
-    and leaves the colour differences R-Y and B-Y (hence Cr, Cb) as they were."""
-    return content + (luma(stylized) - luma(content))
+    def forward(self, x: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor | float) -> Tensor:
+        return self.decoder(blend(self.encode(x)[0], style_mean, style_std, alpha))

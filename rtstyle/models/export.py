@@ -58,7 +58,7 @@ def export_onnx(
     of the network's stride (the exporter proves the shapes only for those).
     """
     stride = getattr(model, "stride", 1)
-    module, extra = exportable(model)
+    extra = extra_inputs(model)
     example = torch.rand(batch, 3, height, width) * 255
     shapes = None
     if dynamic:
@@ -71,7 +71,7 @@ def export_onnx(
     with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), _quiet_logger("torch"):
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module.eval(), (example, *extra.values()), str(path), input_names=["input", *extra],
+            model.eval(), (example, *extra.values()), str(path), input_names=["input", *extra],
             output_names=["output"],
             opset_version=opset, dynamic_shapes=shapes, dynamo=True, external_data=False,
         )
@@ -83,15 +83,11 @@ def export_onnx(
     return path
 
 
-def exportable(model: nn.Module) -> tuple[nn.Module, dict[str, torch.Tensor]]:
-    """The module to export and example values of its inputs after the image, by name.
-
-    Most networks take the image alone; AdaIN also takes the style statistics, so
-    its export is a wrapper with those as inputs (`AdaINNet.exportable`)."""
-    if hasattr(model, "exportable"):
-        module = model.exportable()
-        return module, module.extra_inputs()
-    return model, {}
+def extra_inputs(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Example values of the model's inputs after the image, by name. Most networks take the
+    image alone; AdaIN also takes the style statistics (`AdaINNet.extra_inputs`), which
+    become inputs of the ONNX graph."""
+    return model.extra_inputs() if hasattr(model, "extra_inputs") else {}
 
 
 @contextlib.contextmanager
@@ -209,13 +205,13 @@ def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[in
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     inp = session.get_inputs()[0]
     dtype = np.float16 if "float16" in inp.type else np.float32
-    module, extra = exportable(model)
+    extra = extra_inputs(model)
     rng = np.random.default_rng(0)
     diffs = {}
     for b, h, w in sizes:
         x = rng.integers(0, 256, (b, 3, h, w)).astype(np.float32) * scale
         with torch.inference_mode():
-            ref = module(torch.from_numpy(x), *extra.values()).numpy() / scale
+            ref = model(torch.from_numpy(x), *extra.values()).numpy() / scale
         feeds = {inp.name: x.astype(dtype)} | {k: v.numpy().astype(dtype) for k, v in extra.items()}
         got = session.run(None, feeds)[0].astype(np.float32) / scale
         # compare what a user sees: both clamped to the displayable range

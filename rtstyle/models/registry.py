@@ -151,6 +151,7 @@ def available_styles() -> dict[str, Style]:
 
 DEFAULT_STYLE = "starry"
 ARBITRARY_DEFAULT = "adain"  # the built-in model `--style-image` uses when no --style is given
+ARBITRARY_ARCHITECTURES = ("adain", "magenta_arbitrary")  # styles that take --style-image
 
 
 def default_style() -> Style:
