@@ -3,6 +3,8 @@ the pytorch-AdaIN checkpoint format and the ONNX export with statistics inputs."
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -178,6 +180,8 @@ def test_export_takes_the_statistics_as_inputs(tmp_path):
     assert "max |diff|" in proc.stdout
     names = [i.name for i in ort.InferenceSession(str(out)).get_inputs()]
     assert names == ["input", "style_mean", "style_std", "alpha"]
+    sidecar = json.loads(out.with_suffix(".json").read_text())["export"]
+    assert sidecar["style_inputs"] == {"style_mean": [1, 512, 1, 1], "style_std": [1, 512, 1, 1], "alpha": [1]}
 
 
 def test_style_image_alone_uses_the_builtin_model(tmp_path, short_clip):

@@ -178,6 +178,7 @@ def export_style(style: Style, out: Path, spec: ExportSpec) -> dict:
                       "range": meta.input_range, "channels": "RGB",
                       "shape": ["batch", 3, "height", "width"] if spec.dynamic
                       else [spec.batch, 3, spec.height, spec.width]},
+            "style_inputs": {k: list(v.shape) for k, v in extra_inputs(model).items()},  # AdaIN: per style image
             "output": {"name": "output", "layout": "NCHW", "range": meta.input_range, "clamp": [0, 255]},
             "dynamic": spec.dynamic, "stride": getattr(model, "stride", 1), "opset": spec.opset,
             "precision": spec.precision, "source": str(style.path), "source_sha256_16": weights_hash(style.path),
