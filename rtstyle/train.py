@@ -88,10 +88,37 @@ def total_variation(y: torch.Tensor) -> torch.Tensor:
     return (y[..., 1:, :] - y[..., :-1, :]).abs().mean() + (y[..., :, 1:] - y[..., :, :-1]).abs().mean()
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) and write `<out>/<name>.safetensors`; returns that path."""
+def resume(ckpt_path: Path, module: torch.nn.Module, opt: torch.optim.Optimizer, key: str) -> int:
+    """Load `module` (stored under `key`) and `opt` from the checkpoint if there is one;
+    the iteration to continue from (0 for a fresh start)."""
+    if not ckpt_path.exists():
+        return 0
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    module.load_state_dict(ck[key])
+    opt.load_state_dict(ck["optimizer"])
+    return int(ck["iteration"])
+
+
+def loss_log(path: Path, start: int, columns: list[str]):
+    """The CSV loss log, appended to when resuming; returns (file, writer)."""
+    new = start == 0 or not path.exists()
+    f = open(path, "w" if new else "a", newline="")
+    writer = csv.writer(f)
+    if new:
+        writer.writerow(["iteration", *columns, "seconds"])
+    return f, writer
+
+
+def progress_bar(enabled: bool):
+    """The rich progress bar both trainers show: iterations, last losses, time left."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), disable=not enabled)
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) and write `<out>/<name>.safetensors`; returns that path."""
     out_dir = Path(cfg.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out_dir / f"{cfg.name}.ckpt.pt", out_dir / f"{cfg.name}.losses.csv"
@@ -107,25 +134,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 
     model = TransformerNet(cfg.width, cfg.num_residual)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    start = 0
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        start = int(ck["iteration"])
+    start = resume(ckpt_path, model, opt, "model")
+    if start:
         rng.seed(cfg.seed + start)
-    new_log = not log_path.exists() or start == 0
-    log_file = open(log_path, "w" if new_log else "a", newline="")
-    log = csv.writer(log_file)
-    if new_log:
-        log.writerow(["iteration", "content", "style", "tv", "total", "seconds"])
+    log_file, log = loss_log(log_path, start, ["content", "style", "tv", "total"])
 
     layers = STYLE_LAYERS + (CONTENT_LAYER,)
     t0 = time.monotonic()
     last = {}
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("{task.fields[losses]}"), TimeRemainingColumn()]
-    with Progress(*columns, disable=not progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(f"train {cfg.name}", total=cfg.iters, completed=start, losses="")
         for it in range(start, cfg.iters):
             x = random_crops(pool, cfg.batch, cfg.size, rng)

