@@ -369,8 +369,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 def _live_style_images(args: argparse.Namespace):
     """Live with an arbitrary-style model: n/b cycle through --style-image files and the --style-dir folder.
 
-    Each image is bound to the model when chosen; a background thread computes every image's
-    style statistics/vector ahead (AdaIN caches them), so a switch costs milliseconds."""
+    Each image is bound to the model when chosen. Where the model caches what it computes of a
+    style image (AdaIN's statistics), a background thread does that for every image ahead, so a
+    switch costs milliseconds."""
     from .backends import StyleImages
     from .images import read_image
 
@@ -403,7 +404,8 @@ def _live_style_images(args: argparse.Namespace):
                 pass  # reported when the user picks it
 
     labels = list(by_label)
-    threading.Thread(target=warm_up, name="rtstyle-style-warmup", daemon=True).start()
+    if base.caches_styles:
+        threading.Thread(target=warm_up, name="rtstyle-style-warmup", daemon=True).start()
     return labels, labels[0], load
 
 

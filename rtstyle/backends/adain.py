@@ -82,6 +82,7 @@ class AdaINStyle(StyleImages):
     """What both AdaIN backends share: style statistics from an fp32 PyTorch encoder (`_encoder`)."""
 
     _encoder: AdaINNet
+    caches_styles = True
 
     @cached_property
     def _encoder_id(self) -> str:

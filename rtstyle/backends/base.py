@@ -84,15 +84,14 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-
 def luma(frames):
     """BT.601 luminance of NHWC RGB frames (numpy or torch), shaped (..., 1), as float."""
     return frames[..., 0:1] * 0.299 + frames[..., 1:2] * 0.587 + frames[..., 2:3] * 0.114
 
 
 def _as_uint8(x):
-    x = x.round().clip(0, 255)
-    return x.astype(np.uint8) if isinstance(x, np.ndarray) else x.to(torch.uint8)
+    """`to_uint8` for numpy or torch."""
+    return to_uint8(x) if isinstance(x, np.ndarray) else x.round().clamp(0, 255).to(torch.uint8)
 
 
 def gray3(frames):
@@ -120,6 +119,7 @@ class StyleImages(ABC):
 
     alpha: float = 1.0
     preserve_color: bool = False
+    caches_styles: bool = False  # True where binding an image again is cheap (worth warming up ahead)
 
     def with_style(self, images: list[np.ndarray], weights: list[float] | None = None, alpha: float = 1.0,
                    preserve_color: bool = False):
