@@ -414,6 +414,8 @@ def cmd_image(args: argparse.Namespace) -> int:
 
     _positive("height", args.height)
     _positive("scale", args.scale)
+    if args.method == "gatys":
+        return _image_gatys(args)
     backend = _load_backend(args)
     _warn_fixed_size(backend)
     src = Path(args.input)
@@ -423,6 +425,35 @@ def cmd_image(args: argparse.Namespace) -> int:
         dst = free_path(Path(f"{src.stem}_{backend.style.name}.png"))
     out = stylize_image(src, dst, backend, height=args.height, scale=args.scale)
     _console().print(f"wrote {dst}: {out.shape[1]}x{out.shape[0]}, style {backend.style.name} on {backend!r}")
+    return 0
+
+
+def _image_gatys(args: argparse.Namespace) -> int:
+    """`rtstyle image --method gatys`: optimise the pixels (Gatys et al.), with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .gatys import GatysConfig, gatys
+    from .images import read_image, write_image
+
+    if not args.style_image or len(args.style_image) != 1:
+        raise RtstyleError("--method gatys takes exactly one --style-image")
+    if args.style or args.height or args.scale:
+        raise RtstyleError("--method gatys optimises the image itself: use --size (long side), not --style/--height/"
+                           "--scale")
+    content, style = read_image(args.input), read_image(args.style_image[0])
+    src = Path(args.input)
+    dst = check_output(Path(args.output), args.overwrite) if args.output else free_path(Path(f"{src.stem}_gatys.png"))
+    cfg = GatysConfig(iterations=args.iterations, size=args.size, optimizer=args.optimizer,
+                      style_weight=args.style_weight)
+    cfg.check()
+    columns = [TextColumn("gatys"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4g}"),
+               TimeRemainingColumn()]
+    with Progress(*columns, console=_console()) as bar:
+        task = bar.add_task("", total=cfg.iterations, loss=float("nan"))
+        out = gatys(content, style, cfg, lambda i, loss: bar.update(task, completed=i, loss=loss))
+    write_image(dst, out)
+    _console().print(f"wrote {dst}: {out.shape[1]}x{out.shape[0]}, Gatys et al. ({cfg.iterations} {cfg.optimizer} "
+                     f"iterations)")
     return 0
 
 
@@ -653,10 +684,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
     p.set_defaults(func=cmd_live)
 
+    from .gatys import GatysConfig
+
+    g = GatysConfig
     p = sub.add_parser("image", help="stylize a still image")
     p.add_argument("input")
     p.add_argument("-o", "--output", help="output image (default: INPUT_STYLE.png)")
     _add_style_args(p)
+    p.add_argument("--method", choices=["network", "gatys"], default="network",
+                   help="network: a style network (default); gatys: optimise the image on VGG-19 losses (slow, any "
+                        "--style-image)")
+    p.add_argument("--iterations", type=int, default=g.iterations, help=f"gatys: iterations (default {g.iterations})")
+    p.add_argument("--size", type=int, default=g.size, help=f"gatys: long side in pixels (default {g.size})")
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=g.optimizer, help="gatys: optimiser")
+    p.add_argument("--style-weight", type=float, default=g.style_weight,
+                   help=f"gatys: style vs content (default {g.style_weight:g})")
     p.set_defaults(func=cmd_image)
 
     p = sub.add_parser("eval-temporal", help="measure flicker (warping error) and style fidelity, smoothing off vs on")
