@@ -594,6 +594,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
         m = s.meta
         if m.architecture == "adain":
             detail = f"decoder width {m.width}, any --style-image"
+        elif m.architecture == "cyclegan_resnet":
+            detail = f"ngf {m.width}, {m.num_residual} res blocks, {m.extra.get('norm', 'instance')} norm"
         elif m.width:
             detail = f"width {m.width}, {m.num_residual} res blocks"
         else:
@@ -763,7 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("styles", help="list built-in and imported styles")
     p.set_defaults(func=cmd_styles)
 
-    p = sub.add_parser("import", help="add a pytorch/examples checkpoint or ONNX style model to your styles")
+    p = sub.add_parser("import", help="add a pytorch/examples checkpoint, a CycleGAN generator (latest_net_G.pth) "
+                                      "or an ONNX style model to your styles")
     p.add_argument("path")
     p.add_argument("--name", required=True)
     p.add_argument("--input-range", choices=["0-255", "0-1"], help="override the model's input range")

@@ -230,7 +230,7 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     ("output folder missing", ["convert", "VIDEO", "-o", "/nonexistent/dir/out.mp4"], "does not exist"),
     ("output is a folder", ["convert", "VIDEO", "-o", "TMP", "-y"], "is a directory"),
     ("corrupt weights", ["convert", "VIDEO", "--style", "{junk.pth}"], "cannot load"),
-    ("mismatched weights", ["convert", "VIDEO", "--style", "{mismatched.pth}"], "not a fast_neural_style"),
+    ("mismatched weights", ["convert", "VIDEO", "--style", "{mismatched.pth}"], "neither a fast_neural_style"),
     ("unknown style", ["convert", "VIDEO", "--style", "vangogh"], "unknown style"),
     ("bad codec", ["convert", "VIDEO", "--codec", "nosuchcodec"], "not available"),
     ("bad image", ["image", "{notes.txt}"], "not a readable image"),

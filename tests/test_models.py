@@ -91,7 +91,7 @@ def test_corrupt_and_mismatched_weights(tmp_path):
         resolve_style(junk).build()
     other = tmp_path / "other.pth"
     torch.save({"fc.weight": torch.zeros(3, 3)}, other)
-    with pytest.raises(RtstyleError, match="not a fast_neural_style TransformerNet"):
+    with pytest.raises(RtstyleError, match="neither a fast_neural_style TransformerNet"):
         resolve_style(other).build()
     bad = TransformerNet(8).state_dict()
     bad["res2.conv1.conv2d.weight"] = torch.zeros(32, 32, 5, 5)

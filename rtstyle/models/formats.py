@@ -131,22 +131,34 @@ def load_pytorch_checkpoint(path: Path) -> dict[str, Tensor]:
             obj = obj[key]
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise RtstyleError(f"{path}: does not hold a state_dict of tensors")
+    if obj and all(k.startswith("module.") for k in obj):  # saved from a DataParallel wrapper
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
     return dict(obj)
 
 
 def describe_state_dict(state: dict[str, Tensor], name: str) -> StyleMeta:
-    """Recognise a TransformerNet state_dict of any width; refuse anything else."""
+    """Recognise a TransformerNet or a CycleGAN ResNet generator of any width; refuse anything else."""
+    from .cyclegan import ARCHITECTURE as CYCLEGAN, cyclegan_config, is_cyclegan_state
     from .transformer_net import TransformerNet
 
+    if is_cyclegan_state(state):
+        try:
+            return StyleMeta(name=name, architecture=CYCLEGAN, **cyclegan_config(state))
+        except KeyError as exc:
+            raise RtstyleError(f"{name}: not a CycleGAN ResNet generator ({exc.args[0]} missing)") from None
     try:
         cfg = TransformerNet.config_from_state_dict(state)
     except KeyError:
+        if any(k.startswith("model.model.") for k in state):
+            raise RtstyleError(f"{name}: a pix2pix U-Net generator; rtstyle runs the ResNet generators "
+                               f"(resnet_9blocks, resnet_6blocks)") from None
         first = state.get("1.weight")
         if first is not None and first.ndim == 4 and first.shape[1] == 512:
             raise RtstyleError(f"{name}: looks like a pytorch-AdaIN decoder.pth: import it with "
                                f"--vgg vgg_normalised.pth") from None
         keys = ", ".join(list(state)[:3])
         raise RtstyleError(
-            f"{name}: not a fast_neural_style TransformerNet checkpoint (no conv1.conv2d.weight; keys start {keys})"
+            f"{name}: neither a fast_neural_style TransformerNet (no conv1.conv2d.weight) nor a CycleGAN ResNet "
+            f"generator (no model.1.weight); keys start {keys}"
         ) from None
     return StyleMeta(name=name, **cfg)

