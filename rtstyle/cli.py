@@ -68,7 +68,7 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=1.0, metavar="0..1",
                    help="arbitrary styles: style strength, 0 keeps the content (default: 1)")
     p.add_argument("--preserve-color", action="store_true",
-                   help="arbitrary styles: keep the content's colours, take the style's texture")
+                   help="keep the content's colours, take the style's texture (luminance-only transfer, any style)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--height", type=int, help="resize to this height before stylizing (aspect kept)")
     size.add_argument("--scale", type=float, help="resize by this factor before stylizing")
@@ -110,7 +110,8 @@ def _add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
 
 def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
     """The backend the style options ask for (`style` overrides --style: live switches styles),
-    bound to the --style-image(s) for arbitrary-style models unless `bind` is False."""
+    bound to the --style-image(s) for arbitrary-style models unless `bind` is False (then a
+    per-style network accepts --style-image too: eval-temporal measures against it)."""
     from .backends import StyleImages
     from .convert import load_backend
     from .models.registry import ARBITRARY_DEFAULT
@@ -121,14 +122,16 @@ def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
     # --style-image alone: the built-in AdaIN model
     name = style or args.style or (ARBITRARY_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
     backend = load_backend(name, args.backend, args.precision, **options)
-    if not bind:
-        return backend
     if isinstance(backend, StyleImages):
-        return _bind_style_images(backend, args)
-    if args.style_image:
+        return _bind_style_images(backend, args) if bind else backend
+    if args.alpha != 1.0 or args.style_weights:
+        raise RtstyleError(f"--alpha and --style-weights apply to arbitrary-style models; style "
+                           f"{backend.style.name!r} is a per-style network")
+    if args.style_image and bind:
         raise RtstyleError(f"--style-image needs an arbitrary-style model; style {backend.style.name!r} is a "
                            f"per-style network (import one with: rtstyle import TRANSFORM.onnx --predictor "
                            f"PREDICT.onnx --name NAME)")
+    backend.preserve_color = args.preserve_color
     return backend
 
 
@@ -432,14 +435,17 @@ def _image_gatys(args: argparse.Namespace) -> int:
     """`rtstyle image --method gatys`: optimise the pixels (Gatys et al.), with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    import cv2
+
+    from .backends.base import keep_chroma
     from .gatys import GatysConfig, gatys
     from .images import read_image, write_image
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
-    if args.style or args.height or args.scale:
-        raise RtstyleError("--method gatys optimises the image itself: use --size (long side), not --style/--height/"
-                           "--scale")
+    if args.style or args.height or args.scale or args.alpha != 1.0:
+        raise RtstyleError("--method gatys optimises the image itself: use --size (long side) and --style-weight, "
+                           "not --style/--height/--scale/--alpha")
     content, style = read_image(args.input), read_image(args.style_image[0])
     src = Path(args.input)
     dst = check_output(Path(args.output), args.overwrite) if args.output else free_path(Path(f"{src.stem}_gatys.png"))
@@ -451,6 +457,8 @@ def _image_gatys(args: argparse.Namespace) -> int:
     with Progress(*columns, console=_console()) as bar:
         task = bar.add_task("", total=cfg.iterations, loss=float("nan"))
         out = gatys(content, style, cfg, lambda i, loss: bar.update(task, completed=i, loss=loss))
+    if args.preserve_color:
+        out = keep_chroma(cv2.resize(content, out.shape[1::-1], interpolation=cv2.INTER_AREA), out)
     write_image(dst, out)
     _console().print(f"wrote {dst}: {out.shape[1]}x{out.shape[0]}, Gatys et al. ({cfg.iterations} {cfg.optimizer} "
                      f"iterations)")

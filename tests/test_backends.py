@@ -114,3 +114,43 @@ def test_cuda_fp16_close_to_cpu(photo256):
     gpu = TorchBackend(style, device="cuda")
     assert gpu.precision == "fp16"
     assert max_diff(gpu(photo256), TorchBackend(style, device="cpu")(photo256)) <= TOL["fp16"] * 4
+
+
+def chroma_and_luma_change(out: np.ndarray, content: np.ndarray) -> tuple[float, float]:
+    """Mean |Cr, Cb| difference over unclipped pixels, and mean |Y| difference."""
+    ycc_out, ycc_in = (cv2.cvtColor(a, cv2.COLOR_RGB2YCrCb).astype(int) for a in (out, content))
+    unclipped = ((out > 0) & (out < 255)).all(-1)
+    return (float(np.abs(ycc_out[..., 1:] - ycc_in[..., 1:])[unclipped].mean()),
+            float(np.abs(ycc_out[..., 0] - ycc_in[..., 0]).mean()))
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_preserve_color_with_a_per_style_network(photo256, backend):
+    """Luminance-only transfer works for any network, fixed-size ONNX models included (the chroma
+    goes back on at the frame's own size)."""
+    rel = MOSAIC8 if backend == "torch" else "onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"
+    net = create_backend(resolve_style(fixture(rel)), backend)
+    frame = cv2.resize(photo256, (200, 120), interpolation=cv2.INTER_AREA)  # not the ONNX model's 256x256
+    plain = net(frame)
+    net.preserve_color = True
+    kept = net(frame)
+    chroma, luma = chroma_and_luma_change(kept, frame)
+    assert chroma < 1.0 and luma > 5  # the frame's colours, the style's texture
+    assert chroma_and_luma_change(plain, frame)[0] > 5 * max(chroma, 0.5)  # without it the colours do change
+    if backend == "torch":  # the device path (the CUDA runner's) agrees with the host path
+        padded = pad_to_multiple(frame[None], net.stride)
+        on_device = net.forward(torch.from_numpy(padded)).numpy()[0, :120, :200]
+        assert max_diff(on_device, kept) <= 1
+
+
+def test_alpha_is_refused_for_a_per_style_network(tmp_path):
+    from conftest import run_cli
+
+    proc = run_cli("image", fixture("images/content/sailboat.jpg"), "-o", tmp_path / "x.png", "--alpha", "0.5")
+    assert proc.returncode == 1 and "--alpha" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    out = tmp_path / "kept.png"
+    run_cli("image", fixture("images/content/sailboat.jpg"), "-o", out, "--preserve-color", "--height", "96",
+            check=True)
+    content = cv2.resize(read_image(fixture("images/content/sailboat.jpg")), read_image(out).shape[1::-1],
+                         interpolation=cv2.INTER_AREA)
+    assert chroma_and_luma_change(read_image(out), content)[0] < 2.0

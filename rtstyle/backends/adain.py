@@ -116,9 +116,6 @@ class AdaINTorchBackend(AdaINStyle, TorchBackend):
             raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
         return self.model(x, self.stats.mean, self.stats.std, self.alpha)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self._colour_kept(frames, super().forward)
-
 
 class AdaINOnnxBackend(AdaINStyle, OnnxBackend):
     """The exported graph (image + statistics inputs); statistics from the PyTorch encoder on the CPU."""
@@ -140,9 +137,6 @@ class AdaINOnnxBackend(AdaINStyle, OnnxBackend):
         stats = self._stats(images, weights)
         bound.feeds = {"style_mean": stats.mean.numpy(), "style_std": stats.std.numpy()}
         return bound
-
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self._colour_kept(batch, super()._run)
 
     def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
         if self.feeds is None:

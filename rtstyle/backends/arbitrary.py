@@ -55,9 +55,6 @@ class ArbitraryStyleBackend(StyleImages, OnnxBackend):
         bound.style_vector = sum(wi * self.style_vector_of(im) for wi, im in zip(weights, images)).astype(np.float32)
         return bound
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self._colour_kept(batch, super()._run)
-
     def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
         if self.style_vector is None:
             raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")

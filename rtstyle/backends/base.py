@@ -21,6 +21,9 @@ MIN_SIDE = 8  # the 9x9 reflection pad and two stride-2 convs need at least this
 
 class Backend(ABC):
     name: str = "base"
+    # Luminance-only transfer (Gatys et al. 2017): the network sees the frame's luminance
+    # and the frame's own chroma goes back on, so the style gives texture, not colours.
+    preserve_color: bool = False
 
     def __init__(self, style: Style):
         self.style = style
@@ -56,13 +59,16 @@ class Backend(ABC):
         if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
             raise ValueError(f"expected uint8 (N, H, W, 3) frames, got {batch.dtype} {batch.shape}")
         h, w = batch.shape[1:3]
+        x = gray3(batch) if self.preserve_color else batch
         if self.fixed_size:
             fh, fw = self.fixed_size
-            resized = np.stack([cv2.resize(f, (fw, fh), interpolation=cv2.INTER_AREA) for f in batch])
+            resized = np.stack([cv2.resize(f, (fw, fh), interpolation=cv2.INTER_AREA) for f in x])
             out = self._run(resized)
             out = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in out])
         else:
-            out = self._run(pad_to_multiple(batch, self.stride))[:, :h, :w]
+            out = self._run(pad_to_multiple(x, self.stride))[:, :h, :w]
+        if self.preserve_color:  # at full size: the chroma is never resized
+            out = keep_chroma(batch, out)
         return out[0] if single else out
 
     def __repr__(self) -> str:
@@ -114,7 +120,7 @@ class StyleImages(ABC):
     `with_style` returns a copy bound to the images that shares the loaded network
     (switching style re-computes the style's statistics only, no reload); weights mix
     several images, `alpha` sets the strength and `preserve_color` keeps the content's
-    colours (the network then sees luminance only, and the content's chroma goes back on).
+    colours (the style images then give their luminance only, like the frames).
     """
 
     alpha: float = 1.0
@@ -137,10 +143,6 @@ class StyleImages(ABC):
     @abstractmethod
     def _bound(self, images: list[np.ndarray], weights: np.ndarray):
         """A copy sharing the network, bound to `images` mixed by `weights` (summing to 1)."""
-
-    def _colour_kept(self, frames, run):
-        """`run(frames)`, or with colour preservation, `run` on their luminance with their chroma put back."""
-        return keep_chroma(frames, run(gray3(frames))) if self.preserve_color else run(frames)
 
 
 def mix_weights(count: int, weights: list[float] | None) -> np.ndarray:

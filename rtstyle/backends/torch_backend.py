@@ -18,7 +18,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
-from .base import Backend
+from .base import Backend, gray3, keep_chroma
 from .tensor_ops import from_network, to_network
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -42,13 +42,21 @@ class TensorBackend(Backend):
 
     @torch.inference_mode()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, H, W, 3) uint8 on this device, sides a multiple of `stride` -> the same, stylized."""
+        """(N, H, W, 3) uint8 on this device, sides a multiple of `stride` -> the same, stylized
+        (with `preserve_color` applied, on the device)."""
+        if not self.preserve_color:
+            return self._forward(frames)
+        return keep_chroma(frames, self._forward(gray3(frames)))
+
+    @torch.inference_mode()
+    def _forward(self, frames: torch.Tensor) -> torch.Tensor:
         scale = self.meta.input_scale
         return from_network(self._core(to_network(frames, self.dtype, scale, channels_last=self.channels_last)),
                             scale)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self.forward(torch.from_numpy(batch).to(self._device)).cpu().numpy()
+        """The host path: `Backend.__call__` has already dealt with `preserve_color`."""
+        return self._forward(torch.from_numpy(batch).to(self._device)).cpu().numpy()
 
 
 class CudaGraphs:
