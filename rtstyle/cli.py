@@ -540,7 +540,7 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
     src = Path(args.onnx)
     _, dims = onnx_input(src)
     shapes = {k: parse_shape(getattr(args, k), k) if getattr(args, k) else None for k in ("min", "opt", "max")}
-    profile = profile_for(dims, shapes["min"], shapes["opt"], shapes["max"])
+    profile = profile_for(dims, shapes["min"], shapes["opt"], shapes["max"], stride=_export_stride(src))
     precision = "fp16" if args.fp16 else "fp32"
     if args.via == "torch-tensorrt":
         return _build_torch_tensorrt(args, profile, precision)
@@ -556,6 +556,19 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_stride(onnx_path: Path) -> int:
+    """The network's stride from the sidecar `rtstyle export` wrote (8 for AdaIN), else 4."""
+    import json
+
+    from .models.export import sidecar_path
+
+    side = sidecar_path(onnx_path)
+    try:
+        return int(json.loads(side.read_text())["export"]["stride"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 4
+
+
 def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> int:
     """The alternative path: the PyTorch model the ONNX was exported from, compiled by torch-tensorrt."""
     import json
@@ -568,6 +581,9 @@ def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> 
     if not side.is_file():
         raise RtstyleError(f"{side}: missing; --via torch-tensorrt needs an ONNX file made by rtstyle export")
     style = resolve_style(json.loads(side.read_text())["export"]["source"])
+    if style.meta.architecture == "adain":
+        raise RtstyleError("--via torch-tensorrt compiles one-input networks; build AdaIN exports from ONNX (the "
+                           "default)")
     compile_style(style.build(), profile, precision)
     print(f"compiled {style.name} with torch-tensorrt ({precision}, profile {profile}); engines cached for "
           f"--backend torch --compile tensorrt")

@@ -351,3 +351,67 @@ def test_tensorrt_fp16_parity_with_fp32_pytorch(tmp_path):
         assert psnr(trt_backend(photo), cpu(photo)) >= 35
     again = TensorRTBackend(style, precision="fp16", cache=cache, profile=trt_backend.profile)
     assert again.engine_path == trt_backend.engine_path  # reused, not rebuilt
+
+
+# --- AdaIN: one engine for every style image ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def adain_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("adain") / "adain_dyn.onnx"
+    run_cli("export", "--style", "adain", "--dynamic", "--height", "128", "--width", "128", "-o", out, check=True)
+    return out
+
+
+def test_adain_export_plans_an_engine_with_fixed_style_inputs(adain_export, tmp_path):
+    from rtstyle.compile.profiles import onnx_input, onnx_inputs
+
+    name, dims = onnx_input(adain_export)
+    assert name == "input" and dims[1] == 3 and not isinstance(dims[2], int)
+    assert onnx_inputs(adain_export)["style_mean"] == [1, 512, 1, 1]
+    plan = BuildPlan.from_onnx(adain_export, profile_for(dims, stride=8), "fp16")
+    ops = {n.name: n.op_type for n in onnx.load(str(adain_export)).graph.node}
+    kept = {ops[n] for n in plan.fp32_layers}
+    assert {"ReduceMean", "Sqrt"} <= kept and "Conv" not in kept  # the statistics stay fp32, the convs go fp16
+    # build-engine reads the stride (8) from the export's sidecar: 4-aligned shapes are refused
+    proc = run_cli("build-engine", adain_export, "--min", "1x3x260x260")
+    assert proc.returncode == 1 and "multiples of 8" in proc.stderr and proc.stderr.count("\n") == 1
+    proc = run_cli("build-engine", adain_export, "--via", "torch-tensorrt")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_an_image_input_must_be_identifiable(tmp_path):
+    from onnx import TensorProto, helper
+
+    from rtstyle.compile.profiles import onnx_input
+
+    def two_inputs(second: str, dims: list) -> Path:
+        graph = helper.make_graph(
+            [helper.make_node("Add", ["a", second], ["y"])], "g",
+            [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, "h", "w"]),
+             helper.make_tensor_value_info(second, TensorProto.FLOAT, dims)],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "h", "w"])])
+        path = tmp_path / f"{second}.onnx"
+        onnx.save(helper.make_model(graph), str(path))
+        return path
+
+    with pytest.raises(RtstyleError, match="none named 'input'"):
+        onnx_input(two_inputs("b", [1, 3, 1, 1]))
+
+
+@pytest.mark.cuda
+@needs_trt
+def test_tensorrt_adain_matches_pytorch_for_two_styles(tmp_path):
+    from rtstyle.backends.tensorrt_backend import AdaINTensorRTBackend
+
+    style = resolve_style("adain")
+    engine = AdaINTensorRTBackend(style, precision="fp16", cache=EngineCache(tmp_path),
+                                  profile=Profile((1, 3, 256, 256), (1, 3, 360, 640), (1, 3, 720, 1280)))
+    cpu = create_backend(style, "torch", device="cpu")
+    photo = cv2.resize(read_image(fixture(CONTENT[1])), (640, 360), interpolation=cv2.INTER_AREA)
+    outs = []
+    for rel in ("images/style/candy.jpg", "images/style/udnie.jpg"):
+        image = read_image(fixture(rel))
+        out = engine.with_style([image], alpha=0.8)(photo)
+        assert psnr(out, cpu.with_style([image], alpha=0.8)(photo)) >= 30
+        outs.append(out)
+    assert psnr(outs[0], outs[1]) < 25  # the style inputs reached the engine

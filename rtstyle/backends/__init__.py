@@ -50,8 +50,9 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         return ArbitraryStyleBackend(style, device=device, precision=precision)
     if style.meta.architecture == ADAIN:
         if backend == "tensorrt":
-            raise RtstyleError(f"style {style.name!r} is AdaIN: it runs on torch or onnxruntime (TensorRT engines "
-                               f"of it: rtstyle export, then rtstyle build-engine)")
+            from .tensorrt_backend import AdaINTensorRTBackend
+
+            return AdaINTensorRTBackend(style, device=device, precision=precision, **options)
         if backend == "torch":
             return AdaINTorchBackend(style, device=device, precision=precision, **options)
         return AdaINOnnxBackend(style, device=device, precision=precision)

@@ -1,4 +1,5 @@
-"""AdaIN behind the backend interface: PyTorch (CPU/CUDA) and ONNX Runtime.
+"""AdaIN behind the backend interface: PyTorch (CPU/CUDA) and ONNX Runtime (TensorRT:
+`tensorrt_backend.AdaINTensorRTBackend`, on the same export).
 
 The style is a pair of (1, 512, 1, 1) tensors, the mean and standard deviation of
 the style image's relu4_1 features, computed once per style image by the PyTorch
@@ -82,9 +83,8 @@ def style_stats(net: AdaINNet, images: list[np.ndarray], weights: np.ndarray, en
 
 
 class AdaINStyle(StyleImages):
-    """What both AdaIN backends share: style statistics from an fp32 PyTorch encoder (`_encoder`)."""
+    """What the AdaIN backends share: style statistics from an fp32 PyTorch encoder (`_encoder`)."""
 
-    _encoder: AdaINNet
     caches_styles = True
 
     @cached_property
@@ -95,13 +95,22 @@ class AdaINStyle(StyleImages):
     def _stats(self, images: list[np.ndarray], weights: np.ndarray) -> StyleStats:
         return style_stats(self._encoder, images, weights, self._encoder_id)
 
+    @cached_property
+    def _encoder(self) -> AdaINNet:
+        """An fp32 PyTorch copy on the CPU (backends whose network is an export or an engine)."""
+        return self.style.build().to(memory_format=torch.channels_last)
+
+    @property
+    def stride(self) -> int:
+        return AdaINNet.stride
+
 
 class AdaINTorchBackend(AdaINStyle, TorchBackend):
     def __init__(self, style: Style, device: str | None = None, precision: str | None = None, **options):
         if options.get("cuda_graphs") or options.get("compile"):
             raise RtstyleError("--cuda-graphs and --compile are not available for AdaIN styles")
-        # NHWC on the CPU too: oneDNN runs these plain VGG-style convolutions 15% faster in it
-        # (a 640x360 frame 597 -> 506 ms, a 256 px style image 76 -> 63 ms)
+        # NHWC on the CPU too: oneDNN runs these plain VGG-style convolutions faster in it
+        # (a 640x360 frame 629 -> 485 ms, a 256 px style image 76 -> 63 ms; BENCHMARKS.md)
         options.setdefault("channels_last", True)
         super().__init__(style, device, precision, **options)
         self.stats: StyleStats | None = None
@@ -129,14 +138,6 @@ class AdaINOnnxBackend(AdaINStyle, OnnxBackend):
     def __init__(self, style: Style, device: str | None = None, precision: str | None = None):
         super().__init__(style, device, precision)
         self.feeds: dict[str, np.ndarray] | None = None
-
-    @cached_property
-    def _encoder(self) -> AdaINNet:
-        return self.style.build().to(memory_format=torch.channels_last)
-
-    @property
-    def stride(self) -> int:
-        return AdaINNet.stride
 
     def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "AdaINOnnxBackend":
         bound = copy.copy(self)  # shares the session

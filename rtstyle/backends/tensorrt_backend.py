@@ -10,8 +10,10 @@ pipeline's pinned upload), are converted there, and leave as uint8.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..compile.cache import EngineCache
@@ -19,7 +21,9 @@ from ..compile.profiles import Profile, Shape, onnx_input, profile_for
 from ..compile.tensorrt_build import BuildPlan, engine_for, require_tensorrt
 from ..errors import RtstyleError
 from ..models.export import cached_onnx
+from ..models.adain import StyleStats
 from ..models.registry import Style
+from .adain import AdaINStyle
 from .torch_backend import TensorBackend
 
 
@@ -72,12 +76,23 @@ class TensorRTBackend(TensorBackend):
                                     torch.empty(out_shape, dtype=out_dtype, device=self._device))
         return self._buffers[shape]
 
+    def _extra_inputs(self) -> dict[str, torch.Tensor]:
+        """Device tensors for the engine's inputs besides the image (fixed-size; none by default)."""
+        return {}
+
+    def _input_tensor(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        """`value` on the device in the dtype the engine wants for input `name`."""
+        dtype = _torch_dtype(self._trt, self.engine.get_tensor_dtype(name))
+        return value.to(self._device, dtype).contiguous()
+
     def _core(self, x: torch.Tensor) -> torch.Tensor:
         shape = tuple(x.shape)
         inp, out = self._bind(shape)  # type: ignore[arg-type]
         inp.copy_(x)
         self.context.set_input_shape(self.input_name, shape)
         self.context.set_tensor_address(self.input_name, inp.data_ptr())
+        for name, tensor in self._extra_inputs().items():
+            self.context.set_tensor_address(name, tensor.data_ptr())
         self.context.set_tensor_address(self.output_name, out.data_ptr())
         caller = torch.cuda.current_stream(self._device)
         self.stream.wait_stream(caller)  # the input copy above is on the caller's stream
@@ -85,6 +100,31 @@ class TensorRTBackend(TensorBackend):
             raise RtstyleError("TensorRT failed to run the engine")
         caller.wait_stream(self.stream)
         return out
+
+
+class AdaINTensorRTBackend(AdaINStyle, TensorRTBackend):
+    """AdaIN's export as an engine: the image is the profiled input; the style statistics and
+    alpha are fixed-size inputs bound by address, so one engine serves every style image."""
+
+    def __init__(self, style: Style, device: str | None = None, precision: str | None = None, **options):
+        super().__init__(style, device, precision, **options)
+        self.stats: StyleStats | None = None
+        self._alpha: tuple[float, torch.Tensor] | None = None
+
+    def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "AdaINTensorRTBackend":
+        bound = copy.copy(self)  # shares the engine and its context
+        stats = self._stats(images, weights)
+        bound.stats = StyleStats(self._input_tensor("style_mean", stats.mean),
+                                 self._input_tensor("style_std", stats.std))
+        bound._alpha = None
+        return bound
+
+    def _extra_inputs(self) -> dict[str, torch.Tensor]:
+        if self.stats is None:
+            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+        if self._alpha is None or self._alpha[0] != self.alpha:  # kept alive while the engine reads it
+            self._alpha = (self.alpha, self._input_tensor("alpha", torch.tensor([self.alpha])))
+        return {"style_mean": self.stats.mean, "style_std": self.stats.std, "alpha": self._alpha[1]}
 
 
 def _torch_dtype(trt, dtype) -> torch.dtype:

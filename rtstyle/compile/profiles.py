@@ -59,8 +59,11 @@ def parse_shape(text: str, what: str = "shape") -> Shape:
     return tuple(dims)  # type: ignore[return-value]
 
 
-def onnx_input(path: Path) -> tuple[str, list[int | str]]:
-    """Name and dims (ints, or names for dynamic ones) of the model's image input."""
+IMAGE_INPUT = "input"  # what `rtstyle export` names the image; other inputs (AdaIN's statistics) are fixed-size
+
+
+def onnx_inputs(path: Path) -> dict[str, list[int | str]]:
+    """Every graph input (weights excluded) with its dims: ints, or names for dynamic ones."""
     try:
         model = onnx.load(str(path), load_external_data=False)
     except FileNotFoundError:
@@ -68,14 +71,26 @@ def onnx_input(path: Path) -> tuple[str, list[int | str]]:
     except Exception as exc:
         raise RtstyleError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
     weights = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in weights]
-    if len(inputs) != 1:
-        raise RtstyleError(f"{path}: expected one image input, found {len(inputs)}")
-    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
-            for d in inputs[0].type.tensor_type.shape.dim]
+    return {i.name: [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+                     for d in i.type.tensor_type.shape.dim]
+            for i in model.graph.input if i.name not in weights}
+
+
+def onnx_input(path: Path) -> tuple[str, list[int | str]]:
+    """Name and dims of the model's image input: its only input, or the one named `IMAGE_INPUT`
+    beside fixed-size ones (an AdaIN export's style statistics and alpha)."""
+    inputs = onnx_inputs(path)
+    name = next(iter(inputs)) if len(inputs) == 1 else IMAGE_INPUT
+    if name not in inputs:
+        raise RtstyleError(f"{path}: {len(inputs)} inputs and none named {IMAGE_INPUT!r}: cannot tell the image "
+                           f"input apart")
+    dynamic = [n for n, dims in inputs.items() if n != name and not all(isinstance(d, int) and d > 0 for d in dims)]
+    if dynamic:
+        raise RtstyleError(f"{path}: input {dynamic[0]!r} has a dynamic shape; only the image input may")
+    dims = inputs[name]
     if len(dims) != 4:
         raise RtstyleError(f"{path}: expected a 4-d image input, got {len(dims)} dims")
-    return inputs[0].name, dims
+    return name, dims
 
 
 def profile_for(dims: list[int | str], min_shape: Shape | None = None, opt_shape: Shape | None = None,

@@ -26,7 +26,9 @@ from .profiles import Profile, onnx_input
 
 log = logging.getLogger("rtstyle")
 WORKSPACE_BYTES = 4 << 30
-FP32_OPS = ("InstanceNormalization",)  # ONNX ops whose TensorRT layers stay fp32 in fp16 engines
+# ONNX ops whose TensorRT layers stay fp32 in fp16 engines: normalisation, and the reductions
+# behind AdaIN's statistics (squared relu4_1 activations overflow fp16's 65504)
+FP32_OPS = ("InstanceNormalization", "ReduceMean", "Pow", "Sqrt", "Div")
 
 
 def require_tensorrt():
