@@ -154,3 +154,46 @@ def test_alpha_is_refused_for_a_per_style_network(tmp_path):
     content = cv2.resize(read_image(fixture("images/content/sailboat.jpg")), read_image(out).shape[1::-1],
                          interpolation=cv2.INTER_AREA)
     assert chroma_and_luma_change(read_image(out), content)[0] < 2.0
+
+
+def test_detail_upsample_restores_what_downscaling_lost(photo256):
+    """With an identity "network", the frame's own detail brings the frame back far better
+    than upsampling alone (only the chroma detail stays lost)."""
+    from rtstyle.backends.upsample import detail_upsample
+
+    frame = torch.from_numpy(cv2.resize(read_image(fixture("images/content/golden_gate.jpg")), (640, 360),
+                                        interpolation=cv2.INTER_AREA)[None])
+    small = torch.from_numpy(cv2.resize(frame[0].numpy(), (320, 180), interpolation=cv2.INTER_AREA)[None])
+    restored = detail_upsample(frame, small, small)[0].numpy()
+    bicubic = cv2.resize(small[0].numpy(), (640, 360), interpolation=cv2.INTER_CUBIC)
+    assert cv2.PSNR(restored, frame[0].numpy()) > cv2.PSNR(bicubic, frame[0].numpy()) + 3
+
+
+def test_infer_scale_runs_the_network_smaller_on_both_paths(photo256):
+    net = create_backend(resolve_style(fixture(MOSAIC8)), "torch")
+    seen = []
+    run = net._run
+    net._run = lambda batch: seen.append(batch.shape) or run(batch)
+    frame = cv2.resize(photo256, (200, 120), interpolation=cv2.INTER_AREA)
+    full = net(frame)
+    net.infer_scale = 0.5
+    half = net(frame)
+    assert seen == [(1, 120, 200, 3), (1, 60, 100, 3)] and half.shape == frame.shape
+    assert 0 < max_diff(half, full)
+    on_device = net.forward(torch.from_numpy(frame[None])).numpy()[0]  # the CUDA runner's path
+    assert max_diff(on_device, half) == 0
+    assert "infer-scale 0.5" in repr(net)
+
+
+def test_infer_scale_cli(tmp_path):
+    from conftest import run_cli
+
+    photo = fixture("images/content/sailboat.jpg")
+    out = tmp_path / "half.png"
+    run_cli("image", photo, "-o", out, "--height", "120", "--infer-scale", "0.5", check=True)
+    assert read_image(out).shape[0] == 120
+    for args, message in ((["--infer-scale", "0.1"], "between 0.25 and 1"),
+                          (["--style", fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"),
+                            "--infer-scale", "0.5"], "fixed 256x256")):
+        proc = run_cli("image", photo, "-o", tmp_path / "x.png", *args)
+        assert proc.returncode == 1 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -19,6 +19,7 @@ import torch
 from ..errors import RtstyleError
 from ..models.registry import Style
 from .base import Backend, gray3, keep_chroma
+from .upsample import at_reduced_size
 from .tensor_ops import from_network, to_network
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -43,10 +44,13 @@ class TensorBackend(Backend):
     @torch.inference_mode()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(N, H, W, 3) uint8 on this device, sides a multiple of `stride` -> the same, stylized
-        (with `preserve_color` applied, on the device)."""
-        if not self.preserve_color:
-            return self._forward(frames)
-        return keep_chroma(frames, self._forward(gray3(frames)))
+        (with `preserve_color` and `infer_scale` applied, on the device)."""
+        x = gray3(frames) if self.preserve_color else frames
+        if self.infer_scale < 1.0:
+            out = at_reduced_size(x, self.infer_scale, self.stride, self._forward)
+        else:
+            out = self._forward(x)
+        return keep_chroma(frames, out) if self.preserve_color else out
 
     @torch.inference_mode()
     def _forward(self, frames: torch.Tensor) -> torch.Tensor:
@@ -55,7 +59,7 @@ class TensorBackend(Backend):
                             scale)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        """The host path: `Backend.__call__` has already dealt with `preserve_color`."""
+        """The host path: `Backend.__call__` has already dealt with `preserve_color` and `infer_scale`."""
         return self._forward(torch.from_numpy(batch).to(self._device)).cpu().numpy()
 
 
