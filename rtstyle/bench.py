@@ -15,6 +15,7 @@ encoder threads keep up with a GPU (H100s have no NVENC).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -30,19 +31,21 @@ import cv2
 import numpy as np
 import torch
 
-from .backends import Backend, TensorBackend, create_backend
+from .backends import Backend, TensorBackend
 from .backends.base import pad_to_multiple
+from .backends.upsample import at_reduced_size, network_size
 from .backends.tensor_ops import from_network, to_network
-from .convert import SAMPLE_CLIP, VideoConversion
+from .convert import SAMPLE_CLIP, VideoConversion, load_backend
 from .errors import RtstyleError
 from .models.formats import StyleMeta, save_style
-from .models.registry import Style, resolve_style
+from .models.registry import DEFAULT_STYLE, Style
 from .models.transformer_net import TransformerNet
 from .sinks import EncoderSettings
 from .sources import VideoFileSource
 from .temporal import TemporalSmoother
 
 SIZES = ("640x360", "1280x720", "1920x1080")
+PIPELINE_STAGES = ("source", "preprocess", "inference", "postprocess", "sink")  # decode ... smoothing, encode
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -67,10 +70,12 @@ def untrained_style(width: int, folder: Path) -> Style:
 
 @dataclass
 class Row:
+    style: str
     backend: str
     precision: str
     size: str
     device: str
+    infer_scale: float = 1.0
     model_ms: dict = field(default_factory=dict)  # stage -> median ms per frame
     model_fps: float = 0.0
     e2e_fps: float | None = None
@@ -92,22 +97,31 @@ def _timed(fn, device: str):
 
 @torch.inference_mode()
 def time_model(backend: Backend, frame: np.ndarray, runs: int, warmup: int) -> dict[str, float]:
-    """Median ms per frame of each stage (tensor backends) and of the whole host-to-host call."""
+    """Median ms per frame of each stage (tensor backends) and of the whole host-to-host call.
+    With reduced-size inference the stages run at the network's size, and "rescale" is the
+    downscale plus the detail upsampling around it."""
     batch = pad_to_multiple(frame[None], backend.stride)
+    full = torch.from_numpy(batch)
+    scale = backend.scale_for(*frame.shape[:2])
+    if scale < 1.0:
+        batch = cv2.resize(frame, network_size(*frame.shape[:2], scale, backend.stride)[::-1],
+                           interpolation=cv2.INTER_AREA)[None]
     tensor = isinstance(backend, TensorBackend)
     stages: dict[str, list[float]] = {}
     dev = backend.device
     pinned = torch.from_numpy(batch).pin_memory() if dev.startswith("cuda") else torch.from_numpy(batch)
-    scale = backend.meta.input_scale
+    input_scale = backend.meta.input_scale
     for i in range(warmup + runs):
         _, total = _timed(lambda: backend(frame), dev)
         parts = {"total": total}
+        if scale < 1.0:
+            _, parts["rescale"] = _timed(lambda: at_reduced_size(full, scale, backend.stride, lambda x: x), dev)
         if tensor:
             x, parts["upload"] = _timed(lambda: pinned.to(dev, non_blocking=True), dev)
-            x, parts["preprocess"] = _timed(lambda: to_network(x, backend.dtype, scale,
+            x, parts["preprocess"] = _timed(lambda: to_network(x, backend.dtype, input_scale,
                                                                 channels_last=backend.channels_last), dev)
             y, parts["network"] = _timed(lambda: backend._core(x), dev)
-            y, parts["postprocess"] = _timed(lambda: from_network(y, scale), dev)
+            y, parts["postprocess"] = _timed(lambda: from_network(y, input_scale), dev)
             _, parts["download"] = _timed(lambda: y.cpu(), dev)
         if i >= warmup:
             for k, v in parts.items():
@@ -167,7 +181,9 @@ def time_encoder(size: tuple[int, int], threads: int, frames: int, encoder: Enco
 
 @dataclass
 class BenchConfig:
-    style: str | None = None
+    styles: tuple[str | None, ...] = (None,)  # None: the default style
+    lite: tuple[bool, ...] = (False,)  # full and/or lite variants of each style
+    infer_scale: float | None = None  # None: 1, or lite's automatic choice
     width: int | None = None  # time an untrained TransformerNet of this width instead of a style
     backends: tuple[str, ...] = ("torch", "onnxruntime")
     precisions: tuple[str, ...] = ("fp32",)
@@ -190,44 +206,51 @@ def machine() -> dict:
     return info
 
 
+def _settings(cfg: BenchConfig, folder: Path):
+    """(style or name, lite) pairs to time: an untrained network, or each style in each variant."""
+    if cfg.width:
+        return [(untrained_style(cfg.width, folder), False)]
+    return [(name, lite) for name in cfg.styles for lite in cfg.lite]
+
+
 def run_bench(cfg: BenchConfig, progress=print) -> dict:
     rows: list[Row] = []
     encode: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
         folder = Path(tmp)
-        style = untrained_style(cfg.width, folder) if cfg.width else resolve_style(cfg.style)
         sizes = [parse_size(s) for s in cfg.sizes]
         photo = sample_frame()
-        for name in cfg.backends:
-            for precision in cfg.precisions:
-                options = {}
-                if name == "torch":
-                    options = {"cuda_graphs": cfg.cuda_graphs} | ({"compile": cfg.compile} if cfg.compile else {})
-                try:
-                    backend = create_backend(style, name, precision=precision, **options)
-                except RtstyleError as exc:
-                    for w, h in sizes:
-                        rows.append(Row(name, precision, f"{w}x{h}", "-", error=str(exc)))
-                    progress(f"{name} {precision}: skipped: {exc}")
-                    continue
+        for (style, lite), name, precision in itertools.product(_settings(cfg, folder), cfg.backends,
+                                                                 cfg.precisions):
+            options = {}
+            if name == "torch":
+                options = {"cuda_graphs": cfg.cuda_graphs} | ({"compile": cfg.compile} if cfg.compile else {})
+            label = getattr(style, "name", None) or style or DEFAULT_STYLE
+            try:
+                backend = load_backend(style, name, precision, lite=lite, infer_scale=cfg.infer_scale, **options)
+            except RtstyleError as exc:
                 for w, h in sizes:
-                    row = Row(name, precision, f"{w}x{h}", backend.device)
-                    frame = cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC)
-                    row.model_ms = time_model(backend, frame, cfg.runs, cfg.warmup)
-                    row.model_fps = 1000.0 / row.model_ms["total"]
-                    if cfg.e2e_frames:
-                        clip = make_clip((w, h), cfg.e2e_frames, folder)
-                        row.e2e_fps, row.e2e_stages_ms = time_e2e(backend, clip, folder / "out.mp4", cfg.temporal,
-                                                                  EncoderSettings())
-                    rows.append(row)
-                    progress(format_row(row))
+                    rows.append(Row(label, name, precision, f"{w}x{h}", "-", error=str(exc)))
+                progress(f"{label} {name} {precision}: skipped: {exc}")
+                continue
+            for w, h in sizes:
+                row = Row(backend.style.name, name, precision, f"{w}x{h}", backend.device,
+                          infer_scale=backend.scale_for(h, w))
+                frame = cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC)
+                row.model_ms = time_model(backend, frame, cfg.runs, cfg.warmup)
+                row.model_fps = 1000.0 / row.model_ms["total"]
+                if cfg.e2e_frames:
+                    clip = make_clip((w, h), cfg.e2e_frames, folder)
+                    row.e2e_fps, row.e2e_stages_ms = time_e2e(backend, clip, folder / "out.mp4", cfg.temporal,
+                                                              EncoderSettings())
+                rows.append(row)
+                progress(format_row(row))
         for w, h in sizes if cfg.encode_threads else []:
             for threads in cfg.encode_threads:
                 fps = time_encoder((w, h), threads, max(cfg.e2e_frames, 24), EncoderSettings())
                 encode.append({"size": f"{w}x{h}", "threads": threads, "fps": fps})
                 progress(f"encode {w}x{h} threads {threads}: {fps:.1f} fps")
-    return {"machine": machine(), "config": asdict(cfg), "style": style.name,
-            "results": [asdict(r) for r in rows], "encode": encode}
+    return {"machine": machine(), "config": asdict(cfg), "results": [asdict(r) for r in rows], "encode": encode}
 
 
 def sample_frame(index: int = 40) -> np.ndarray:
@@ -246,25 +269,26 @@ def format_row(row: Row) -> str:
     if row.error:
         return f"{row.backend} {row.precision} {row.size}: {row.error}"
     e2e = f", end to end {row.e2e_fps:.1f} fps" if row.e2e_fps is not None else ""
-    return f"{row.backend} {row.precision} {row.size} on {row.device}: model {row.model_fps:.1f} fps{e2e}"
+    return (f"{row.style} {row.backend} {row.precision} {row.size} (scale {row.infer_scale:g}) on {row.device}: "
+            f"model {row.model_fps:.1f} fps{e2e}")
 
 
 def table(report: dict) -> str:
     """Markdown table of a report (what `rtstyle bench` prints at the end)."""
-    lines = ["| backend | precision | size | device | model fps | model ms: stages | end-to-end fps | "
-             "pipeline ms: decode / inference / encode |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| style | backend | precision | size | scale | device | model fps | model ms: stages | end-to-end fps | "
+             "pipeline ms: " + " / ".join(PIPELINE_STAGES) + " |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
+        head = f"| {r['style']} | {r['backend']} | {r['precision']} | {r['size']} | {r['infer_scale']:g} |"
         if r["error"]:
-            lines.append(f"| {r['backend']} | {r['precision']} | {r['size']} | - | - | {r['error']} | - | - |")
+            lines.append(f"{head} - | - | {r['error']} | - | - |")
             continue
         stages = ", ".join(f"{k} {v:.1f}" for k, v in r["model_ms"].items())
         e2e = f"{r['e2e_fps']:.1f}" if r["e2e_fps"] is not None else "-"
         pipe = "-"
         if r["e2e_stages_ms"]:
             s = r["e2e_stages_ms"]
-            pipe = " / ".join(f"{s.get(k):.1f}" if s.get(k) is not None else "-" for k in ("source", "inference", "sink"))
-        lines.append(f"| {r['backend']} | {r['precision']} | {r['size']} | {r['device']} | {r['model_fps']:.1f} | "
-                     f"{stages} | {e2e} | {pipe} |")
+            pipe = " / ".join(f"{s[k]:.1f}" if s.get(k) is not None else "-" for k in PIPELINE_STAGES)
+        lines.append(f"{head} {r['device']} | {r['model_fps']:.1f} | {stages} | {e2e} | {pipe} |")
     if report["encode"]:
         lines += ["", "| encode size | threads | fps |", "|---|---|---|"]
         lines += [f"| {e['size']} | {e['threads']} | {e['fps']:.1f} |" for e in report["encode"]]

@@ -69,7 +69,10 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
                    help="arbitrary styles: style strength, 0 keeps the content (default: 1)")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours, take the style's texture (luminance-only transfer, any style)")
-    p.add_argument("--infer-scale", type=float, default=1.0, metavar="0.25..1",
+    p.add_argument("--lite", action="store_true",
+                   help="the style's lite variant, made for CPUs (STYLE_lite); with it --infer-scale defaults to "
+                        "0.5 on frames of 360 lines or more")
+    p.add_argument("--infer-scale", type=float, metavar="0.25..1",
                    help="run the network at this fraction of the frame's size and upsample with the frame's own "
                         "detail: 0.5 costs about a quarter, strokes get coarser (default: 1)")
     size = p.add_mutually_exclusive_group()
@@ -124,13 +127,8 @@ def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
         options["compile"] = args.compile
     # --style-image alone: the built-in AdaIN model
     name = style or args.style or (ARBITRARY_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
-    backend = load_backend(name, args.backend, args.precision, **options)
-    if not 0.25 <= args.infer_scale <= 1.0:
-        raise RtstyleError(f"--infer-scale must be between 0.25 and 1, got {args.infer_scale}")
-    if args.infer_scale < 1.0 and backend.fixed_size:
-        raise RtstyleError(f"--infer-scale: style {backend.style.name!r} runs at a fixed "
-                           f"{backend.fixed_size[1]}x{backend.fixed_size[0]} already")
-    backend.infer_scale = args.infer_scale
+    backend = load_backend(name, args.backend, args.precision, lite=args.lite, infer_scale=args.infer_scale,
+                           **options)
     if isinstance(backend, StyleImages):
         return _bind_style_images(backend, args) if bind else backend
     if args.alpha != 1.0 or args.style_weights:
@@ -337,7 +335,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     from .live import LiveApp
-    from .models.registry import ARBITRARY_ARCHITECTURES, DEFAULT_STYLE, available_styles
+    from .models.lite import ARCHITECTURE as LITE
+    from .models.registry import ARBITRARY_ARCHITECTURES, DEFAULT_STYLE, LITE_SUFFIX, available_styles
 
     options = _source_options(args)
     temporal = _smoother(args)
@@ -346,8 +345,11 @@ def cmd_live(args: argparse.Namespace) -> int:
     if args.style_dir or args.style_image:
         styles, first, load = _live_style_images(args)
     else:
-        # the n/b cycle: styles that need no style image
-        styles = [n for n, st in available_styles().items() if st.meta.architecture not in ARBITRARY_ARCHITECTURES]
+        # the n/b cycle: styles that need no style image (lite variants come in through --lite)
+        styles = [n for n, st in available_styles().items()
+                  if st.meta.architecture not in ARBITRARY_ARCHITECTURES + (LITE,)]
+        if args.lite:
+            styles = [n for n in styles if f"{n}{LITE_SUFFIX}" in available_styles()]
         first = args.style or DEFAULT_STYLE
         if first not in styles:
             styles.insert(0, first)  # a style file given by path joins the cycle
@@ -452,9 +454,9 @@ def _image_gatys(args: argparse.Namespace) -> int:
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
-    if args.style or args.height or args.scale or args.alpha != 1.0:
+    if args.style or args.height or args.scale or args.alpha != 1.0 or args.lite or args.infer_scale is not None:
         raise RtstyleError("--method gatys optimises the image itself: use --size (long side) and --style-weight, "
-                           "not --style/--height/--scale/--alpha")
+                           "not --style/--height/--scale/--alpha/--lite/--infer-scale")
     content, style = read_image(args.input), read_image(args.style_image[0])
     src = Path(args.input)
     dst = check_output(Path(args.output), args.overwrite) if args.output else free_path(Path(f"{src.stem}_gatys.png"))
@@ -604,7 +606,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     for name in ("runs", "frames", "width"):
         _positive(name, getattr(args, name))
-    cfg = BenchConfig(style=args.style, width=args.width, backends=tuple(args.backends),
+    cfg = BenchConfig(styles=tuple(args.style or (None,)), lite=tuple(v == "lite" for v in args.variants),
+                      infer_scale=args.infer_scale, width=args.width, backends=tuple(args.backends),
                       precisions=tuple(args.precisions), sizes=tuple(args.sizes or SIZES), runs=args.runs,
                       warmup=args.warmup, e2e_frames=0 if args.model_only else args.frames,
                       temporal=args.temporal, encode_threads=tuple(args.encode_threads or ()),
@@ -627,6 +630,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
         m = s.meta
         if m.architecture == "adain":
             detail = f"decoder width {m.width}, any --style-image"
+        elif m.architecture == "transformer_lite":
+            detail = f"lite (CPU) variant, width {m.width}, {m.num_residual} separable blocks"
         elif m.architecture == "cyclegan_resnet":
             detail = f"ngf {m.width}, {m.num_residual} res blocks, {m.extra.get('norm', 'instance')} norm"
         elif m.width:
@@ -649,10 +654,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .models.lite import LITE_BLOCKS, LITE_WIDTH
     from .train import TrainConfig, train
 
+    d = TrainConfig
     cfg = TrainConfig(style_image=args.style_image, content=args.content, out=args.out, name=args.name,
-                      width=args.width, size=args.size, style_size=args.style_size, batch=args.batch,
+                      width=args.width or (LITE_WIDTH if args.lite else d.width),
+                      num_residual=args.residual or (LITE_BLOCKS if args.lite else d.num_residual), lite=args.lite,
+                      size=args.size, style_size=args.style_size, batch=args.batch,
                       iters=args.iters, lr=args.lr, content_weight=args.content_weight,
                       style_weight=args.style_weight, tv_weight=args.tv_weight)
     dest = train(cfg, progress=not args.quiet)
@@ -676,6 +685,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .models.lite import LITE_BLOCKS, LITE_WIDTH
     from .train import TrainConfig
     from .train_adain import AdaINTrainConfig
 
@@ -774,7 +784,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_build_engine)
 
     p = sub.add_parser("bench", help="per-stage timings and fps per backend, precision and frame size")
-    p.add_argument("--style", "-s", help="style to time (default: starry)")
+    p.add_argument("--style", "-s", nargs="+", help="styles to time (default: starry)")
+    p.add_argument("--variants", nargs="+", choices=["full", "lite"], default=["full"],
+                   help="full and/or lite variants of each style (default: full)")
+    p.add_argument("--infer-scale", type=float, metavar="0.25..1",
+                   help="network at this fraction of the frame size (default: 1; lite: 0.5 from 360 lines)")
     p.add_argument("--width", type=int, help="time an untrained TransformerNet of this width instead "
                                              "(32: the full pytorch/examples network)")
     p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
@@ -815,7 +829,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content", required=True, help="folder of images and/or videos")
     p.add_argument("--name", required=True)
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
-    p.add_argument("--width", type=int, default=d.width, help=f"channels of the first layer (default {d.width})")
+    p.add_argument("--lite", action="store_true", help="train the CPU architecture (depthwise-separable blocks)")
+    p.add_argument("--width", type=int, help=f"channels of the first layer (default {d.width}, lite {LITE_WIDTH})")
+    p.add_argument("--residual", type=int, help=f"residual blocks (default {d.num_residual}, lite {LITE_BLOCKS})")
     p.add_argument("--size", type=int, default=d.size, help="training crop size")
     p.add_argument("--style-size", type=int, default=d.style_size)
     p.add_argument("--batch", type=int, default=d.batch)

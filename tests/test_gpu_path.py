@@ -319,7 +319,7 @@ def test_bench_writes_json_and_table(tmp_path):
         trt_rows = [r for r in report["results"] if r["backend"] == "tensorrt"]
         assert trt_rows and all(r["error"] for r in trt_rows)
     assert report["encode"][0]["fps"] > 0 and report["machine"]["torch"] == torch.__version__
-    assert "| torch | fp32 | 64x48 | cpu |" in proc.stdout
+    assert "| untrained_w8 | torch | fp32 | 64x48 | 1 | cpu |" in proc.stdout
 
 
 # --- on a GPU ---------------------------------------------------------------------------------

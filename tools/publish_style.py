@@ -24,7 +24,7 @@ from rtstyle.convert import SAMPLE_CLIP
 from rtstyle.images import write_image
 from rtstyle.models import resolve_style
 from rtstyle.models.formats import load_style, save_style
-from rtstyle.models.registry import builtin_dir
+from rtstyle.models.registry import LITE_SUFFIX, builtin_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
@@ -85,13 +85,24 @@ def main() -> int:
     write_image(preview, backend(sample_frame()))
 
     cfg = meta.extra.get("train_config", "")
+    if meta.architecture == "transformer_lite":
+        arch = (f"Lite TransformerNet (rtstyle's CPU variant, `rtstyle/models/lite.py`: 5x5 end convolutions, "
+                f"depthwise-separable residual and upsampling convolutions), width {meta.width}, "
+                f"{meta.num_residual} residual blocks")
+        full_name = args.name.removesuffix(LITE_SUFFIX)
+        full = evaluate(full_name, style_image, FIXTURES / "images" / "content")
+        versus = (f"\nFull variant `{full_name}` on the same photos: mean {full['mean']:.3f}; lite / full = "
+                  f"**{result['mean'] / full['mean']:.2f}** (bar: <= 1.2).\n")
+    else:
+        arch = f"TransformerNet (Johnson et al. 2016), width {meta.width}, {meta.num_residual} residual blocks"
+        versus = ""
     ratios = "\n".join(f"| {k} | {v:.3f} |" for k, v in result["ratios"].items())
     card = f"""# Model card: `{args.name}`
 
 Built-in rtstyle style. Preview (frame 40 of the bundled sample clip):
 ![{args.name}](../../../docs/images/style_{args.name}.jpg)
 
-- **Architecture**: TransformerNet (Johnson et al. 2016), width {meta.width}, {meta.num_residual} residual blocks,
+- **Architecture**: {arch},
   input RGB 0..255, stored as fp16 safetensors ({dest.stat().st_size / 1e6:.2f} MB).
 - **Style image**: {args.artwork}. Reference: `{ref}`.
 - **Content data**: {CONTENT_DATA}.
@@ -109,12 +120,12 @@ Style-loss ratio, stylized vs. unstylized, against the style image (lower is bet
 |---|---|
 {ratios}
 | **mean** | **{result['mean']:.3f}** |
-
+{versus}
 For scale: the fixture checkpoint `mosaic_nc16` scores 0.068 on the same metric with its own style image.
 
 ## Limitations
 
-Width 16 and a short CPU run at 256 px (see Settings; a full-width network trained on COCO
+Width {meta.width} and a short CPU run at 256 px (see Settings; a full-width network trained on COCO
 runs for tens of thousands of iterations): colours are muted and strokes coarser than
 the painting's, and fine content detail is partly lost.
 """

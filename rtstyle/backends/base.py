@@ -28,6 +28,7 @@ class Backend(ABC):
     # Run the network at this fraction of the frame's size and upsample with the frame's own
     # detail (`upsample.at_reduced_size`): 0.5 costs about a quarter.
     infer_scale: float = 1.0
+    infer_min_side: int = 0  # ...unless the frame's shorter side would fall below this (an automatic choice)
 
     def __init__(self, style: Style):
         self.style = style
@@ -69,8 +70,8 @@ class Backend(ABC):
             resized = np.stack([cv2.resize(f, (fw, fh), interpolation=cv2.INTER_AREA) for f in x])
             out = self._run(resized)
             out = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in out])
-        elif self.infer_scale < 1.0:
-            out = at_reduced_size(torch.from_numpy(x), self.infer_scale, self.stride,
+        elif (scale := self.scale_for(h, w)) < 1.0:
+            out = at_reduced_size(torch.from_numpy(x), scale, self.stride,
                                   lambda small: torch.from_numpy(self._run(small.numpy()))).numpy()
         else:
             out = self._run(pad_to_multiple(x, self.stride))[:, :h, :w]
@@ -78,8 +79,15 @@ class Backend(ABC):
             out = keep_chroma(batch, out)
         return out[0] if single else out
 
+    def scale_for(self, h: int, w: int) -> float:
+        """The scale the network runs at for an h x w frame."""
+        if self.infer_scale >= 1.0 or min(h, w) * self.infer_scale < self.infer_min_side:
+            return 1.0
+        return self.infer_scale
+
     def __repr__(self) -> str:
         scale = f", infer-scale {self.infer_scale:g}" if self.infer_scale < 1.0 else ""
+        scale += f" from {round(self.infer_min_side / self.infer_scale)} lines" if scale and self.infer_min_side else ""
         return f"{self.name}({self.style.name}, {self.device}, {self.precision}{scale})"
 
 

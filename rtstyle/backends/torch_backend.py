@@ -46,8 +46,8 @@ class TensorBackend(Backend):
         """(N, H, W, 3) uint8 on this device, sides a multiple of `stride` -> the same, stylized
         (with `preserve_color` and `infer_scale` applied, on the device)."""
         x = gray3(frames) if self.preserve_color else frames
-        if self.infer_scale < 1.0:
-            out = at_reduced_size(x, self.infer_scale, self.stride, self._forward)
+        if (scale := self.scale_for(*x.shape[1:3])) < 1.0:
+            out = at_reduced_size(x, scale, self.stride, self._forward)
         else:
             out = self._forward(x)
         return keep_chroma(frames, out) if self.preserve_color else out

@@ -34,7 +34,7 @@ def detail_upsample(frames: torch.Tensor, small_frames: torch.Tensor, small_out:
     return (up + lost).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
-def scaled_size(h: int, w: int, scale: float, stride: int) -> tuple[int, int]:
+def network_size(h: int, w: int, scale: float, stride: int) -> tuple[int, int]:
     """(h, w) times `scale`, rounded to multiples of the network's stride (at least two strides)."""
     return (max(2 * stride, round(h * scale / stride) * stride), max(2 * stride, round(w * scale / stride) * stride))
 
@@ -43,7 +43,7 @@ def scaled_size(h: int, w: int, scale: float, stride: int) -> tuple[int, int]:
 def at_reduced_size(frames: torch.Tensor, scale: float, stride: int, run) -> torch.Tensor:
     """`run` (NHWC uint8 -> the same) on `frames` downscaled by `scale` (area filter), brought
     back to their size by `detail_upsample`."""
-    size = scaled_size(*frames.shape[1:3], scale, stride)
+    size = network_size(*frames.shape[1:3], scale, stride)
     small = F.interpolate(frames.permute(0, 3, 1, 2).float(), size=size, mode="area")
     small = small.round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
     return detail_upsample(frames, small, run(small))

