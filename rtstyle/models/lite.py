@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .transformer_net import ConvLayer
+from .transformer_net import ConvLayer, add_encoder, encode
 
 ARCHITECTURE = "transformer_lite"
 # 8.6 ms at 320x180 on two CPU cores (width 12: 14.9 ms, 16: 19.0 ms; TransformerNet width 16: 28 ms)
@@ -59,12 +59,7 @@ class LiteTransformerNet(nn.Module):
         self.width = width
         self.num_residual = num_residual
         w1, w2, w3 = width, width * 2, width * 4
-        self.conv1 = ConvLayer(3, w1, 5)
-        self.in1 = nn.InstanceNorm2d(w1, affine=True)
-        self.conv2 = ConvLayer(w1, w2, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(w2, affine=True)
-        self.conv3 = ConvLayer(w2, w3, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(w3, affine=True)
+        add_encoder(self, width, 5)
         self.res = nn.Sequential(*(SeparableResidual(w3) for _ in range(num_residual)))
         self.up1 = SeparableConv(w3, w2, upsample=2)
         self.in4 = nn.InstanceNorm2d(w2, affine=True)
@@ -73,10 +68,7 @@ class LiteTransformerNet(nn.Module):
         self.conv_out = ConvLayer(w1, 3, 5)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.relu(self.in1(self.conv1(x)))
-        y = F.relu(self.in2(self.conv2(y)))
-        y = F.relu(self.in3(self.conv3(y)))
-        y = self.res(y)
+        y = self.res(encode(self, x))
         y = F.relu(self.in4(self.up1(y)))
         y = F.relu(self.in5(self.up2(y)))
         return self.conv_out(y)

@@ -42,6 +42,24 @@ class ResidualBlock(nn.Module):
         return x + self.in2(self.conv2(y))
 
 
+def add_encoder(net: nn.Module, width: int, kernel: int) -> None:
+    """Johnson et al.'s encoder as `net.conv1`..`net.in3` (top-level names: the checkpoint
+    format): a `kernel`-sized convolution to `width` channels, then two stride-2 ones doubling it."""
+    net.conv1 = ConvLayer(3, width, kernel)
+    net.in1 = nn.InstanceNorm2d(width, affine=True)
+    net.conv2 = ConvLayer(width, width * 2, 3, stride=2)
+    net.in2 = nn.InstanceNorm2d(width * 2, affine=True)
+    net.conv3 = ConvLayer(width * 2, width * 4, 3, stride=2)
+    net.in3 = nn.InstanceNorm2d(width * 4, affine=True)
+
+
+def encode(net: nn.Module, x: Tensor) -> Tensor:
+    """The encoder `add_encoder` put on `net`."""
+    y = F.relu(net.in1(net.conv1(x)))
+    y = F.relu(net.in2(net.conv2(y)))
+    return F.relu(net.in3(net.conv3(y)))
+
+
 class TransformerNet(nn.Module):
     """Encoder (9x9, two stride-2 convs), residual blocks, nearest-upsample decoder.
 
@@ -57,12 +75,7 @@ class TransformerNet(nn.Module):
         self.width = width
         self.num_residual = num_residual
         w1, w2, w3 = width, width * 2, width * 4
-        self.conv1 = ConvLayer(3, w1, 9)
-        self.in1 = nn.InstanceNorm2d(w1, affine=True)
-        self.conv2 = ConvLayer(w1, w2, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(w2, affine=True)
-        self.conv3 = ConvLayer(w2, w3, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(w3, affine=True)
+        add_encoder(self, width, 9)
         for i in range(1, num_residual + 1):
             self.add_module(f"res{i}", ResidualBlock(w3))
         self.deconv1 = ConvLayer(w3, w2, 3, upsample=2)
@@ -72,9 +85,7 @@ class TransformerNet(nn.Module):
         self.deconv3 = ConvLayer(w1, 3, 9)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.relu(self.in1(self.conv1(x)))
-        y = F.relu(self.in2(self.conv2(y)))
-        y = F.relu(self.in3(self.conv3(y)))
+        y = encode(self, x)
         for i in range(1, self.num_residual + 1):
             y = getattr(self, f"res{i}")(y)
         y = F.relu(self.in4(self.deconv1(y)))
