@@ -73,18 +73,26 @@ def test_train_lite_writes_a_lite_style(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BUILTIN_LITE)
-def test_lite_variant_stays_close_to_its_full_style(name, tmp_path):
+def test_lite_variant_stays_close_to_its_full_style(name):
     """Issue #7's bar: each lite variant's mean style-loss ratio within 1.2x of its full variant's
-    (the <= 0.6 bar for both is test_train_eval's)."""
-    import sys
+    (the <= 0.6 bar for both is test_train_eval's; the evaluations are shared with it)."""
+    from test_train_eval import builtin_result
 
-    from conftest import ROOT
-    from test_train_eval import style_image_for
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    from eval_style import evaluate
-
-    image = style_image_for(name, tmp_path)
-    lite = evaluate(name, image, fixture("images/content"))["mean"]
-    full = evaluate(name.removesuffix(LITE_SUFFIX), image, fixture("images/content"))["mean"]
+    lite, full = builtin_result(name)["mean"], builtin_result(name.removesuffix(LITE_SUFFIX))["mean"]
     assert lite <= 1.2 * full, (lite, full)
+
+
+def test_bench_times_full_and_lite_per_style(tmp_path):
+    import json
+
+    out = tmp_path / "bench.json"
+    proc = run_cli("bench", "--style", "starry", "udnie", "--variants", "full", "lite", "--backends", "torch",
+                   "--sizes", "96x64", "640x360", "--runs", "1", "--warmup", "0", "--frames", "4", "--json", out,
+                   check=True)
+    rows = json.loads(out.read_text())["results"]
+    assert {(r["style"], r["size"]) for r in rows} == {(s, z) for s in ("starry", "starry_lite", "udnie", "udnie_lite")
+                                                       for z in ("96x64", "640x360")}
+    lite_360 = next(r for r in rows if r["style"] == "starry_lite" and r["size"] == "640x360")
+    assert lite_360["infer_scale"] == 0.5 and lite_360["model_ms"]["rescale"] > 0 and lite_360["e2e_fps"] > 0
+    assert all(r["infer_scale"] == 1.0 for r in rows if r["size"] == "96x64" or not r["style"].endswith("_lite"))
+    assert "| starry_lite | torch | fp32 | 640x360 | 0.5 | cpu |" in proc.stdout

@@ -32,8 +32,8 @@ def main() -> int:
 
     frame = sample_frame()
     tiles = [label(frame, "original")]
-    for name, style in available_styles().items():
-        if style.origin == "built-in":
+    for name, style in available_styles().items():  # the full per-style networks (lite ones look alike)
+        if style.origin == "built-in" and style.meta.architecture == "transformer_net":
             tiles.append(label(create_backend(style, "torch")(frame), name))
     tiles = [cv2.resize(t, (480, 270), interpolation=cv2.INTER_AREA) for t in tiles]
     if len(tiles) % 2:
