@@ -60,6 +60,8 @@ def main() -> int:
     ap.add_argument("--artwork", required=True, help="title, artist, year and licence of the style image")
     ap.add_argument("--losses", type=Path)
     ap.add_argument("--notes", default="", help="training history the settings line does not show")
+    ap.add_argument("--license", default="CC0-1.0 (weights trained by the rtstyle project from public-domain / CC0 "
+                                         "images)", help="licence of the weights (follows the style image's)")
     args = ap.parse_args()
 
     state, meta = load_style(args.weights)
@@ -71,7 +73,7 @@ def main() -> int:
         style_image = FIXTURES / ref
     losses = final_losses(args.losses) if args.losses else {}
     meta.name = args.name
-    meta.license = "CC0-1.0 (weights trained by the rtstyle project from public-domain / CC0 images)"
+    meta.license = args.license
     meta.provenance = f"rtstyle train on {ref}; content: scikit-image CC0/public-domain photos"
     meta.extra.update({"style_image": ref, "artwork": args.artwork,
                        "final_losses": ", ".join(f"{k} {v:.4g}" for k, v in losses.items())})
