@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .backends import Backend, create_backend
 from .errors import RtstyleError
@@ -43,11 +45,24 @@ class ConvertResult:
 LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (BENCHMARKS.md, issue #7)
 
 
+def lite_cpu_setup() -> int:
+    """--lite on a CPU: the small network runs on ONNX Runtime with all cores but one, which is
+    left to decoding, smoothing and encoding. Measured on 2 cores (BENCHMARKS.md, issue #7):
+    `convert --lite` 20.1 fps on PyTorch with 2 threads, 33.7 fps on ONNX Runtime with 1.
+    Sets PyTorch's (process-wide) thread count the same way; returns the count."""
+    threads = max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(threads)
+    return threads
+
+
 def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None, *,
                  lite: bool = False, infer_scale: float | None = None, **options) -> Backend:
     """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
-    unless `infer_scale` is given, runs it at half size on frames of 360 lines or more."""
+    unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
+    CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`)."""
     s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
+    if lite and backend in ("auto", "onnxruntime") and not torch.cuda.is_available() and not options:
+        backend, options = "onnxruntime", {"threads": lite_cpu_setup()}
     b = create_backend(s, backend, precision=precision, **options)
     if infer_scale is None and lite:
         b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE

@@ -19,8 +19,13 @@ def _fixed_dims(shape: list) -> tuple[int, int] | None:
     return (shape[0], shape[1]) if all(isinstance(d, int) and d > 0 for d in shape) else None
 
 
-def session_options() -> ort.SessionOptions:
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Measured on 2 CPU cores (BENCHMARKS.md, issue #7): full graph optimisation (starry
+    at 640x360: 135 ms against 181 with basic), the memory arena on (off: 162 ms); `threads`
+    intra-op threads (default: one per core)."""
     opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     # Idle intra-op threads spin by default, taking CPU from the decoder and encoder
@@ -32,7 +37,8 @@ def session_options() -> ort.SessionOptions:
 class OnnxBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, style: Style, device: str | None = None, precision: str | None = None):
+    def __init__(self, style: Style, device: str | None = None, precision: str | None = None,
+                 threads: int | None = None):
         super().__init__(style)
         path = style.path if style.format == "onnx" else cached_onnx(style)
         available = ort.get_available_providers()
@@ -40,7 +46,7 @@ class OnnxBackend(Backend):
         providers = ["CUDAExecutionProvider"] if want_cuda and "CUDAExecutionProvider" in available else []
         providers.append("CPUExecutionProvider")
         try:
-            self.session = ort.InferenceSession(str(path), session_options(), providers=providers)
+            self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)
         except Exception as exc:
             raise RtstyleError(f"{path}: ONNX Runtime cannot load it: {str(exc).splitlines()[0]}") from None
         inp = self.session.get_inputs()[0]
