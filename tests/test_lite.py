@@ -40,7 +40,8 @@ def test_every_builtin_lite_variant_has_its_full_style():
 def test_lite_flag_uses_the_variant_at_half_size_on_360_lines(tmp_path):
     out = tmp_path / "o.png"
     proc = run_cli("image", fixture(PHOTO), "-o", out, "--style", "starry", "--lite", "--height", "360", check=True)
-    assert "style starry_lite" in proc.stdout and "infer-scale 0.5 from 360 lines" in proc.stdout
+    said = proc.stdout + proc.stderr
+    assert "style starry_lite" in said and "infer-scale 0.5 from 360 lines" in said
     assert read_image(out).shape[0] == 360
     proc = run_cli("image", fixture(PHOTO), "-o", tmp_path / "e.png", "--style", "adain", "--lite")
     assert proc.returncode == 1 and "no lite variant" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
