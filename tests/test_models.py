@@ -106,10 +106,11 @@ def test_corrupt_and_mismatched_weights(tmp_path):
 
 def test_builtin_styles_are_registered_with_metadata():
     styles = {n: s for n, s in available_styles().items() if s.origin == "built-in"}
-    assert len(styles) >= 3, styles
+    assert sum(s.meta.architecture == "transformer_net" for s in styles.values()) >= 5, styles
     for s in styles.values():
         m = s.meta
-        assert (m.architecture, m.input_range) in {("transformer_net", "0-255"), ("adain", "0-1")}
+        assert (m.architecture, m.input_range) in {("transformer_net", "0-255"), ("transformer_lite", "0-255"),
+                                                   ("adain", "0-1")}
         assert m.provenance and m.license, f"{s.name}: provenance/licence missing"
         assert s.path.stat().st_size < 4_000_000
         assert (s.path.parent / f"{s.name}.md").is_file(), f"{s.name}: MODEL_CARD missing"
