@@ -60,6 +60,8 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
     """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
     unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
     CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`)."""
+    if infer_scale is not None and not 0.25 <= infer_scale <= 1.0:
+        raise RtstyleError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
     s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
     if lite and backend in ("auto", "onnxruntime") and not torch.cuda.is_available() and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_setup()}
@@ -67,8 +69,6 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
     if infer_scale is None and lite:
         b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
     elif infer_scale is not None:
-        if not 0.25 <= infer_scale <= 1.0:
-            raise RtstyleError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
         if infer_scale < 1.0 and b.fixed_size:
             raise RtstyleError(f"--infer-scale: style {s.name!r} runs at a fixed {b.fixed_size[1]}x{b.fixed_size[0]} "
                                f"already")
