@@ -448,7 +448,7 @@ def _image_gatys(args: argparse.Namespace) -> int:
 
     import cv2
 
-    from .backends.base import keep_chroma
+    from .backends.color import keep_chroma
     from .gatys import GatysConfig, gatys
     from .images import read_image, write_image
 

@@ -13,7 +13,7 @@ import torch
 from conftest import ffprobe, fixture, run_cli, stream
 from test_convert import short_clip  # noqa: F401 (the fixture)
 from rtstyle.backends import AdaINOnnxBackend, AdaINTorchBackend, create_backend
-from rtstyle.backends.base import keep_chroma
+from rtstyle.backends.color import keep_chroma
 from rtstyle.images import read_image
 from rtstyle.metrics import style_loss_ratio
 from rtstyle.models import resolve_style

@@ -128,7 +128,7 @@ class AdaINTorchBackend(AdaINStyle, TorchBackend):
 
     def _core(self, x: torch.Tensor) -> torch.Tensor:
         if self.stats is None:
-            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+            raise self.unbound()
         return self.model(x, self.stats.mean, self.stats.std, self.alpha)
 
 
@@ -147,6 +147,6 @@ class AdaINOnnxBackend(AdaINStyle, OnnxBackend):
 
     def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
         if self.feeds is None:
-            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+            raise self.unbound()
         extra = self.feeds | {"alpha": np.array([self.alpha], dtype=np.float32)}
         return super()._feeds(x, batch) | {k: v.astype(self.input_dtype) for k, v in extra.items()}

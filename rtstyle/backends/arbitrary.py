@@ -57,7 +57,7 @@ class ArbitraryStyleBackend(StyleImages, OnnxBackend):
 
     def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
         if self.style_vector is None:
-            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+            raise self.unbound()
         vector = self.style_vector
         if self.alpha < 1.0:
             vector = self.alpha * vector + (1.0 - self.alpha) * self.style_vector_of(batch[0])

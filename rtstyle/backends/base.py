@@ -15,6 +15,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
+from .color import gray3, keep_chroma
 from .upsample import at_reduced_size
 
 MIN_SIDE = 8  # the 9x9 reflection pad and two stride-2 convs need at least this
@@ -102,34 +103,6 @@ def pad_to_multiple(batch: np.ndarray, multiple: int) -> np.ndarray:
     return np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
 
 
-def to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
-def luma(frames):
-    """BT.601 luminance of NHWC RGB frames (numpy or torch), shaped (..., 1), as float."""
-    return frames[..., 0:1] * 0.299 + frames[..., 1:2] * 0.587 + frames[..., 2:3] * 0.114
-
-
-def _as_uint8(x):
-    """`to_uint8` for numpy or torch."""
-    return to_uint8(x) if isinstance(x, np.ndarray) else x.round().clamp(0, 255).to(torch.uint8)
-
-
-def gray3(frames):
-    """NHWC uint8 RGB (numpy or torch) -> its luminance in all three channels, uint8."""
-    y = _as_uint8(luma(frames))
-    return np.repeat(y, 3, -1) if isinstance(y, np.ndarray) else y.expand(*y.shape[:-1], 3).contiguous()
-
-
-def keep_chroma(content, stylized):
-    """`stylized`'s luminance with `content`'s colours (NHWC uint8, numpy or torch).
-
-    Adding one delta to R, G and B moves the luminance by that delta and leaves the
-    colour differences R-Y and B-Y as they were: luminance-only transfer (Gatys et al.
-    2017), exact up to clipping at 0 and 255."""
-    return _as_uint8(content + (luma(stylized) - luma(content)))
-
 class StyleImages(ABC):
     """Arbitrary-style backends: any image is the style, bound with `with_style`.
 
@@ -140,13 +113,12 @@ class StyleImages(ABC):
     """
 
     alpha: float = 1.0
-    preserve_color: bool = False
     caches_styles: bool = False  # True where binding an image again is cheap (worth warming up ahead)
 
     def with_style(self, images: list[np.ndarray], weights: list[float] | None = None, alpha: float = 1.0,
                    preserve_color: bool = False):
         if not images:
-            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+            raise self.unbound()
         if not 0.0 <= alpha <= 1.0:
             raise RtstyleError(f"--alpha must be between 0 and 1, got {alpha}")
         w = mix_weights(len(images), weights)
@@ -155,6 +127,10 @@ class StyleImages(ABC):
         bound = self._bound(images, w)
         bound.alpha, bound.preserve_color = alpha, preserve_color
         return bound
+
+    def unbound(self) -> RtstyleError:
+        """The error for running, or binding nothing: this model needs a style image."""
+        return RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
 
     @abstractmethod
     def _bound(self, images: list[np.ndarray], weights: np.ndarray):

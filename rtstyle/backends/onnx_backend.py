@@ -12,7 +12,8 @@ import onnxruntime as ort
 from ..errors import RtstyleError
 from ..models.export import cached_onnx
 from ..models.registry import Style
-from .base import Backend, to_uint8
+from .base import Backend
+from .color import to_uint8
 
 
 def _fixed_dims(shape: list) -> tuple[int, int] | None:

@@ -121,7 +121,7 @@ class AdaINTensorRTBackend(AdaINStyle, TensorRTBackend):
 
     def _extra_inputs(self) -> dict[str, torch.Tensor]:
         if self.stats is None:
-            raise RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+            raise self.unbound()
         if self._alpha is None or self._alpha[0] != self.alpha:  # kept alive while the engine reads it
             self._alpha = (self.alpha, self._input_tensor("alpha", torch.tensor([self.alpha])))
         return {"style_mean": self.stats.mean, "style_std": self.stats.std, "alpha": self._alpha[1]}

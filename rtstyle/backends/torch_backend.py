@@ -18,7 +18,8 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
-from .base import Backend, gray3, keep_chroma
+from .base import Backend
+from .color import gray3, keep_chroma
 from .upsample import at_reduced_size
 from .tensor_ops import from_network, to_network
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-LUMA = (0.299, 0.587, 0.114)  # BT.601, as `base.luma`
+from .color import luma
+
 
 
 def _luma(nhwc_u8: torch.Tensor) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 1, H, W) float luminance on the 0..255 scale."""
-    return (nhwc_u8.float() @ torch.tensor(LUMA, device=nhwc_u8.device))[:, None]
+    return luma(nhwc_u8.float()).permute(0, 3, 1, 2)
 
 
 @torch.inference_mode()
