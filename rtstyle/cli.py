@@ -658,12 +658,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
     d = TrainConfig
+    lite, width, residual = args.lite, LITE_WIDTH if args.lite else d.width, LITE_BLOCKS if args.lite else d.num_residual
+    if args.init:  # fine-tuning: the network is the one being started from
+        from .models.lite import ARCHITECTURE as LITE
+        from .models.registry import resolve_style
+
+        m = resolve_style(args.init).meta
+        if m.architecture not in ("transformer_net", LITE):
+            raise RtstyleError(f"--init {args.init}: a {m.architecture} network cannot be trained here")
+        lite, width, residual = m.architecture == LITE, m.width, m.num_residual
     cfg = TrainConfig(style_image=args.style_image, content=args.content, out=args.out, name=args.name,
-                      width=args.width or (LITE_WIDTH if args.lite else d.width),
-                      num_residual=args.residual or (LITE_BLOCKS if args.lite else d.num_residual), lite=args.lite,
+                      width=args.width or width, num_residual=args.residual or residual, lite=lite,
                       size=args.size, style_size=args.style_size, batch=args.batch,
                       iters=args.iters, lr=args.lr, content_weight=args.content_weight,
-                      style_weight=args.style_weight, tv_weight=args.tv_weight)
+                      style_weight=args.style_weight, tv_weight=args.tv_weight,
+                      temporal_weight=args.temporal_weight, init=args.init)
     dest = train(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest}, or: rtstyle import {dest} --name {args.name})")
     return 0
@@ -840,6 +849,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    p.add_argument("--temporal-weight", type=float, default=d.temporal_weight,
+                   help="weight of the stability loss (outputs of shifted, noisy views must agree); "
+                        "0 = off. Makes video flicker less (see BENCHMARKS.md)")
+    p.add_argument("--init", metavar="STYLE", help="start from this style's weights (name or file), "
+                                                   "e.g. to fine-tune it with --temporal-weight")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 

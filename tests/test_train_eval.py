@@ -49,6 +49,40 @@ def test_train_writes_weights_log_and_resumes(tmp_path, content_dir):
     assert ck["iteration"] == 5
 
 
+def test_stability_views_show_the_same_scene_at_the_returned_offset():
+    """The temporal loss compares the right pixels: views of one scene agree at (dy, dx) up to
+    the added noise, and disagree at any other offset."""
+    import random
+
+    from rtstyle.train import TEMPORAL_NOISE, TEMPORAL_SHIFT, overlap_mse, shifted_views
+
+    big = torch.rand(1, 3, 64 + TEMPORAL_SHIFT, 64 + TEMPORAL_SHIFT) * 255
+    rng = random.Random(3)
+    offsets = set()
+    for _ in range(20):
+        x1, x2, dy, dx = shifted_views(big, 64, rng)
+        offsets.add((dy, dx))
+        assert x1.shape == x2.shape == (1, 3, 64, 64)
+        assert overlap_mse(x1, x2, dy, dx, margin=2) <= 1.1 * TEMPORAL_NOISE**2
+        assert overlap_mse(x1, x2, dy + 1, dx, margin=2) > 1000  # neighbouring pixels of noise
+        assert overlap_mse(2 * x1, 2 * x2, dy, dx, margin=2) <= 4.4 * TEMPORAL_NOISE**2  # any pixel-wise map
+    assert len(offsets) > 10
+
+
+def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir):
+    style = fixture("images/style/starry_night.jpg")
+    args = ["train", "--style-image", style, "--content", content_dir, "--init", "starry", "--temporal-weight", "10",
+            "--size", "64", "--style-size", "96", "--iters", "2", "-q"]
+    proc = run_cli(*args, "--name", "steady", "--out", tmp_path / "t")
+    assert proc.returncode == 0, proc.stderr
+    meta = resolve_style(tmp_path / "t" / "steady.safetensors").meta
+    assert (meta.architecture, meta.width, meta.num_residual) == ("transformer_net", 16, 5)  # starry's network
+    rows = list(csv.DictReader(open(tmp_path / "t" / "steady.losses.csv")))
+    assert len(rows) == 2 and all(float(r["temporal"]) > 0 for r in rows)
+    bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--width", "8")
+    assert bad.returncode == 1 and "--init starry" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_train_without_content_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = run_cli("train", "--style-image", fixture("images/style/udnie.jpg"), "--content", tmp_path / "empty",
