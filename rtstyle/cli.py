@@ -658,7 +658,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
     d = TrainConfig
-    lite, width, residual = args.lite, LITE_WIDTH if args.lite else d.width, LITE_BLOCKS if args.lite else d.num_residual
+    lite = args.lite
+    width, residual = (LITE_WIDTH, LITE_BLOCKS) if lite else (d.width, d.num_residual)
     if args.init:  # fine-tuning: the network is the one being started from
         from .models.lite import ARCHITECTURE as LITE
         from .models.registry import resolve_style
@@ -666,6 +667,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         m = resolve_style(args.init).meta
         if m.architecture not in ("transformer_net", LITE):
             raise RtstyleError(f"--init {args.init}: a {m.architecture} network cannot be trained here")
+        if args.lite and m.architecture != LITE:
+            raise RtstyleError(f"--init {args.init} is a full-size network: drop --lite, or start from a lite style")
         lite, width, residual = m.architecture == LITE, m.width, m.num_residual
     cfg = TrainConfig(style_image=args.style_image, content=args.content, out=args.out, name=args.name,
                       width=args.width or width, num_residual=args.residual or residual, lite=lite,

@@ -81,6 +81,8 @@ def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir):
     assert len(rows) == 2 and all(float(r["temporal"]) > 0 for r in rows)
     bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--width", "8")
     assert bad.returncode == 1 and "--init starry" in bad.stderr and "Traceback" not in bad.stderr
+    lite = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--lite")
+    assert lite.returncode == 1 and "full-size network" in lite.stderr and "Traceback" not in lite.stderr
 
 
 def test_train_without_content_is_one_line(tmp_path):
