@@ -625,7 +625,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
     from .models.registry import available_styles, user_dir
 
     styles = available_styles()
-    print(f"{'name':16s} {'origin':9s} {'format':6s} {'architecture':16s} details")
+    w = max([16, *map(len, styles)])  # user styles can have long names
+    print(f"{'name':{w}s} {'origin':9s} {'format':6s} {'architecture':16s} details")
     for name, s in styles.items():
         m = s.meta
         if m.architecture == "adain":
@@ -638,7 +639,7 @@ def cmd_styles(args: argparse.Namespace) -> int:
             detail = f"width {m.width}, {m.num_residual} res blocks"
         else:
             detail = f"layout {m.layout}"
-        print(f"{name:16s} {s.origin:9s} {s.format:6s} {m.architecture:16s} {detail}, input {m.input_range}")
+        print(f"{name:{w}s} {s.origin:9s} {s.format:6s} {m.architecture:16s} {detail}, input {m.input_range}")
     print(f"\nuser styles live in {user_dir()} (add with: rtstyle import PATH --name NAME)")
     return 0
 
@@ -892,6 +893,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rtstyle: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`rtstyle styles | head`): stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141
     except Exception as exc:  # a bug: one line by default, the traceback on request
         if os.environ.get("RTSTYLE_DEBUG"):
             raise
