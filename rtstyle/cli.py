@@ -659,6 +659,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
     d = TrainConfig
+    if args.temporal_weight < 0:
+        raise RtstyleError(f"--temporal-weight must be 0 (off) or more, got {args.temporal_weight}")
     lite = args.lite
     width, residual = (LITE_WIDTH, LITE_BLOCKS) if lite else (d.width, d.num_residual)
     if args.init:  # fine-tuning: the network is the one being started from
