@@ -145,11 +145,17 @@ def resume(ckpt_path: Path, module: torch.nn.Module, opt: torch.optim.Optimizer,
 
 def loss_log(path: Path, start: int, columns: list[str]):
     """The CSV loss log, appended to when resuming; returns (file, writer)."""
+    header = ["iteration", *columns, "seconds"]
     new = start == 0 or not path.exists()
+    if not new:
+        with open(path, newline="") as old:
+            if next(csv.reader(old), None) != header:  # e.g. resumed with a --temporal-weight it did not have
+                raise RtstyleError(f"{path}: this run logged other losses; resume it with the settings it began "
+                                   "with, or give a new --out or --name")
     f = open(path, "w" if new else "a", newline="")
     writer = csv.writer(f)
     if new:
-        writer.writerow(["iteration", *columns, "seconds"])
+        writer.writerow(header)
     return f, writer
 
 

@@ -81,6 +81,10 @@ def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir):
     assert len(rows) == 2 and all(float(r["temporal"]) > 0 for r in rows)
     bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--width", "8")
     assert bad.returncode == 1 and "--init starry" in bad.stderr and "Traceback" not in bad.stderr
+    resumed = run_cli(*[a for a in args if a not in ("--temporal-weight", "10")], "--iters", "3",
+                      "--name", "steady", "--out", tmp_path / "t")  # argparse: the last --iters wins
+    assert resumed.returncode == 1 and "logged other losses" in resumed.stderr and "Traceback" not in resumed.stderr
+    assert len(list(csv.DictReader(open(tmp_path / "t" / "steady.losses.csv")))) == 2  # the log is left as it was
     lite = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--lite")
     assert lite.returncode == 1 and "full-size network" in lite.stderr and "Traceback" not in lite.stderr
 
