@@ -1,10 +1,11 @@
 """Temporal smoothing on the fixture clips: flicker removed vs style kept, per setting.
 
     python benchmarks/bench_temporal.py [--clips DIR] [--style starry --style-image IMG]
-        [--settings fast:0.3 fast:0.5 fast:0.7 quality:0.5] [--height 360] [--every 8] [--out DIR]
+        [--settings fast:0.3 fast:style quality:0.5] [--height 360] [--every 8] [--out DIR]
         [--frames N] [--baseline STYLE]
 
-Each clip is stylized once (frames cached in memory); every setting then runs
+A setting is MODE:STRENGTH, or MODE:style for the strength the style names (the CLI's
+default). Each clip is stylized once (frames cached in memory); every setting then runs
 `rtstyle.temporal.evaluate` over the same stylized frames, so the settings differ
 only in the smoothing. Writes DIR/<clip>_<mode>_<strength>.{json,png,_strip.png} and
 prints a Markdown table: warping error off/on and its ratio, style loss change, PSNR
@@ -82,10 +83,13 @@ def main() -> None:
         stylize_ms = None
         for setting in args.settings:
             mode, strength = setting.split(":")
+            smoother = TemporalSmoother(mode, None if strength == "style" else float(strength))
+            smoother.follow(backend.meta)
+            strength = f"{smoother.strength:g}"
             replay.i = 0
             source = VideoFileSource(clip, height=args.height)
             try:
-                report = evaluate(source, replay, TemporalSmoother(mode, float(strength)),
+                report = evaluate(source, replay, smoother,
                                   style_image=style_image, every=args.every, max_frames=args.frames,
                                   strip=out / f"{clip.stem}_{mode}_{strength}_strip.png",
                                   names=(str(clip), backend.style.name))

@@ -87,8 +87,9 @@ def _add_temporal_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temporal", choices=MODE_NAMES, default=DEFAULT_MODE,
                    help=f"flicker smoothing along the optical flow: off, fast (DIS flow at 320 px) or quality "
                         f"(finer flow at 640 px, slower) (default: {DEFAULT_MODE})")
-    p.add_argument("--temporal-strength", type=float, default=DEFAULT_STRENGTH, metavar="0..1",
-                   help=f"how much of the previous frame is carried over; 0 is off (default: {DEFAULT_STRENGTH})")
+    p.add_argument("--temporal-strength", type=float, metavar="0..1",
+                   help=f"how much of the previous frame is carried over; 0 is off (default: the style's own "
+                        f"where it names one, lighter for networks trained for stability; else {DEFAULT_STRENGTH})")
 
 
 def _smoother(args: argparse.Namespace):
@@ -493,6 +494,7 @@ def cmd_eval_temporal(args: argparse.Namespace) -> int:
     backend = _load_backend(args, bind=False)  # a per-style network takes --style-image for the loss only
     if isinstance(backend, StyleImages):
         backend = _bind_style_images(backend, args)
+    temporal.follow(backend.meta)
     style_image = read_image(args.style_image[0]) if args.style_image else None
     src = Path(args.input)
     prefix = Path(args.output) if args.output else Path(f"{src.stem}_{backend.style.name}_temporal")

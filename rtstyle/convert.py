@@ -93,6 +93,7 @@ class VideoConversion:
             self.source.close()
             raise
         self.temporal = temporal or TemporalSmoother()
+        self.temporal.follow(backend.meta)
         self.pipeline = Pipeline.standard(self.source, backend, self.sink, batch=batch,
                                           postprocess=[self.temporal])
 

@@ -194,7 +194,9 @@ class LiveApp:
             st.style = (st.style + (1 if ch == "n" else -1)) % len(self.styles)
             name = self.styles[st.style]
             try:
-                self.job.pipeline.inference.set_model(self.backend(name))
+                backend = self.backend(name)
+                self.temporal.follow(backend.meta)  # frames still in flight take the new strength too
+                self.job.pipeline.inference.set_model(backend)
                 st.say(f"style: {name}")
             except RtstyleError as exc:
                 st.say(f"cannot load {name}: {exc}", 5)

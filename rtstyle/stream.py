@@ -63,6 +63,7 @@ class StreamJob:
         self.sink = sink
         self.policy = Policy(policy) if policy else default_policy(self.source)
         self.temporal = temporal or TemporalSmoother()
+        self.temporal.follow(backend.meta)
         self.pipeline = Pipeline.standard(self.source, backend, sink, batch=batch, policy=self.policy,
                                           postprocess=[self.temporal])
         self.duration = duration

@@ -185,3 +185,27 @@ def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
         assert app.temporal.active and app.temporal.describe() == "quality (strength 0.6)"
     finally:
         app.job.source.close()
+
+
+def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch):
+    """Without --temporal-strength, `n` to a network that names no strength falls back to the default."""
+    from rtstyle import load_backend
+    from rtstyle.live import LiveApp
+    from rtstyle.models import resolve_style
+    from rtstyle.stream import SourceOptions
+    from rtstyle.temporal import DEFAULT_STRENGTH, TemporalSmoother
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    plain = str(fixture("weights/fast_neural_style_nc16/mosaic_nc16_b1_e2_1e05_1e10.model"))
+    own = resolve_style("starry").meta.temporal_strength
+    assert own is not None and own != DEFAULT_STRENGTH  # the built-in starry is trained for stability
+    app = LiveApp(str(fixture("video/cutBunny.mp4")), ["starry", plain], 0, load_backend,
+                  source=SourceOptions(realtime=True), temporal=TemporalSmoother("fast"))
+    try:
+        assert app.temporal.strength == own
+        app.on_key(ord("n"), None)
+        assert app.temporal.strength == DEFAULT_STRENGTH
+        app.on_key(ord("b"), None)
+        assert app.temporal.strength == own
+    finally:
+        app.job.source.close()

@@ -10,9 +10,11 @@ import pytest
 import torch
 
 from conftest import fixture, run_cli
+from rtstyle.errors import RtstyleError
 from rtstyle.frames import Frame
 from rtstyle.images import read_image
-from rtstyle.temporal import TemporalSmoother
+from rtstyle.models.formats import StyleMeta
+from rtstyle.temporal import DEFAULT_STRENGTH, TemporalSmoother
 from rtstyle.temporal.composite import composite, composite_torch
 from rtstyle.temporal.flow import DisFlow, Motion, analyse, small_gray
 
@@ -102,6 +104,21 @@ def test_style_switch_resets(photo):
     out = smooth(smoother, inputs, noisy, styled_by=[0, 0, 1, 1])
     assert np.array_equal(out[2], noisy[2]) and not np.array_equal(out[3], noisy[3])
     assert smoother.cuts == 1
+
+
+def test_strength_follows_the_style_unless_fixed():
+    stable = StyleMeta("stable", extra={"temporal_strength": "0.2"})
+    plain = StyleMeta("plain")
+    smoother = TemporalSmoother("fast")
+    smoother.follow(stable)
+    assert smoother.strength == 0.2 and "0.2" in smoother.describe()
+    smoother.follow(plain)  # a live switch to a network that names no strength
+    assert smoother.strength == DEFAULT_STRENGTH
+    fixed = TemporalSmoother("fast", 0.7)
+    fixed.follow(stable)
+    assert fixed.strength == 0.7  # the user's --temporal-strength wins
+    with pytest.raises(RtstyleError, match="temporal_strength 3.0 is not between 0 and 1"):
+        smoother.follow(StyleMeta("bad", extra={"temporal_strength": 3}))
 
 
 def test_occluded_pixels_are_not_blended(photo):

@@ -26,6 +26,7 @@ from rtstyle.images import write_image
 from rtstyle.models import resolve_style
 from rtstyle.models.formats import load_style, save_style
 from rtstyle.models.registry import LITE_SUFFIX, builtin_dir
+from rtstyle.temporal import DEFAULT_STRENGTH
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
@@ -61,6 +62,9 @@ def main() -> int:
     ap.add_argument("--artwork", required=True, help="title, artist, year and licence of the style image")
     ap.add_argument("--losses", type=Path)
     ap.add_argument("--notes", default="", help="training history the settings line does not show")
+    ap.add_argument("--temporal-strength", type=float,
+                    help="the video smoothing strength to use with this network by default, as measured with "
+                         "benchmarks/bench_temporal.py (networks trained for stability need less)")
     ap.add_argument("--license", default="CC0-1.0 (weights trained by the rtstyle project from public-domain / CC0 "
                                          "images)", help="licence of the weights (follows the style image's)")
     args = ap.parse_args()
@@ -78,6 +82,8 @@ def main() -> int:
     meta.provenance = f"rtstyle train on {ref}; content: scikit-image CC0/public-domain photos"
     meta.extra.update({"style_image": ref, "artwork": args.artwork,
                        "final_losses": ", ".join(f"{k} {v:.4g}" for k, v in losses.items())})
+    if args.temporal_strength is not None:
+        meta.extra["temporal_strength"] = f"{args.temporal_strength:g}"
     dest = builtin_dir() / f"{args.name}.safetensors"
     save_style(dest, state, meta, half=True)
 
@@ -87,8 +93,10 @@ def main() -> int:
     preview.parent.mkdir(parents=True, exist_ok=True)
     write_image(preview, backend(sample_frame()))
 
-    cfg = meta.extra.get("train_config", "")
-    stability = float(ast.literal_eval(cfg).get("temporal_weight", 0.0)) if cfg else 0.0
+    settings = ast.literal_eval(meta.extra.get("train_config", "") or "{}")
+    stability = float(settings.get("temporal_weight", 0.0))
+    # file names only: the training machine's folders mean nothing to a reader
+    cfg = str({k: Path(v).name if k in ("style_image", "content", "out") else v for k, v in settings.items()})
     losses_line = "content loss at relu2_2,\n  Gram style loss at relu1_1..relu4_1, total variation"
     if stability:
         losses_line += (f", stability loss (weight {stability:g}: outputs of two shifted, noisy views of a crop "
@@ -104,6 +112,8 @@ def main() -> int:
     else:
         arch = f"TransformerNet (Johnson et al. 2016), width {meta.width}, {meta.num_residual} residual blocks"
         versus = ""
+    video_note = (" (this network's own, from the benchmark in BENCHMARKS.md, \"Stable networks\")"
+                  if meta.temporal_strength is not None else " (the default for networks that name none)")
     ratios = "\n".join(f"| {k} | {v:.3f} |" for k, v in result["ratios"].items())
     card = f"""# Model card: `{args.name}`
 
@@ -118,6 +128,7 @@ Built-in rtstyle style. Preview (frame 40 of the bundled sample clip):
   Settings of the last run: `{cfg}`.
   {args.notes}
 - **Final losses** (mean of the last 50 iterations, weighted): {meta.extra['final_losses'] or 'n/a'}.
+- **Video**: default temporal smoothing strength {meta.temporal_strength or DEFAULT_STRENGTH:g}{video_note}.
 - **Licence of the weights**: {meta.license}.
 
 ## Quality (tools/eval_style.py)

@@ -47,6 +47,12 @@ class StyleMeta:
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
+    def temporal_strength(self) -> float | None:
+        """The smoothing strength measured best for this network (BENCHMARKS.md), if it names one."""
+        value = self.extra.get("temporal_strength")
+        return None if value is None else float(value)
+
+    @property
     def input_scale(self) -> float:
         """Factor from 0..255 pixels to the network's input range."""
         return 1.0 if self.input_range == "0-255" else 1.0 / 255.0

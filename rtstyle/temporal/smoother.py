@@ -6,11 +6,18 @@ onto the current frame along the optical flow of the *input* frames and blends i
 in where the warp can be trusted (a recursive filter that follows the motion).
 Occluded and disoccluded pixels, and every pixel after a scene cut, a size change or
 a style switch, take the fresh stylization as it is.
+
+How much to carry over depends on the network: one trained for stability (`rtstyle
+train --temporal-weight`) flickers little by itself, and blending costs style (see
+BENCHMARKS.md), so such a style names its own lighter strength in its metadata
+(`temporal_strength`). Unless the user fixes `--temporal-strength`, the smoother
+follows the style it is given (`follow`), also across live style switches.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +25,9 @@ from ..errors import RtstyleError
 from ..frames import Frame
 from .composite import composite, composite_torch
 from .flow import DisFlow, Motion, analyse, small_gray
+
+if TYPE_CHECKING:
+    from ..models.formats import StyleMeta
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ MODES = {
 }
 MODE_NAMES = ("off", *MODES)
 DEFAULT_MODE = "fast"
-DEFAULT_STRENGTH = 0.5
+DEFAULT_STRENGTH = 0.5  # for networks that do not name their own
 CUT_FRACTION = 0.6  # more of the frame than this untrusted: a new shot, start over
 
 
@@ -48,12 +58,15 @@ def check_settings(mode: str, strength: float) -> None:
 class TemporalSmoother:
     """Callable on frames in display order (a `Postprocess` step). Thread-confined: one pipeline."""
 
-    def __init__(self, mode: str = DEFAULT_MODE, strength: float = DEFAULT_STRENGTH,
+    def __init__(self, mode: str = DEFAULT_MODE, strength: float | None = None,
                  cut_fraction: float = CUT_FRACTION):
-        check_settings(mode, strength)
+        """`strength` None: the style's own (see `follow`), DEFAULT_STRENGTH until one is given."""
+        check_settings(mode, DEFAULT_STRENGTH if strength is None else strength)
         self.enabled = mode != "off"
         self.mode = mode if self.enabled else DEFAULT_MODE  # what the live toggle turns on
-        self.strength, self.cut_fraction = strength, cut_fraction
+        self.fixed = strength is not None
+        self.strength = DEFAULT_STRENGTH if strength is None else strength
+        self.cut_fraction = cut_fraction
         self._settings = MODES[self.mode]
         self._flow = DisFlow(self._settings.preset)
         self.cuts = 0  # times it started over: scene cuts, size changes, style switches
@@ -66,6 +79,14 @@ class TemporalSmoother:
 
     def describe(self) -> str:
         return f"{self.mode} (strength {self.strength:g})" if self.active else "off"
+
+    def follow(self, meta: StyleMeta) -> None:
+        """Take the strength this style's network asks for, unless the user fixed one."""
+        if not self.fixed:
+            own = meta.temporal_strength
+            if own is not None and not 0.0 <= own <= 1.0:
+                raise RtstyleError(f"style {meta.name!r}: its temporal_strength {own} is not between 0 and 1")
+            self.strength = DEFAULT_STRENGTH if own is None else own
 
     def toggle(self) -> bool:
         """Live hotkey: on <-> off. Takes effect at the next frame; returns the new state."""
