@@ -641,6 +641,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
             detail = f"width {m.width}, {m.num_residual} res blocks"
         else:
             detail = f"layout {m.layout}"
+        if m.temporal_strength is not None:
+            detail += f", smoothing {m.temporal_strength:g}"  # the --temporal-strength it defaults to
         print(f"{name:{w}s} {s.origin:9s} {s.format:6s} {m.architecture:16s} {detail}, input {m.input_range}")
     print(f"\nuser styles live in {user_dir()} (add with: rtstyle import PATH --name NAME)")
     return 0

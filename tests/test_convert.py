@@ -15,6 +15,7 @@ import pytest
 
 from conftest import MOSAIC8, decode_errors, ffprobe, fixture, run_cli, stream
 from rtstyle.images import read_image
+from rtstyle.models import resolve_style
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
@@ -268,6 +269,8 @@ def test_quick_start_defaults(tmp_path):
     listing = run_cli("styles", check=True).stdout
     for name in ("starry", "udnie", "stained_glass"):
         assert f"\n{name} " in listing and "built-in" in listing
+    starry = next(line for line in listing.splitlines() if line.startswith("starry "))
+    assert f"smoothing {resolve_style('starry').meta.temporal_strength:g}," in starry  # its default strength
 
 
 EARLY_CLOSE = """

@@ -13,6 +13,7 @@ from conftest import fixture, run_cli
 from rtstyle.errors import RtstyleError
 from rtstyle.frames import Frame
 from rtstyle.images import read_image
+from rtstyle.models import resolve_style
 from rtstyle.models.formats import StyleMeta
 from rtstyle.temporal import DEFAULT_STRENGTH, TemporalSmoother
 from rtstyle.temporal.composite import composite, composite_torch
@@ -179,7 +180,8 @@ def test_torch_path_on_cuda_matches_cpu(photo):
 
 def test_eval_temporal_writes_json_plot_and_strip(tmp_path):
     clip = fixture("video/cutBunny.mp4")
-    r = run_cli("eval-temporal", str(clip), "--style-image", str(fixture("images/style/starry_night.jpg")),
+    r = run_cli("eval-temporal", str(clip), "--style", "starry",
+                "--style-image", str(fixture("images/style/starry_night.jpg")),
                 "--frames", "10", "--every", "4", "--height", "180", "-o", str(tmp_path / "m"), "-q")
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "m.json").read_text())
@@ -187,7 +189,8 @@ def test_eval_temporal_writes_json_plot_and_strip(tmp_path):
     w = report["warping_error"]
     assert 0 < w["on"] < w["off"] and len(report["per_frame"]["warping_error_on"]) == 9
     assert report["style_loss"]["on"] > 0 and len(report["per_frame"]["style_frames"]) == 2
-    assert report["temporal"].startswith("fast")
+    # no --temporal-strength: the built-in starry's own, from its metadata
+    assert report["temporal"] == f"fast (strength {resolve_style('starry').meta.temporal_strength:g})"
     plot, strip = cv2.imread(str(tmp_path / "m.png")), cv2.imread(str(tmp_path / "m_strip.png"))
     assert plot is not None and plot.std() > 10
     assert strip is not None  # two labelled rows (off, on) of six square crops
