@@ -2,7 +2,7 @@
 
     python benchmarks/bench_temporal.py [--clips DIR] [--style starry --style-image IMG]
         [--settings fast:0.3 fast:style quality:0.5] [--height 360] [--every 8] [--out DIR]
-        [--frames N] [--baseline STYLE]
+        [--frames N] [--baseline STYLE] [--infer-scale 0.5]
 
 A setting is MODE:STRENGTH, or MODE:style for the strength the style names (the CLI's
 default). Each clip is stylized once (frames cached in memory); every setting then runs
@@ -59,12 +59,14 @@ def main() -> None:
     ap.add_argument("--out", default="work/bench_temporal")
     ap.add_argument("--frames", type=int, help="only the first N frames of each clip")
     ap.add_argument("--baseline", help="also compare against this style's per-frame output")
+    ap.add_argument("--infer-scale", type=float,
+                    help="run the networks at this fraction of the frame size (0.5: what --lite does at 360 lines)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    backend = load_backend(args.style)
+    backend = load_backend(args.style, infer_scale=args.infer_scale)
     style_image = read_image(args.style_image)
-    baseline = load_backend(args.baseline) if args.baseline else None
+    baseline = load_backend(args.baseline, infer_scale=args.infer_scale) if args.baseline else None
     extra = " vs baseline: warping error ratio | style loss change |" if baseline else ""
     print("| clip | setting | warping error off | on | ratio | style loss change | PSNR vs off (dB) | "
           "smoothing ms | stylize ms | share |" + extra)

@@ -120,6 +120,8 @@ def test_strength_follows_the_style_unless_fixed():
     assert fixed.strength == 0.7  # the user's --temporal-strength wins
     with pytest.raises(RtstyleError, match="temporal_strength 3.0 is not between 0 and 1"):
         smoother.follow(StyleMeta("bad", extra={"temporal_strength": 3}))
+    with pytest.raises(RtstyleError, match="temporal_strength 'x' is not a number"):
+        smoother.follow(StyleMeta("bad", extra={"temporal_strength": "x"}))
 
 
 def test_occluded_pixels_are_not_blended(photo):

@@ -50,7 +50,12 @@ class StyleMeta:
     def temporal_strength(self) -> float | None:
         """The smoothing strength measured best for this network (BENCHMARKS.md), if it names one."""
         value = self.extra.get("temporal_strength")
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise RtstyleError(f"style {self.name!r}: its temporal_strength {value!r} is not a number") from None
 
     @property
     def input_scale(self) -> float:
