@@ -53,9 +53,12 @@ class StyleMeta:
         if value is None:
             return None
         try:
-            return float(value)
+            strength = float(value)
         except (TypeError, ValueError):
             raise RtstyleError(f"style {self.name!r}: its temporal_strength {value!r} is not a number") from None
+        if not 0.0 <= strength <= 1.0:
+            raise RtstyleError(f"style {self.name!r}: its temporal_strength {strength} is not between 0 and 1")
+        return strength
 
     @property
     def input_scale(self) -> float:

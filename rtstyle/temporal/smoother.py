@@ -83,9 +83,7 @@ class TemporalSmoother:
     def follow(self, meta: StyleMeta) -> None:
         """Take the strength this style's network asks for, unless the user fixed one."""
         if not self.fixed:
-            own = meta.temporal_strength
-            if own is not None and not 0.0 <= own <= 1.0:
-                raise RtstyleError(f"style {meta.name!r}: its temporal_strength {own} is not between 0 and 1")
+            own = meta.temporal_strength  # checked there: a number in 0..1
             self.strength = DEFAULT_STRENGTH if own is None else own
 
     def toggle(self) -> bool:
