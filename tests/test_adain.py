@@ -103,7 +103,7 @@ def test_shipped_decoder_styles_and_reconstructs(shipped, photo):
     assert psnr(none, photo) > psnr(half, photo) > psnr(full, photo)
     # regression floors for the shipped decoder (its MODEL_CARD has the measured numbers; the
     # issue's bar, ratio <= 0.5 and 20 dB, is not reached yet by this CPU-trained decoder)
-    assert psnr(none, photo) >= 13
+    assert psnr(none, photo) >= 15
     assert style_loss_ratio(full, photo, style) < style_loss_ratio(none, photo, style)
 
 
