@@ -18,7 +18,8 @@ read colour from the features instead.
 
 Where the CPU has native bfloat16 (AVX512-BF16 / AMX), the networks run under bf16
 autocast in channels-last layout: 3x faster steps on a 2-core Xeon
-(benchmarks/bench_train_adain.py), which is what makes a CPU run long enough to matter. Statistics and losses stay in float32.
+(benchmarks/bench_train_adain.py), which is what makes a CPU run long enough to
+matter. Statistics and losses stay in float32.
 """
 
 from __future__ import annotations
