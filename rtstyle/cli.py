@@ -707,7 +707,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .models.lite import LITE_BLOCKS, LITE_WIDTH
     from .train import TrainConfig
-    from .train_adain import AdaINTrainConfig
+    from .train_adain import PRECISIONS, AdaINTrainConfig
 
     ap = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer for video.")
     ap.add_argument("--version", action="version", version=f"rtstyle {__version__}")
@@ -886,7 +886,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pixel-weight", type=float, default=a.pixel_weight, help="pixel loss on those pairs")
     p.add_argument("--colour-jitter", type=float, default=a.colour_jitter,
                    help="fraction of content crops with random hue, saturation and contrast (default %(default)s)")
-    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=a.precision,
+    p.add_argument("--precision", choices=PRECISIONS, default=a.precision,
                    help="auto: bfloat16 autocast where the CPU runs it natively (AVX512-BF16/AMX), else fp32")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_adain)

@@ -39,6 +39,7 @@ from .models.formats import StyleMeta, save_style
 from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files
 
 ARCHITECTURE = "adain"
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass
@@ -105,11 +106,11 @@ def adain_meta(name: str, decoder_width: int, **fields) -> StyleMeta:
 
 def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a decoder; writes `<out>/<name>.safetensors` (decoder only, fp16)."""
+    if cfg.precision not in PRECISIONS:
+        raise RtstyleError(f"precision {cfg.precision!r}: use {', '.join(PRECISIONS)}")
     out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    if cfg.precision not in ("auto", "bf16", "fp32"):
-        raise RtstyleError(f"precision {cfg.precision!r}: use auto, bf16 or fp32")
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16())
     layout = torch.channels_last if bf16 else torch.contiguous_format
     net = adain_model(cfg.decoder_width).to(memory_format=layout)
@@ -133,19 +134,21 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
             style = random_crops(styles, cfg.batch, cfg.size, rng) / 255.0
             identity = torch.tensor([rng.random() < cfg.identity for _ in range(cfg.batch)])
             styled = ~identity
+            any_styled = bool(styled.any())
             content, style = content.to(memory_format=layout), style.to(memory_format=layout)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 with torch.no_grad():
                     target = net.encode(content)[0].float()  # identity pairs: the content's own features
-                    if styled.any():
+                    if any_styled:
                         fs = net.encode(style[styled], LOSS_LAYERS)
                         target[styled] = adain(target[styled], *mean_std(fs[-1].float()))
                 out = net.decoder(target).float()
                 # identity pairs are judged in pixels only: no second VGG pass, so they cost little
-                fo = net.encode(out[styled], LOSS_LAYERS) if styled.any() else []
-            loss_c = F.mse_loss(fo[-1].float(), target[styled]) if fo else out.new_zeros(())
-            loss_s = cfg.style_weight * stats_loss(fo, fs) if fo else out.new_zeros(())
-            loss_p = out.new_zeros(())
+                fo = net.encode(out[styled], LOSS_LAYERS) if any_styled else []
+            loss_c = loss_s = loss_p = out.new_zeros(())
+            if any_styled:
+                loss_c = F.mse_loss(fo[-1].float(), target[styled])
+                loss_s = cfg.style_weight * stats_loss(fo, fs)
             if identity.any():
                 loss_p = cfg.pixel_weight * F.mse_loss(out[identity] * 255.0, content[identity] * 255.0)
             loss = loss_c + loss_s + loss_p
