@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from . import __version__
 from .errors import RtstyleError
@@ -343,8 +344,9 @@ def cmd_live(args: argparse.Namespace) -> int:
     temporal = _smoother(args)
     if not Path(args.snapshot_dir).is_dir():
         raise RtstyleError(f"--snapshot-dir {args.snapshot_dir}: no such folder")
+    warm_up = None
     if args.style_dir or args.style_image:
-        styles, first, load = _live_style_images(args)
+        styles, first, load, warm_up = _live_style_images(args)
     else:
         # the n/b cycle: styles that need no style image (lite variants come in through --lite)
         styles = [n for n, st in available_styles().items()
@@ -360,18 +362,15 @@ def cmd_live(args: argparse.Namespace) -> int:
     _console().print(f"live: {app.job.source.describe()}, style {first}, temporal {temporal.describe()}; "
                      f"press h in the window for help")
     stats = StatsPrinter(args.stats)
-    with _graceful_stop(app.stop, "stopping…") as caught:
-        ticker = threading.Event()
+    def tick(stop: threading.Event) -> None:
+        while not stop.wait(0.25):
+            stats(app.job.pipeline.stats)
 
-        def tick():
-            while not ticker.wait(0.25):
-                stats(app.job.pipeline.stats)
-
-        threading.Thread(target=tick, daemon=True).start()
-        try:
-            result = app.run()
-        finally:
-            ticker.set()
+    with _graceful_stop(app.stop, "stopping…") as caught, contextlib.ExitStack() as helpers:
+        helpers.enter_context(_helper_thread(tick, "rtstyle-stats"))
+        if warm_up:
+            helpers.enter_context(_helper_thread(warm_up, "rtstyle-style-warmup"))
+        result = app.run()
     stats.summary(result)
     for path in app.snapshots + app.recordings:
         _console().print(f"wrote {path}")
@@ -385,8 +384,8 @@ def _live_style_images(args: argparse.Namespace):
     """Live with an arbitrary-style model: n/b cycle through --style-image files and the --style-dir folder.
 
     Each image is bound to the model when chosen. Where the model caches what it computes of a
-    style image (AdaIN's statistics), a background thread does that for every image ahead, so a
-    switch costs milliseconds."""
+    style image (AdaIN's statistics), the returned `warm_up(stop)` does that for every image
+    ahead, for the caller to run on a helper thread, so a switch costs milliseconds."""
     from .backends import StyleImages
     from .images import read_image
 
@@ -411,17 +410,34 @@ def _live_style_images(args: argparse.Namespace):
     def load(label: str):
         return base.with_style([read_image(by_label[label])], alpha=args.alpha, preserve_color=args.preserve_color)
 
-    def warm_up() -> None:  # the style statistics of every image, cached before its key is pressed
+    def warm_up(stop: threading.Event) -> None:  # every image's style statistics, cached before its key is pressed
         for label in list(by_label)[1:]:
+            if stop.is_set():
+                return
             try:
                 load(label)
             except RtstyleError:
                 pass  # reported when the user picks it
 
     labels = list(by_label)
-    if base.caches_styles:
-        threading.Thread(target=warm_up, name="rtstyle-style-warmup", daemon=True).start()
-    return labels, labels[0], load
+    return labels, labels[0], load, warm_up if base.caches_styles else None
+
+
+@contextlib.contextmanager
+def _helper_thread(work: Callable[[threading.Event], None], name: str):
+    """Run `work(stop)` on a thread for the length of the block, then set `stop` and join it.
+
+    Never leave such a thread running when the command returns: a thread still inside
+    torch while Python shuts down is killed there, and the process aborts ("terminate
+    called without an active exception") after its output was already written."""
+    stop = threading.Event()
+    thread = threading.Thread(target=work, args=(stop,), name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def cmd_image(args: argparse.Namespace) -> int:

@@ -77,16 +77,31 @@ def diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) if a.shape == b.shape else 255.0
 
 
+def reexpose(display: str) -> None:
+    """Unmap and map the window. With no window manager (bare Xvfb), Qt now and then misses a new
+    window's first Expose and never paints it (all black) until the next one; under CPU load that
+    was about 1 start in 8 (what a desktop's window manager never lets happen)."""
+    wid, _ = window(display)
+    x(display, "windowunmap", "--sync", wid)
+    x(display, "windowmap", "--sync", wid)
+
+
 def wait_for(display: str, expected: np.ndarray, timeout: float = 45) -> np.ndarray:
     """Screenshots of the window until its part below the overlay shows `expected`."""
-    deadline, shot = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
+    start = time.monotonic()
+    shot, reexposed = None, False
+    while time.monotonic() < start + timeout:
         shot = window_image(display)
         if diff(shot[BELOW_OVERLAY], expected[BELOW_OVERLAY]) < 4:
             return shot
+        if not shot.any() and time.monotonic() > start + 3 and not reexposed:
+            reexpose(display)
+            reexposed = True
         time.sleep(0.5)
-    raise AssertionError(f"the window never showed the expected frame (last diff "
-                         f"{diff(shot[BELOW_OVERLAY], expected[BELOW_OVERLAY]) if shot is not None else '-'})")
+    what = ("never painted (all black)" if shot is not None and not shot.any() else
+            f"diff {diff(shot[BELOW_OVERLAY], expected[BELOW_OVERLAY]):.1f}" if shot is not None else "no screenshot")
+    raise AssertionError(f"the window never showed the expected frame in {timeout:.0f} s (last: {what}"
+                         f"{', after re-exposing it' if reexposed else ''})")
 
 
 @pytest.mark.timeout(240)
@@ -132,7 +147,7 @@ def test_live_window_styles_keys_and_quit(xvfb, tmp_path):
         x(xvfb, "key", "s")  # split: original | stylized
         w = frame.shape[1]
         wait_size(xvfb, 2 * w, frame.shape[0], timeout=20)
-        split = window_image(xvfb)
+        split = wait_for(xvfb, np.hstack([frame, expected[second]]), timeout=20)
         assert diff(split[BELOW_OVERLAY, :w], frame[BELOW_OVERLAY]) < 4
         assert diff(split[BELOW_OVERLAY, w:], expected[second][BELOW_OVERLAY]) < 4
 
