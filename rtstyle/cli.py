@@ -698,7 +698,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       size=args.size, style_size=args.style_size, batch=args.batch,
                       iters=args.iters, lr=args.lr, content_weight=args.content_weight,
                       style_weight=args.style_weight, tv_weight=args.tv_weight,
-                      temporal_weight=args.temporal_weight, init=args.init)
+                      temporal_weight=args.temporal_weight, init=args.init, device=args.device)
     dest = train(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest}, or: rtstyle import {dest} --name {args.name})")
     return 0
@@ -714,7 +714,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
                            decoder_width=args.decoder_width, size=args.size, batch=args.batch, iters=args.iters,
                            lr=args.lr, style_weight=args.style_weight, identity=args.identity,
                            pixel_weight=args.pixel_weight, colour_jitter=args.colour_jitter,
-                           precision=args.precision)
+                           precision=args.precision, device=args.device)
     dest = train_adain(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest} --style-image IMAGE)")
     return 0
@@ -722,7 +722,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .models.lite import LITE_BLOCKS, LITE_WIDTH
-    from .train import TrainConfig
+    from .train import DEVICES, TrainConfig
     from .train_adain import PRECISIONS, AdaINTrainConfig
 
     ap = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer for video.")
@@ -881,6 +881,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "0 = off. Makes video flicker less (see BENCHMARKS.md)")
     p.add_argument("--init", metavar="STYLE", help="start from this style's weights (name or file), "
                                                    "e.g. to fine-tune it with --temporal-weight")
+    p.add_argument("--device", choices=DEVICES, default=d.device,
+                   help="auto: the GPU where PyTorch sees one, else the CPU")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -903,7 +905,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--colour-jitter", type=float, default=a.colour_jitter,
                    help="fraction of content crops with random hue, saturation and contrast (default %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default=a.precision,
-                   help="auto: bfloat16 autocast where the CPU runs it natively (AVX512-BF16/AMX), else fp32")
+                   help="auto: bfloat16 autocast where the device runs it natively (a GPU from Ampere on, a "
+                        "CPU with AVX512-BF16/AMX), else fp32")
+    p.add_argument("--device", choices=DEVICES, default=a.device,
+                   help="auto: the GPU where PyTorch sees one, else the CPU")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_adain)
     return ap

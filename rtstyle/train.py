@@ -60,6 +60,21 @@ class TrainConfig:
     checkpoint_every: int = 50
     seed: int = 0
     frames_per_video: int = 40
+    device: str = "auto"  # "cpu", "cuda", or "auto": the GPU where PyTorch sees one
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def training_device(name: str) -> torch.device:
+    """The device a trainer runs on: `auto` takes the GPU where PyTorch sees one (both
+    papers train on one; a CPU run is for short fine-tunes and tests)."""
+    if name not in DEVICES:
+        raise RtstyleError(f"device {name!r}: use {', '.join(DEVICES)}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RtstyleError("--device cuda: this PyTorch sees no CUDA GPU (install a CUDA build of torch, or use "
+                           "--device cpu)")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
 
 
 def load_content(folder: Path, max_side: int, frames_per_video: int) -> list[np.ndarray]:
@@ -182,19 +197,20 @@ def start_from(model: torch.nn.Module, spec: str) -> None:
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and write `<out>/<name>.safetensors`; returns that path."""
+    device = training_device(cfg.device)
     out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
 
-    vgg = vgg19_features("relu4_1")
+    vgg = vgg19_features("relu4_1").to(device)
     style = resize_long_side(read_image(cfg.style_image), cfg.style_size)
     with torch.no_grad():
-        s = torch.from_numpy(style).permute(2, 0, 1).float()[None]
+        s = torch.from_numpy(style).permute(2, 0, 1).float()[None].to(device)
         style_grams = {k: gram(v) for k, v in vgg(s, STYLE_LAYERS).items()}
     pool = load_content(Path(cfg.content), max(cfg.size * 2, 512), cfg.frames_per_video)
 
     arch = LiteTransformerNet if cfg.lite else TransformerNet
-    model = arch(cfg.width, cfg.num_residual)
+    model = arch(cfg.width, cfg.num_residual).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = resume(ckpt_path, model, opt, "model")
     if start:
@@ -213,8 +229,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             if cfg.temporal_weight:
                 big = random_crops(pool, cfg.batch, cfg.size + TEMPORAL_SHIFT, rng)
                 x, x2, dy, dx = shifted_views(big, cfg.size, rng)
+                x2 = x2.to(device)
             else:
                 x = random_crops(pool, cfg.batch, cfg.size, rng)
+            x = x.to(device)
             y = model(x)
             fy = vgg(y, layers)
             with torch.no_grad():

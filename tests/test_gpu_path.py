@@ -416,3 +416,49 @@ def test_tensorrt_adain_matches_pytorch_for_two_styles(tmp_path):
         assert psnr(out, cpu.with_style([image], alpha=0.8)(photo)) >= 30
         outs.append(out)
     assert psnr(outs[0], outs[1]) < 25  # the style inputs reached the engine
+
+
+def _training_folders(tmp_path: Path) -> tuple[Path, Path]:
+    content, styles = tmp_path / "content", tmp_path / "styles"
+    for d in (content, styles):
+        d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        cv2.imwrite(str(content / f"{i}.png"), rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    cv2.imwrite(str(styles / "udnie.png"), cv2.imread(str(fixture("images/style/udnie.jpg"))))
+    return content, styles
+
+
+def _trainer_args(tmp_path: Path) -> dict[str, list]:
+    content, styles = _training_folders(tmp_path)
+    return {
+        "train": ["train", "--style-image", styles / "udnie.png", "--content", content, "--name", "tiny",
+                  "--out", tmp_path / "t", "--width", "4", "--size", "64", "--style-size", "96", "-q"],
+        "train-adain": ["train-adain", "--content", content, "--styles", styles, "--name", "tiny_adain",
+                        "--out", tmp_path / "t", "--decoder-width", "16", "--size", "32", "--batch", "2", "-q"],
+    }
+
+
+@pytest.mark.skipif(CUDA, reason="a CUDA GPU is present here")
+def test_training_on_cuda_without_a_gpu_is_one_line(tmp_path):
+    for command, args in _trainer_args(tmp_path).items():
+        proc = run_cli(*args, "--iters", "1", "--device", "cuda")
+        assert proc.returncode == 1, (command, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "sees no CUDA GPU" in lines[0], (command, proc.stderr)
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_trainers_run_on_cuda_and_resume_on_cpu(tmp_path):
+    photo = read_image(fixture(CONTENT[0]))[:128, :128]
+    for command, args in _trainer_args(tmp_path).items():
+        run_cli(*args, "--iters", "2", "--device", "cuda", check=True)
+        run_cli(*args, "--iters", "3", "--device", "cpu", check=True)  # the checkpoint is device-neutral
+        name = args[args.index("--name") + 1]
+        assert torch.load(tmp_path / "t" / f"{name}.ckpt.pt", weights_only=True)["iteration"] == 3
+        backend = create_backend(resolve_style(str(tmp_path / "t" / f"{name}.safetensors")), "torch", device="cuda")
+        if command == "train-adain":
+            backend = backend.with_style([read_image(fixture("images/style/udnie.jpg"))])
+        out = backend(photo)
+        assert out.shape == photo.shape and out.std() > 0
