@@ -362,6 +362,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     _console().print(f"live: {app.job.source.describe()}, style {first}, temporal {temporal.describe()}; "
                      f"press h in the window for help")
     stats = StatsPrinter(args.stats)
+
     def tick(stop: threading.Event) -> None:
         while not stop.wait(0.25):
             stats(app.job.pipeline.stats)

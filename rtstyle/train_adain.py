@@ -70,7 +70,7 @@ def native_bf16(device: torch.device) -> bool:
     """True where `device` runs bf16 convolutions in hardware: a GPU from Ampere on, or a CPU
     with AVX512-BF16 or AMX (through oneDNN)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)  # emulated bf16 is slower than fp32
     cpu = torch.cpu
     return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
