@@ -108,6 +108,33 @@ def test_style_ratio_ranks_the_reference_checkpoint():
     assert style_loss_ratio(content, content, mosaic) == pytest.approx(1.0)
 
 
+def test_brush_painting_is_seeded_and_painterly():
+    """tools/make_style_image.py --kind strokes: the same seed redraws the same picture; it
+    is strokes in several colours, not a flat fill."""
+    from make_style_image import brush_strokes
+
+    a, again, other = brush_strokes(128, 1), brush_strokes(128, 1), brush_strokes(128, 2)
+    assert np.array_equal(a, again)
+    assert np.abs(a.astype(int) - other).mean() > 20
+    assert np.abs(np.diff(a.astype(int), axis=1)).mean() > 5
+    assert len(np.unique(a.reshape(-1, 3) // 32, axis=0)) >= 10
+
+
+def test_style_set_jitter_is_seeded_and_its_networks_are_built_in():
+    """tools/make_style_set.py: the same inputs give the same set, and the networks it runs exist."""
+    from make_style_image import brush_strokes
+    from make_style_set import NETWORK_STYLES, jittered
+
+    img = brush_strokes(96, 3)
+    copy = jittered(img, 5)
+    assert copy.dtype == np.uint8 and copy.shape == img.shape
+    assert np.array_equal(copy, jittered(img, 5))
+    assert np.abs(copy.astype(int) - jittered(img, 6)).mean() > 10
+    styles = available_styles()
+    assert all(styles[n].origin == "built-in" and styles[n].meta.architecture == "transformer_net"
+               for n in NETWORK_STYLES)
+
+
 def style_image_for(name: str) -> Path:
     """The image a built-in style was trained on: a fixture, or the project's generated one."""
     ref = resolve_style(name).meta.extra.get("style_image", "")
