@@ -1,4 +1,4 @@
-"""Shared test helpers: fixture lookup, isolated user folders, the CLI, ffprobe."""
+"""Shared test helpers: fixture lookup, isolated user folders, training content, the CLI, ffprobe."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,17 @@ def _isolated_user_dirs(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture
+def content_dir(tmp_path) -> Path:
+    """A folder of three small random images: content for tiny training runs."""
+    d = tmp_path / "content"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(d / f"{i}.png"), rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    return d
 
 
 def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None, check: bool = False):

@@ -418,19 +418,10 @@ def test_tensorrt_adain_matches_pytorch_for_two_styles(tmp_path):
     assert psnr(outs[0], outs[1]) < 25  # the style inputs reached the engine
 
 
-def _training_folders(tmp_path: Path) -> tuple[Path, Path]:
-    content, styles = tmp_path / "content", tmp_path / "styles"
-    for d in (content, styles):
-        d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        cv2.imwrite(str(content / f"{i}.png"), rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
+def _trainer_args(tmp_path: Path, content: Path) -> dict[str, list]:
+    styles = tmp_path / "styles"
+    styles.mkdir()
     cv2.imwrite(str(styles / "udnie.png"), cv2.imread(str(fixture("images/style/udnie.jpg"))))
-    return content, styles
-
-
-def _trainer_args(tmp_path: Path) -> dict[str, list]:
-    content, styles = _training_folders(tmp_path)
     return {
         "train": ["train", "--style-image", styles / "udnie.png", "--content", content, "--name", "tiny",
                   "--out", tmp_path / "t", "--width", "4", "--size", "64", "--style-size", "96", "-q"],
@@ -440,8 +431,8 @@ def _trainer_args(tmp_path: Path) -> dict[str, list]:
 
 
 @pytest.mark.skipif(CUDA, reason="a CUDA GPU is present here")
-def test_training_on_cuda_without_a_gpu_is_one_line(tmp_path):
-    for command, args in _trainer_args(tmp_path).items():
+def test_training_on_cuda_without_a_gpu_is_one_line(tmp_path, content_dir):
+    for command, args in _trainer_args(tmp_path, content_dir).items():
         proc = run_cli(*args, "--iters", "1", "--device", "cuda")
         assert proc.returncode == 1, (command, proc.stderr)
         lines = proc.stderr.strip().splitlines()
@@ -450,9 +441,9 @@ def test_training_on_cuda_without_a_gpu_is_one_line(tmp_path):
 
 @pytest.mark.cuda
 @needs_cuda
-def test_trainers_run_on_cuda_and_resume_on_cpu(tmp_path):
+def test_trainers_run_on_cuda_and_resume_on_cpu(tmp_path, content_dir):
     photo = read_image(fixture(CONTENT[0]))[:128, :128]
-    for command, args in _trainer_args(tmp_path).items():
+    for command, args in _trainer_args(tmp_path, content_dir).items():
         run_cli(*args, "--iters", "2", "--device", "cuda", check=True)
         run_cli(*args, "--iters", "3", "--device", "cpu", check=True)  # the checkpoint is device-neutral
         name = args[args.index("--name") + 1]

@@ -21,16 +21,6 @@ from rtstyle.models.registry import ARBITRARY_ARCHITECTURES, available_styles
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-@pytest.fixture
-def content_dir(tmp_path) -> Path:
-    d = tmp_path / "content"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        write_image(d / f"{i}.png", rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
-    return d
-
-
 def test_train_writes_weights_log_and_resumes(tmp_path, content_dir):
     style = fixture("images/style/udnie.jpg")
     args = ["train", "--style-image", style, "--content", content_dir, "--name", "tiny", "--out", tmp_path / "t",
