@@ -1,5 +1,9 @@
-"""Compose docs/images/before_after.jpg: a frame of the bundled sample clip, original and
-stylized with every built-in style, in a 2-column grid. Every pixel comes from rtstyle.
+"""Compose the README's pictures; every pixel comes from rtstyle:
+- docs/images/before_after.jpg: a frame of the bundled sample clip, original and
+  stylized with every built-in style network, in a 2-column grid;
+- docs/images/style_adain.jpg (the adain model card's preview): that frame, then through
+  the built-in AdaIN model with the stained-glass drawing as the style, then the same
+  with colour preservation.
 
 Usage: python tools/make_readme_images.py
 """
@@ -27,10 +31,22 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def adain_preview(frame: np.ndarray) -> np.ndarray:
+    from make_style_image import stained_glass
+
+    model = create_backend(available_styles()["adain"], "torch")
+    glass = [stained_glass()]
+    tiles = [frame, model.with_style(glass)(frame), model.with_style(glass, preserve_color=True)(frame)]
+    return np.hstack([cv2.resize(t, (320, 180), interpolation=cv2.INTER_AREA) for t in tiles])
+
+
 def main() -> int:
     from publish_style import sample_frame
 
     frame = sample_frame()
+    adain = ROOT / "docs" / "images" / "style_adain.jpg"
+    write_image(adain, adain_preview(frame))
+    print(f"wrote {adain}")
     tiles = [label(frame, "original")]
     for name, style in available_styles().items():  # the full per-style networks (lite ones look alike)
         if style.origin == "built-in" and style.meta.architecture == "transformer_net":
