@@ -41,6 +41,8 @@ def stained_glass(size: int = 512, seed: int = 7, cells: int = 140) -> np.ndarra
 
 
 def brush_strokes(size: int = 512, seed: int = 7) -> np.ndarray:
+    """Broad, then finer layers of short curved strokes along a swirling flow field, each
+    seed its own palette of seven colours: painterly texture the photos do not have."""
     rng = np.random.default_rng(seed)
     hsv = np.stack([rng.uniform(0, 180, 7), rng.uniform(110, 255, 7), rng.uniform(60, 255, 7)], 1)
     palette = cv2.cvtColor(hsv[None].astype(np.uint8), cv2.COLOR_HSV2RGB)[0].astype(np.float32)
