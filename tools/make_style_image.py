@@ -61,7 +61,8 @@ def brush_strokes(size: int = 512, seed: int = 7) -> np.ndarray:
 
     img = np.empty((size, size, 3), np.float32)
     img[:] = palette[regions[0, 0]]
-    for count, width, length in ((300, size // 32, size / 10), (900, size // 64, size / 16), (1600, size // 128, size / 28)):
+    layers = ((300, size // 32, size / 10), (900, size // 64, size / 16), (1600, size // 128, size / 28))
+    for count, width, length in layers:  # strokes: how many, how thick, how long
         for _ in range(count):
             p = rng.uniform(0, size, 2)
             cell = regions[min(int(p[1] * 4 / size), 3), min(int(p[0] * 4 / size), 3)]
@@ -70,7 +71,8 @@ def brush_strokes(size: int = 512, seed: int = 7) -> np.ndarray:
             for _ in range(6):
                 points.append(points[-1] + direction(points[-1]) * length / 6)
             shade = np.clip(colour * rng.uniform(0.8, 1.2), 0, 255)
-            cv2.polylines(img, [np.round(points).astype(np.int32)], False, shade.tolist(), max(width, 1), cv2.LINE_AA)
+            stroke = [np.round(points).astype(np.int32)]
+            cv2.polylines(img, stroke, False, shade.tolist(), max(width, 1), cv2.LINE_AA)
     grain = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 1.0)
     img *= (1 + 0.08 * grain)[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)

@@ -44,34 +44,31 @@ def jittered(image: np.ndarray, seed: int) -> np.ndarray:
 
 
 def main(content: str, out: str, jitter: int = 2) -> None:
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     photos = sorted(p for p in Path(content).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    lines = ["# AdaIN training style set", ""]
     images = {p.stem: resize_long_side(read_image(p), 512) for p in photos}
+    made: dict[str, tuple[np.ndarray, str]] = {}  # file name: (image, where it came from)
     for stem, img in images.items():
-        write_image(folder / f"photo_{stem}.png", img)
-        lines.append(f"- photo_{stem}.png: the content set's {stem}")
+        made[f"photo_{stem}.png"] = img, f"the content set's {stem}"
     styles = available_styles()
     for style in (styles[name] for name in NETWORK_STYLES):
         backend = create_backend(style, "torch")
         for stem, img in images.items():
-            write_image(folder / f"{style.name}_{stem}.png", backend(img))
-            lines.append(f"- {style.name}_{stem}.png: photo {stem} through the built-in style {style.name}")
-    for seed in GLASS_SEEDS:
-        write_image(folder / f"glass_{seed}.png", stained_glass(512, seed))
-        lines.append(f"- glass_{seed}.png: tools/make_style_image.py --kind glass --seed {seed}")
-    for seed in STROKE_SEEDS:
-        write_image(folder / f"strokes_{seed}.png", brush_strokes(512, seed))
-        lines.append(f"- strokes_{seed}.png: tools/make_style_image.py --kind strokes --seed {seed}")
-    originals = sorted(p for p in folder.glob("*.png") if "_jitter" not in p.stem)
-    for i, path in enumerate(originals):
+            made[f"{style.name}_{stem}.png"] = backend(img), f"photo {stem} through the built-in style {style.name}"
+    for kind, draw, seeds in (("glass", stained_glass, GLASS_SEEDS), ("strokes", brush_strokes, STROKE_SEEDS)):
+        for seed in seeds:
+            made[f"{kind}_{seed}.png"] = draw(512, seed), f"tools/make_style_image.py --kind {kind} --seed {seed}"
+    for i, name in enumerate(sorted(made)):
         for j in range(jitter):
-            name = f"{path.stem}_jitter{j}.png"
-            write_image(folder / name, jittered(read_image(path), seed=1000 * i + j))
-            lines.append(f"- {name}: {path.name} colour-jittered (rtstyle.train_adain.jitter_colours, seed {1000 * i + j})")
+            seed = 1000 * i + j
+            how = f"{name} colour-jittered (rtstyle.train_adain.jitter_colours, seed {seed})"
+            made[f"{name[:-4]}_jitter{j}.png"] = jittered(made[name][0], seed), how
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (img, _) in made.items():
+        write_image(folder / name, img)
+    lines = ["# AdaIN training style set", "", *(f"- {name}: {source}" for name, (_, source) in made.items())]
     (folder / "SOURCES.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {len(lines) - 2} style images to {folder}")
+    print(f"wrote {len(made)} style images to {folder}")
 
 
 if __name__ == "__main__":
