@@ -44,6 +44,8 @@ def jittered(image: np.ndarray, seed: int) -> np.ndarray:
 
 
 def main(content: str, out: str, jitter: int = 2) -> None:
+    if not Path(content).is_dir():
+        raise SystemExit(f"{content}: no such folder")
     photos = sorted(p for p in Path(content).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     images = {p.stem: resize_long_side(read_image(p), 512) for p in photos}
     made: dict[str, tuple[np.ndarray, str]] = {}  # file name: (image, where it came from)
