@@ -918,7 +918,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fraction of pairs where the content is its own style (teaches reconstruction)")
     p.add_argument("--pixel-weight", type=float, default=a.pixel_weight, help="pixel loss on those pairs")
     p.add_argument("--colour-jitter", type=float, default=a.colour_jitter,
-                   help="fraction of content crops with random hue, saturation and contrast (default %(default)s)")
+                   help="fraction of content crops with a random tone (gamma, gain, offset), most of them also "
+                        "with random hue, saturation and contrast (default %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS, default=a.precision,
                    help="auto: bfloat16 autocast where the device runs it natively (a GPU from Ampere on, a "
                         "CPU with AVX512-BF16/AMX), else fp32")

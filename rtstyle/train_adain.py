@@ -13,8 +13,9 @@ VGG pass, so they cost a fraction of a stylized pair. Resumable like `rtstyle tr
 
 With a handful of training photos the decoder learns their colours as a prior and
 tints everything else (alpha 0 came out orange on the fixture photos); a random
-hue rotation, saturation and contrast per content crop (`colour_jitter`) makes it
-read colour from the features instead.
+hue rotation, saturation and contrast per content crop makes it read colour from the
+features instead. It also learnt their tones: bright skies came out grey and dark, so
+the jittered crops (`colour_jitter`) also get a random gamma, gain and offset.
 
 It trains on the GPU where PyTorch sees one (`device`), as the paper does. Where the
 device has native bfloat16 (a GPU from Ampere on; a CPU with AVX512-BF16 / AMX), the
@@ -41,6 +42,7 @@ from .train import load_content, loss_log, progress_bar, random_crops, resume, r
 
 ARCHITECTURE = "adain"
 PRECISIONS = ("auto", "bf16", "fp32")
+HUE_SHARE = 0.67  # of the jittered content crops, those that also get new colours
 
 
 @dataclass
@@ -61,7 +63,7 @@ class AdaINTrainConfig:
     checkpoint_every: int = 50
     seed: int = 0
     frames_per_video: int = 40
-    colour_jitter: float = 0.5  # fraction of content crops with random hue, saturation and contrast
+    colour_jitter: float = 0.75  # fraction of content crops with random tone (and most, colours): `jitter_photo`
     precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the hardware runs it natively
     device: str = "auto"  # "cpu", "cuda", or "auto": the GPU where PyTorch sees one
     init: str | None = None  # an AdaIN style (name or file) whose decoder to start from instead of random weights
@@ -88,6 +90,20 @@ def jitter_colours(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
     x = grey + rng.uniform(0.4, 1.4) * (x - grey)
     x = (x - 0.5) * rng.uniform(0.7, 1.3) + 0.5 + rng.uniform(-0.1, 0.1)
     return x.clamp(0, 1)
+
+
+def jitter_tone(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
+    """One RGB 0..1 image (3, H, W) through a random gamma, gain and offset: brighter and
+    darker scenes than the training photos have (bright skies, deep shadows)."""
+    x = image.clamp(1e-4, 1) ** math.exp(rng.uniform(-0.7, 0.7))
+    return (x * rng.uniform(0.8, 1.25) + rng.uniform(-0.12, 0.12)).clamp(0, 1)
+
+
+def jitter_photo(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
+    """A content crop made to look like another photo: new colours (`jitter_colours`) for
+    a share `HUE_SHARE` of crops, then always a new tone (`jitter_tone`)."""
+    x = jitter_colours(image, rng) if rng.random() < HUE_SHARE else image
+    return jitter_tone(x, rng)
 
 
 def stats_loss(out: list[torch.Tensor], target: list[torch.Tensor]) -> torch.Tensor:
@@ -139,7 +155,7 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
             content = random_crops(contents, cfg.batch, cfg.size, rng) / 255.0
             for i in range(cfg.batch):
                 if rng.random() < cfg.colour_jitter:
-                    content[i] = jitter_colours(content[i], rng)
+                    content[i] = jitter_photo(content[i], rng)
             style = random_crops(styles, cfg.batch, cfg.size, rng) / 255.0
             flags = [rng.random() < cfg.identity for _ in range(cfg.batch)]
             identity = torch.tensor(flags, device=device)

@@ -198,20 +198,35 @@ def test_style_image_alone_uses_the_builtin_model(tmp_path, short_clip):
     assert bad.returncode == 1 and "missing.jpg" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_colour_jitter_changes_colour_not_structure(photo):
+@pytest.mark.parametrize("name", ["jitter_colours", "jitter_photo"])
+def test_colour_jitter_changes_colour_not_structure(photo, name):
     import random
 
-    from rtstyle.train_adain import jitter_colours
+    import rtstyle.train_adain
 
+    jitter = getattr(rtstyle.train_adain, name)
     x = torch.from_numpy(photo).permute(2, 0, 1).float() / 255
-    a, b = jitter_colours(x, random.Random(3)), jitter_colours(x, random.Random(3))
+    a, b = jitter(x, random.Random(3)), jitter(x, random.Random(3))
     assert torch.equal(a, b) and a.shape == x.shape and 0 <= float(a.min()) and float(a.max()) <= 1
     assert float((a.mean((1, 2)) - x.mean((1, 2))).abs().max()) > 0.02  # the colours moved
     grad = lambda img: img.mean(0).diff(dim=1).flatten()  # noqa: E731 (horizontal edges of the grey image)
     assert float(torch.corrcoef(torch.stack([grad(a), grad(x)]))[0, 1]) > 0.8  # the structure did not
     grey = torch.full((3, 4, 4), 0.3)
-    g = jitter_colours(grey, random.Random(1))
+    g = jitter(grey, random.Random(1))
     assert float((g - g[0]).abs().max()) < 1e-6  # a hue rotation about the grey axis keeps grey grey
+
+
+def test_tone_jitter_makes_brighter_and_darker_scenes():
+    import random
+
+    from rtstyle.train_adain import jitter_tone
+
+    ramp = torch.linspace(0, 1, 64).expand(3, 8, 64)
+    means = [float(jitter_tone(ramp, random.Random(seed)).mean()) for seed in range(40)]
+    assert min(means) < 0.35 and max(means) > 0.65  # well beyond the ramp's own 0.5 both ways
+    out = jitter_tone(ramp, random.Random(0))
+    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    assert bool((out[0, 0].diff() >= 0).all())  # a tone curve: the order of grey levels is kept
 
 
 def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo):
