@@ -150,8 +150,20 @@ def builtin_result(name: str) -> dict:
 @pytest.mark.parametrize("name", sorted(n for n, s in available_styles().items() if s.origin == "built-in"
                                          and s.meta.architecture not in ARBITRARY_ARCHITECTURES))
 def test_builtin_style_meets_the_quality_bar(name):
-    """Per-style networks, full and lite; the AdaIN model's numbers are in its model card
-    (test_adain has its floors)."""
+    """Per-style networks, full and lite; the AdaIN model has its own bar (next test)."""
     result = builtin_result(name)
     assert len(result["ratios"]) == 3
     assert result["mean"] <= 0.6, result
+
+
+@pytest.mark.slow
+def test_builtin_adain_meets_the_style_half_of_its_bar():
+    """Issue 6's bar, by the same script: mean ratio <= 0.5 at alpha 1 over the five fixture
+    style images on the three photos (met). PSNR >= 20 dB at alpha 0 is not met yet: that
+    half is a floor under the measured value (numbers in the model card)."""
+    from eval_style import evaluate_arbitrary
+
+    result = evaluate_arbitrary("adain", sorted(fixture("images/style").iterdir()), fixture("images/content"))
+    assert len(result["per_style"]) == 5 and len(result["psnr_alpha0"]) == 3
+    assert result["mean"] <= 0.5, result["mean"]
+    assert result["psnr_alpha0_mean"] >= 18.5, result["psnr_alpha0_mean"]
