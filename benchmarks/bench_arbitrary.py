@@ -1,6 +1,7 @@
 """Arbitrary styles on the CPU: frames per second and style-switch time.
 
     python benchmarks/bench_arbitrary.py [--fixtures DIR] [--runs 7] [--models adain magenta]
+        [--adain STYLE ...]
 
 For each model (the built-in AdaIN on PyTorch and on ONNX Runtime; the fixture
 Magenta pair, imported into a temporary style library, on ONNX Runtime) it measures
@@ -8,7 +9,8 @@ Magenta pair, imported into a temporary style library, on ONNX Runtime) it measu
 0.5 (for Magenta, alpha < 1 adds a predictor run on the frame; for AdaIN it costs
 nothing extra), and the time to switch to another style image (read it and compute
 its style vector or statistics: what `rtstyle live`'s n/b keys cost with
---style-dir), over the five fixture style images, three times.
+--style-dir), over the five fixture style images, three times. `--adain` names the
+AdaIN styles to measure (default the built-in; several compare them side by side).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", "../shared/fixtures"))
 STYLES = ("candy", "mosaic", "rain-princess-cropped", "starry_night", "udnie")
 
 
-def backends(models: list[str], fixtures: Path) -> list[tuple[str, object]]:
+def backends(models: list[str], fixtures: Path, adain: list[str]) -> list[tuple[str, object]]:
     from rtstyle.backends import create_backend
     from rtstyle.models import import_style, resolve_style
 
     out = []
     if "adain" in models:
-        out += [(f"adain ({name})", create_backend(resolve_style("adain"), name)) for name in ("torch", "onnxruntime")]
+        out += [(f"{Path(spec).stem} ({name})", create_backend(resolve_style(spec), name))
+                for spec in adain for name in ("torch", "onnxruntime")]
     if "magenta" in models:
         pair = fixtures / "onnx" / "magenta_arbitrary"
         style = import_style(pair / "arbitrary_transform.onnx", "magenta", predictor=pair / "arbitrary_predict.onnx")
@@ -45,6 +48,7 @@ def main() -> None:
     ap.add_argument("--fixtures", type=Path, default=FIXTURES)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--models", nargs="+", choices=["adain", "magenta"], default=["adain", "magenta"])
+    ap.add_argument("--adain", nargs="+", default=["adain"], metavar="STYLE", help="AdaIN styles (names or files)")
     args = ap.parse_args()
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="rtstyle-bench-")
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="rtstyle-bench-cache-")  # first switches are cold
@@ -54,7 +58,7 @@ def main() -> None:
     photo = read_image(args.fixtures / "images" / "content" / "golden_gate.jpg")
     print("| model | frame | alpha | fps | ms per frame |\n|---|---|---|---|---|")
     switches = {}
-    for label, base in backends(args.models, args.fixtures):
+    for label, base in backends(args.models, args.fixtures, args.adain):
         switch = []
         for _ in range(3):
             for name in STYLES:

@@ -708,8 +708,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_adain(args: argparse.Namespace) -> int:
     from .train_adain import ARCHITECTURE, AdaINTrainConfig, train_adain
 
+    if not args.styles and not args.alpha0:
+        raise RtstyleError("train-adain needs --styles (a folder of style images)")
     for folder in (args.content, args.styles):
-        if not Path(folder).is_dir():
+        if folder and not Path(folder).is_dir():
             raise RtstyleError(f"{folder}: no such folder")
     width = args.decoder_width or AdaINTrainConfig.decoder_width
     if args.init:  # fine-tuning: the decoder is the one being started from
@@ -726,7 +728,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
                            decoder_width=width, size=args.size, batch=args.batch, iters=args.iters,
                            lr=args.lr, style_weight=args.style_weight, identity=args.identity,
                            pixel_weight=args.pixel_weight, colour_jitter=args.colour_jitter,
-                           precision=args.precision, device=args.device, init=args.init)
+                           precision=args.precision, device=args.device, init=args.init, alpha0=args.alpha0)
     dest = train_adain(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest} --style-image IMAGE)")
     return 0
@@ -901,7 +903,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = AdaINTrainConfig
     p = sub.add_parser("train-adain", help="train an AdaIN decoder (any style image at run time)")
     p.add_argument("--content", required=True, help="folder of content images and/or videos")
-    p.add_argument("--styles", required=True, help="folder of style images")
+    p.add_argument("--styles", help="folder of style images (not needed with --alpha0)")
     p.add_argument("--name", default=a.name)
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
     p.add_argument("--decoder-width", type=int,
@@ -909,6 +911,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "or --init's)")
     p.add_argument("--init", metavar="STYLE", help="start from this AdaIN style's decoder (name or file), e.g. "
                                                    "to train the built-in `adain` further")
+    p.add_argument("--alpha0", action="store_true",
+                   help="train --init's reconstruction decoder, which alpha 0 uses (alpha blends the two "
+                        "decoders' weights), on pixels alone; its style decoder, and so alpha 1, stay as they are")
     p.add_argument("--size", type=int, default=a.size, help="training crop size")
     p.add_argument("--batch", type=int, default=a.batch)
     p.add_argument("--iters", type=int, default=a.iters)

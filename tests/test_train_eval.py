@@ -157,13 +157,13 @@ def test_builtin_style_meets_the_quality_bar(name):
 
 
 @pytest.mark.slow
-def test_builtin_adain_meets_the_style_half_of_its_bar():
+def test_builtin_adain_meets_its_bar():
     """Issue 6's bar, by the same script: mean ratio <= 0.5 at alpha 1 over the five fixture
-    style images on the three photos (met). PSNR >= 20 dB at alpha 0 is not met yet: that
-    half is a floor under the measured value (numbers in the model card)."""
+    style images on the three photos, and PSNR >= 20 dB at alpha 0 (numbers in the model
+    card; test_adain checks the alphas between on one pair)."""
     from eval_style import evaluate_arbitrary
 
     result = evaluate_arbitrary("adain", sorted(fixture("images/style").iterdir()), fixture("images/content"))
     assert len(result["per_style"]) == 5 and len(result["psnr_alpha0"]) == 3
     assert result["mean"] <= 0.5, result["mean"]
-    assert result["psnr_alpha0_mean"] >= 18.5, result["psnr_alpha0_mean"]
+    assert result["psnr_alpha0_mean"] >= 20, result["psnr_alpha0_mean"]

@@ -8,7 +8,9 @@ For each photo (resized to 512 px on the long side) it stylizes, then prints
 loss(stylized, style) / loss(photo, style) and the mean. The built-in styles must
 reach a mean of 0.6 or less. An arbitrary-style model (AdaIN) is bound to each style
 image in turn (alpha 1), and its reconstruction (alpha 0) PSNR against each photo is
-reported too: its bar is a mean ratio <= 0.5 and PSNR >= 20 dB.
+reported too: its bar is a mean ratio <= 0.5 and PSNR >= 20 dB. `--alphas 0.25 0.5 ...`
+adds the mean ratio and PSNR at those alphas: the slider from content to style, which
+should move both one way.
 """
 
 from __future__ import annotations
@@ -47,20 +49,35 @@ def evaluate(style: str, style_image: Path, content_dir: Path, save_dir: Path | 
             "mean": sum(rows.values()) / len(rows)}
 
 
-def evaluate_arbitrary(style: str, style_images: list[Path], content_dir: Path, save_dir: Path | None = None) -> dict:
-    """Every style image at alpha 1 (style-loss ratios), and alpha 0 (reconstruction PSNR)."""
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b) ** 2).mean())
+    return 10 * np.log10(255**2 / max(mse, 1e-12))
+
+
+def evaluate_arbitrary(style: str, style_images: list[Path], content_dir: Path, save_dir: Path | None = None,
+                       alphas: tuple[float, ...] = ()) -> dict:
+    """Every style image at alpha 1 (style-loss ratios), and alpha 0 (reconstruction PSNR);
+    at each of `alphas`, both means over every style image and photo."""
     base = create_backend(resolve_style(style), "torch")
     per_style = {p.name: evaluate(style, p, content_dir, save_dir, base.with_style([read_image(p)]))
                  for p in style_images}
     identity = base.with_style([read_image(style_images[0])], alpha=0.0)
-    recon = {}
-    for photo in photos(content_dir):
-        content = resize_long_side(read_image(photo), EVAL_LONG_SIDE)
-        mse = float(((identity(content).astype(np.float64) - content) ** 2).mean())
-        recon[photo.name] = 10 * np.log10(255**2 / max(mse, 1e-12))
+    contents = {photo.name: resize_long_side(read_image(photo), EVAL_LONG_SIDE) for photo in photos(content_dir)}
+    recons = {name: identity(content) for name, content in contents.items()}
+    recon = {name: psnr(recons[name], content) for name, content in contents.items()}
     ratios = [r for s in per_style.values() for r in s["ratios"].values()]
+    curve = {}
+    targets = {image: gram_targets(read_image(image)) for image in style_images} if alphas else {}
+    for alpha in alphas:
+        rows = []
+        for image, target in targets.items():
+            bound = base.with_style([read_image(image)], alpha=alpha)
+            for name, content in contents.items():
+                out = recons[name] if alpha == 0 else bound(content)  # alpha 0 ignores the style
+                rows.append((style_loss(out, target) / style_loss(content, target), psnr(out, content)))
+        curve[str(alpha)] = {"mean": float(np.mean([r for r, _ in rows])), "psnr_mean": float(np.mean([q for _, q in rows]))}
     return {"style": style, "per_style": per_style, "mean": float(np.mean(ratios)),
-            "psnr_alpha0": recon, "psnr_alpha0_mean": float(np.mean(list(recon.values())))}
+            "psnr_alpha0": recon, "psnr_alpha0_mean": float(np.mean(list(recon.values()))), "alphas": curve}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,15 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--content", type=Path, default=default_content)
     ap.add_argument("--save-dir", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--alphas", type=float, nargs="+", default=[], metavar="A",
+                    help="arbitrary-style models: also the mean ratio and PSNR against the photo at these alphas")
     args = ap.parse_args(argv)
     if resolve_style(args.style).meta.architecture in ARBITRARY_ARCHITECTURES:
-        result = evaluate_arbitrary(args.style, args.style_image, args.content, args.save_dir)
+        result = evaluate_arbitrary(args.style, args.style_image, args.content, args.save_dir, tuple(args.alphas))
         for style_name, r in result["per_style"].items():
             print(" ".join([f"{style_name:28s}"] + [f"{n} {v:.3f}" for n, v in r["ratios"].items()]) +
                   f"  mean {r['mean']:.3f}")
         print(f"{'mean ratio (alpha 1)':28s} {result['mean']:.3f}")
         print(" ".join([f"{'PSNR dB (alpha 0)':28s}"] + [f"{n} {v:.2f}" for n, v in result["psnr_alpha0"].items()]) +
               f"  mean {result['psnr_alpha0_mean']:.2f}")
+        for alpha, r in result["alphas"].items():
+            print(f"{'alpha ' + alpha:28s} mean ratio {r['mean']:.3f}  mean PSNR dB {r['psnr_mean']:.2f}")
+    elif args.alphas:
+        raise SystemExit("eval_style.py: --alphas is for arbitrary-style models")
     else:
         result = evaluate(args.style, args.style_image[0], args.content, args.save_dir)
         for name, r in result["ratios"].items():

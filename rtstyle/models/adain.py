@@ -12,6 +12,14 @@ a frame costs one encoder and one decoder pass:
 - colour preservation happens around the network (`backends.base.keep_chroma`): it
   sees luminance only, and the content's chroma goes back on (Gatys et al. 2017).
 
+Alpha also blends decoders where a style file has two (`decoder_alpha0`): the style
+decoder and a copy of it fine-tuned to reconstruct the content (`train-adain
+--alpha0`), their weights mixed by alpha as in network interpolation (Wang et al. 2019,
+"Deep Network Interpolation for Continuous Imagery Effect Transition"). One narrow
+decoder trained on both jobs trades one for the other (the built-in model's card has
+the numbers); two decoders interpolated keep alpha 1 exactly as it was and make alpha 0
+a faithful reconstruction, with the same per-frame cost.
+
 Layer layout. The encoder and decoder are `nn.Sequential`s laid out exactly as in
 the pytorch-AdaIN project (`vgg_normalised.pth`, `decoder.pth`), so those checkpoints
 load by index. The encoder's leading 1x1 convolution maps RGB 0..1 to the Caffe
@@ -26,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from .vgg import BGR_MEAN, dequantised_vgg19
 
@@ -131,10 +140,12 @@ class AdaINNet(nn.Module):
 
     stride = 8
 
-    def __init__(self, decoder_width: int = 256):
+    def __init__(self, decoder_width: int = 256, alpha0_decoder: bool = False):
         super().__init__()
         self.encoder = build_encoder()
         self.decoder = build_decoder(decoder_width)
+        # the reconstruction decoder that alpha 0 uses (see the module docstring), if any
+        self.decoder_alpha0 = build_decoder(decoder_width) if alpha0_decoder else None
 
     def encode(self, x: Tensor, layers: tuple[int, ...] = (ENCODER_LAST,)) -> list[Tensor]:
         """Encoder activations at the given Sequential indices (relu4_1 by default)."""
@@ -161,5 +172,14 @@ class AdaINNet(nn.Module):
                 "style_std": torch.rand(1, STATS_CHANNELS, 1, 1, generator=g) * 8 + 0.1,
                 "alpha": torch.ones(1)}
 
+    def decode(self, target: Tensor, alpha: Tensor | float) -> Tensor:
+        """The decoder, its weights blended with the alpha-0 decoder's where there is one.
+        The blend is a few element-wise ops on 1-2 M weights, tiny next to a frame's convolutions."""
+        if self.decoder_alpha0 is None:
+            return self.decoder(target)
+        alpha0 = dict(self.decoder_alpha0.named_parameters())
+        weights = {k: alpha * v + (1 - alpha) * alpha0[k] for k, v in self.decoder.named_parameters()}
+        return functional_call(self.decoder, weights, (target,))
+
     def forward(self, x: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor | float) -> Tensor:
-        return self.decoder(blend(self.encode(x)[0], style_mean, style_std, alpha))
+        return self.decode(blend(self.encode(x)[0], style_mean, style_std, alpha), alpha)

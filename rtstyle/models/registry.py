@@ -30,7 +30,7 @@ Builder = Callable[[StyleMeta], nn.Module]
 ARCHITECTURES: dict[str, Builder] = {
     "transformer_net": lambda m: TransformerNet(width=m.width, num_residual=m.num_residual),
     LITE: lambda m: LiteTransformerNet(width=m.width, num_residual=m.num_residual),
-    "adain": lambda m: AdaINNet(decoder_width=m.width),
+    "adain": lambda m: AdaINNet(decoder_width=m.width, alpha0_decoder=m.extra.get("alpha0_decoder") == "true"),
     CYCLEGAN: lambda m: ResnetGenerator(width=m.width, num_blocks=m.num_residual, norm=m.extra.get("norm", "instance"),
                                         dropout=m.extra.get("dropout") == "true"),
 }
