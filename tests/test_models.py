@@ -112,7 +112,7 @@ def test_builtin_styles_are_registered_with_metadata():
         assert (m.architecture, m.input_range) in {("transformer_net", "0-255"), ("transformer_lite", "0-255"),
                                                    ("adain", "0-1")}
         assert m.provenance and m.license, f"{s.name}: provenance/licence missing"
-        assert s.path.stat().st_size < 4_000_000
+        assert s.path.stat().st_size < 5_000_000  # "a few MB" a style; the largest, adain, holds two decoders
         assert (s.path.parent / f"{s.name}.md").is_file(), f"{s.name}: MODEL_CARD missing"
 
 

@@ -18,7 +18,7 @@ decoder and a copy of it fine-tuned to reconstruct the content (`train-adain
 "Deep Network Interpolation for Continuous Imagery Effect Transition"). One narrow
 decoder trained on both jobs trades one for the other (the built-in model's card has
 the numbers); two decoders interpolated keep alpha 1 exactly as it was and make alpha 0
-a faithful reconstruction, with the same per-frame cost.
+a closer reconstruction, for a blend of the weights per frame.
 
 Layer layout. The encoder and decoder are `nn.Sequential`s laid out exactly as in
 the pytorch-AdaIN project (`vgg_normalised.pth`, `decoder.pth`), so those checkpoints
