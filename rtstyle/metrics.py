@@ -17,6 +17,13 @@ from .models.vgg import STYLE_LAYERS, gram, gram_style_loss, vgg19_features
 EVAL_LONG_SIDE = 512
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two 0..255 images (the reconstruction half of the AdaIN bar); finite
+    for identical ones."""
+    mse = float(((a.astype(np.float64) - b) ** 2).mean())
+    return 10 * float(np.log10(255**2 / max(mse, 1e-12)))
+
+
 @torch.no_grad()
 def gram_targets(rgb: np.ndarray, long_side: int = EVAL_LONG_SIDE) -> dict[str, torch.Tensor]:
     x = torch.from_numpy(resize_long_side(rgb, long_side)).permute(2, 0, 1).float()[None]

