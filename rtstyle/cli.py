@@ -51,8 +51,8 @@ def check_output(path: Path, overwrite: bool) -> Path:
 
 
 def _add_style_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--style", "-s", help="built-in or imported style name, or a .pth/.model/.safetensors/.onnx file "
-                                         "(default: starry)")
+    p.add_argument("--style", "-s", help="built-in or imported style name, a blend of presets (starry:0.7,udnie:0.3), "
+                                         "or a .pth/.model/.safetensors/.onnx file (default: starry)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
                    help="inference backend (default: auto: TensorRT on a GPU where installed, else PyTorch, "
                         "or ONNX Runtime for ONNX files)")
@@ -66,8 +66,12 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
                         "eval-temporal also measures the style loss against it")
     p.add_argument("--style-weights", type=float, nargs="+", metavar="W",
                    help="weights for mixing several --style-image (normalised to sum to 1)")
-    p.add_argument("--alpha", type=float, default=1.0, metavar="0..1",
-                   help="arbitrary styles: style strength, 0 keeps the content (default: 1)")
+    p.add_argument("--strength", "--alpha", dest="alpha", type=float, metavar="0..1",
+                   help="style strength, 0 keeps the content: arbitrary styles move the style toward the frame's "
+                        "own, other styles mix the frame back in (default: the preset's own, else 1)")
+    p.add_argument("--stroke", type=float, metavar="S",
+                   help="presets: stroke size relative to the frame, 2 twice as coarse, 0.5 finer (default: 1, the "
+                        "preset's own, the same at any resolution)")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours, take the style's texture (luminance-only transfer, any style)")
     p.add_argument("--lite", action="store_true",
@@ -127,15 +131,19 @@ def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
     options = {"cuda_graphs": True} if args.cuda_graphs else {}
     if args.compile:
         options["compile"] = args.compile
-    # --style-image alone: the built-in AdaIN model
+    # --style-image alone: the built-in arbitrary network (Magenta's)
     name = style or args.style or (ARBITRARY_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
     backend = load_backend(name, args.backend, args.precision, lite=args.lite, infer_scale=args.infer_scale,
-                           **options)
+                           stroke=args.stroke, **options)
     if isinstance(backend, StyleImages):
         return _bind_style_images(backend, args) if bind else backend
-    if args.alpha != 1.0 or args.style_weights:
-        raise RtstyleError(f"--alpha and --style-weights apply to arbitrary-style models; style "
-                           f"{backend.style.name!r} is a per-style network")
+    if args.style_weights:
+        raise RtstyleError(f"--style-weights applies to several --style-image; style {backend.style.name!r} is a "
+                           f"per-style network (blend presets with --style a:0.7,b:0.3)")
+    if args.alpha is not None:
+        if not 0.0 <= args.alpha <= 1.0:
+            raise RtstyleError(f"--strength must be between 0 and 1, got {args.alpha}")
+        backend.strength = args.alpha
     if args.style_image and bind:
         raise RtstyleError(f"--style-image needs an arbitrary-style model; style {backend.style.name!r} is a "
                            f"per-style network (import one with: rtstyle import TRANSFORM.onnx --predictor "
@@ -148,7 +156,12 @@ def _bind_style_images(backend, args: argparse.Namespace):
     from .images import read_image
 
     paths = args.style_image or []
-    return backend.with_style([read_image(p) for p in paths], args.style_weights, args.alpha, args.preserve_color)
+    return backend.with_style([read_image(p) for p in paths], args.style_weights, _alpha(args), args.preserve_color)
+
+
+def _alpha(args: argparse.Namespace) -> float:
+    """--strength for an arbitrary-style model: full style unless given."""
+    return 1.0 if args.alpha is None else args.alpha
 
 
 def _warn_fixed_size(backend) -> None:
@@ -338,7 +351,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 def cmd_live(args: argparse.Namespace) -> int:
     from .live import LiveApp
     from .models.lite import ARCHITECTURE as LITE
-    from .models.registry import ARBITRARY_ARCHITECTURES, DEFAULT_STYLE, LITE_SUFFIX, available_styles
+    from .models.registry import DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, needs_style_image
 
     options = _source_options(args)
     temporal = _smoother(args)
@@ -350,9 +363,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     else:
         # the n/b cycle: styles that need no style image (lite variants come in through --lite)
         styles = [n for n, st in available_styles().items()
-                  if st.meta.architecture not in ARBITRARY_ARCHITECTURES + (LITE,)]
-        if args.lite:
-            styles = [n for n in styles if f"{n}{LITE_SUFFIX}" in available_styles()]
+                  if not needs_style_image(st) and st.meta.architecture != LITE]
+        if args.lite:  # presets are their own lite variant
+            styles = [n for n in styles if f"{n}{LITE_SUFFIX}" in available_styles()
+                      or available_styles()[n].meta.architecture in PRESET_ARCHITECTURES]
         first = args.style or DEFAULT_STYLE
         if first not in styles:
             styles.insert(0, first)  # a style file given by path joins the cycle
@@ -409,7 +423,7 @@ def _live_style_images(args: argparse.Namespace):
     read_image(paths[0])  # a bad first image fails here, with one line, before the window opens
 
     def load(label: str):
-        return base.with_style([read_image(by_label[label])], alpha=args.alpha, preserve_color=args.preserve_color)
+        return base.with_style([read_image(by_label[label])], alpha=_alpha(args), preserve_color=args.preserve_color)
 
     def warm_up(stop: threading.Event) -> None:  # every image's style statistics, cached before its key is pressed
         for label in list(by_label)[1:]:
@@ -472,7 +486,7 @@ def _image_gatys(args: argparse.Namespace) -> int:
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
-    if args.style or args.height or args.scale or args.alpha != 1.0 or args.lite or args.infer_scale is not None:
+    if args.style or args.height or args.scale or args.alpha is not None or args.lite or args.infer_scale is not None:
         raise RtstyleError("--method gatys optimises the image itself: use --size (long side) and --style-weight, "
                            "not --style/--height/--scale/--alpha/--lite/--infer-scale")
     content, style = read_image(args.input), read_image(args.style_image[0])
@@ -654,6 +668,12 @@ def cmd_styles(args: argparse.Namespace) -> int:
             detail = f"lite (CPU) variant, width {m.width}, {m.num_residual} separable blocks"
         elif m.architecture == "cyclegan_resnet":
             detail = f"ngf {m.width}, {m.num_residual} res blocks, {m.extra.get('norm', 'instance')} norm"
+        elif m.stroke_long_side:  # a preset of Magenta's networks
+            detail = f"{m.extra.get('summary', 'preset')}, strokes at {m.stroke_long_side} px"
+            if "strength" in m.extra:
+                detail += f", strength {float(m.extra['strength']):g}"
+        elif s.meta.extra.get("style_image") == "required":
+            detail = "Magenta's arbitrary network, any --style-image"
         elif m.width:
             detail = f"width {m.width}, {m.num_residual} res blocks"
         else:

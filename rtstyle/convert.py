@@ -56,16 +56,25 @@ def lite_cpu_setup() -> int:
 
 
 def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None, *,
-                 lite: bool = False, infer_scale: float | None = None, **options) -> Backend:
+                 lite: bool = False, infer_scale: float | None = None, stroke: float | None = None,
+                 **options) -> Backend:
     """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
     unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
-    CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`)."""
+    CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`). A preset runs at its own stroke
+    size (`StyleMeta.stroke_long_side`) times `stroke`."""
     if infer_scale is not None and not 0.25 <= infer_scale <= 1.0:
         raise RtstyleError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
+    if stroke is not None and not 0.25 <= stroke <= 4.0:
+        raise RtstyleError(f"--stroke must be between 0.25 and 4, got {stroke}")
     s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
     if lite and backend in ("auto", "onnxruntime") and not torch.cuda.is_available() and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_setup()}
     b = create_backend(s, backend, precision=precision, **options)
+    if s.meta.stroke_long_side:
+        b.network_long_side, b.stroke = s.meta.stroke_long_side, stroke or 1.0
+        b.strength = float(s.meta.extra.get("strength", 1.0))
+    elif stroke is not None:
+        raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
     if infer_scale is None and lite:
         b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
     elif infer_scale is not None:

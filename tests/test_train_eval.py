@@ -154,6 +154,8 @@ def test_builtin_style_meets_the_quality_bar(name):
     result = builtin_result(name)
     assert len(result["ratios"]) == 3
     assert result["mean"] <= 0.6, result
+    assert result["structure"].keys() == result["ratios"].keys()
+    assert all(np.isfinite(v) for v in result["structure"].values()) and np.isfinite(result["structure_mean"])
 
 
 @pytest.mark.slow
@@ -167,3 +169,6 @@ def test_builtin_adain_meets_its_bar():
     assert len(result["per_style"]) == 5 and len(result["psnr_alpha0"]) == 3
     assert result["mean"] <= 0.5, result["mean"]
     assert result["psnr_alpha0_mean"] >= 20, result["psnr_alpha0_mean"]
+    assert np.isfinite(result["structure_mean"])
+    assert all(s["structure"].keys() == s["ratios"].keys() and np.isfinite(s["structure_mean"])
+               for s in result["per_style"].values())

