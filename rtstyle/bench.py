@@ -38,7 +38,7 @@ from .backends.tensor_ops import from_network, to_network
 from .convert import SAMPLE_CLIP, VideoConversion, load_backend
 from .errors import RtstyleError
 from .models.formats import StyleMeta, save_style
-from .models.registry import DEFAULT_STYLE, Style
+from .models.registry import DEFAULT_STYLE, LITE_SUFFIX, Style
 from .models.transformer_net import TransformerNet
 from .sinks import EncoderSettings
 from .sources import VideoFileSource
@@ -235,8 +235,11 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
                     rows.append(Row(label, name, precision, f"{w}x{h}", "-", error=str(exc)))
                 progress(f"{label} {name} {precision}: skipped: {exc}")
                 continue
+            shown = backend.style.name
+            if lite and not shown.endswith(LITE_SUFFIX):  # a preset is its own lite variant: tell the rows apart
+                shown += " (lite)"
             for w, h in sizes:
-                row = Row(backend.style.name, name, precision, f"{w}x{h}", backend.device,
+                row = Row(shown, name, precision, f"{w}x{h}", backend.device,
                           infer_scale=backend.scale_for(h, w))
                 frame = cv2.resize(photo, (w, h), interpolation=cv2.INTER_CUBIC)
                 row.model_ms = time_model(backend, frame, cfg.runs, cfg.warmup)

@@ -350,8 +350,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     from .live import LiveApp
-    from .models.lite import ARCHITECTURE as LITE
-    from .models.registry import DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, needs_style_image
+    from .models.registry import (DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, is_lite,
+                                  needs_style_image)
 
     options = _source_options(args)
     temporal = _smoother(args)
@@ -362,8 +362,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         styles, first, load, warm_up = _live_style_images(args)
     else:
         # the n/b cycle: styles that need no style image (lite variants come in through --lite)
-        styles = [n for n, st in available_styles().items()
-                  if not needs_style_image(st) and st.meta.architecture != LITE]
+        styles = [n for n, st in available_styles().items() if not needs_style_image(st) and not is_lite(st)]
         if args.lite:  # presets are their own lite variant
             styles = [n for n in styles if f"{n}{LITE_SUFFIX}" in available_styles()
                       or available_styles()[n].meta.architecture in PRESET_ARCHITECTURES]
@@ -668,6 +667,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
             detail = f"lite (CPU) variant, width {m.width}, {m.num_residual} separable blocks"
         elif m.architecture == "cyclegan_resnet":
             detail = f"ngf {m.width}, {m.num_residual} res blocks, {m.extra.get('norm', 'instance')} norm"
+        elif "lite_of" in m.extra:
+            detail = f"lite student of {m.extra['lite_of']} (rtstyle train --teacher)"
         elif m.stroke_long_side:  # a preset of Magenta's networks
             detail = f"{m.extra.get('summary', 'preset')}, strokes at {m.stroke_long_side} px"
             if "strength" in m.extra:
@@ -699,6 +700,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .models.lite import LITE_BLOCKS, LITE_WIDTH
     from .train import TrainConfig, train
 
+    if args.teacher:
+        return _distill(args)
+    if not args.style_image or not args.name:
+        raise RtstyleError("rtstyle train needs --style-image and --name (or --teacher PRESET to distil a lite student)")
     d = TrainConfig
     if args.temporal_weight < 0:
         raise RtstyleError(f"--temporal-weight must be 0 (off) or more, got {args.temporal_weight}")
@@ -716,12 +721,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         lite, width, residual = m.architecture == LITE, m.width, m.num_residual
     cfg = TrainConfig(style_image=args.style_image, content=args.content, out=args.out, name=args.name,
                       width=args.width or width, num_residual=args.residual or residual, lite=lite,
-                      size=args.size, style_size=args.style_size, batch=args.batch,
-                      iters=args.iters, lr=args.lr, content_weight=args.content_weight,
+                      size=args.size, style_size=args.style_size, batch=args.batch or d.batch,
+                      iters=args.iters or d.iters, lr=args.lr or d.lr, content_weight=args.content_weight,
                       style_weight=args.style_weight, tv_weight=args.tv_weight,
                       temporal_weight=args.temporal_weight, init=args.init, device=args.device)
     dest = train(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest}, or: rtstyle import {dest} --name {args.name})")
+    return 0
+
+
+def _distill(args: argparse.Namespace) -> int:
+    from .distill import DistillConfig, distill
+
+    if args.style_image or args.init or args.lite:
+        raise RtstyleError("--teacher trains a student of the teacher's own network: drop --style-image/--init/--lite")
+    d = DistillConfig
+    cfg = DistillConfig(teacher=args.teacher, content=args.content, out=args.out, name=args.name,
+                        scale=args.teacher_scale, size=args.size, batch=args.batch or d.batch,
+                        iters=args.iters or d.iters, lr=args.lr or d.lr, device=args.device)
+    dest = distill(cfg, progress=not args.quiet)
+    print(f"wrote {dest} (rtstyle import {dest} --name {dest.stem} makes --lite --style {args.teacher} use it)")
     return 0
 
 
@@ -756,6 +775,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .models.lite import LITE_BLOCKS, LITE_WIDTH
+    from .distill import DistillConfig
     from .train import DEVICES, TrainConfig
     from .train_adain import PRECISIONS, AdaINTrainConfig
 
@@ -894,19 +914,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     d = TrainConfig
-    p = sub.add_parser("train", help="train a feed-forward network for one style image")
-    p.add_argument("--style-image", required=True)
+    p = sub.add_parser("train", help="train a feed-forward network for one style image, or (--teacher) distil a "
+                                     "preset into a lite student")
+    p.add_argument("--style-image")
     p.add_argument("--content", required=True, help="folder of images and/or videos")
-    p.add_argument("--name", required=True)
+    p.add_argument("--name", help="the new style's name (--teacher: default TEACHER_lite)")
+    p.add_argument("--teacher", metavar="PRESET",
+                   help="distil this preset into a student that paints, at --teacher-scale of the frame's size, "
+                        "what the preset paints at full size (for --lite)")
+    p.add_argument("--teacher-scale", type=float, default=0.5, help="--teacher: the student's size (default 0.5)")
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
     p.add_argument("--lite", action="store_true", help="train the CPU architecture (depthwise-separable blocks)")
     p.add_argument("--width", type=int, help=f"channels of the first layer (default {d.width}, lite {LITE_WIDTH})")
     p.add_argument("--residual", type=int, help=f"residual blocks (default {d.num_residual}, lite {LITE_BLOCKS})")
     p.add_argument("--size", type=int, default=d.size, help="training crop size")
     p.add_argument("--style-size", type=int, default=d.style_size)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--iters", type=int, default=d.iters)
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch", type=int, help=f"default {d.batch} (--teacher: {DistillConfig.batch})")
+    p.add_argument("--iters", type=int, help=f"default {d.iters} (--teacher: {DistillConfig.iters})")
+    p.add_argument("--lr", type=float, help=f"default {d.lr} (--teacher: {DistillConfig.lr})")
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)

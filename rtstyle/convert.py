@@ -70,9 +70,9 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
     if lite and backend in ("auto", "onnxruntime") and not torch.cuda.is_available() and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_setup()}
     b = create_backend(s, backend, precision=precision, **options)
+    b.strength = float(s.meta.extra.get("strength", 1.0))  # a preset's own (its model card says why)
     if s.meta.stroke_long_side:
         b.network_long_side, b.stroke = s.meta.stroke_long_side, stroke or 1.0
-        b.strength = float(s.meta.extra.get("strength", 1.0))
     elif stroke is not None:
         raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
     if infer_scale is None and lite:

@@ -59,6 +59,19 @@ def content_dir(tmp_path) -> Path:
     return d
 
 
+def steady_style(name: str, strength: float) -> str:
+    """A user style (the fixture nc8 mosaic network) that names its own smoothing strength, as
+    networks fine-tuned for stability do; the built-in presets name none. Returns its name."""
+    from rtstyle.models.formats import load_style, save_style
+    from rtstyle.models.registry import import_style
+
+    style = import_style(fixture(MOSAIC8), name)
+    state, meta = load_style(style.path)
+    meta.extra["temporal_strength"] = f"{strength:g}"
+    save_style(style.path, state, meta, half=False)
+    return name
+
+
 def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None, check: bool = False):
     proc = subprocess.run([sys.executable, "-m", "rtstyle", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd)

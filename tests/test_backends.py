@@ -143,11 +143,24 @@ def test_preserve_color_with_a_per_style_network(photo256, backend):
         assert max_diff(on_device, kept) <= 1
 
 
-def test_alpha_is_refused_for_a_per_style_network(tmp_path):
+def test_strength_mixes_a_per_style_network_with_the_frame(tmp_path):
+    """--strength (alias --alpha) on a per-style network: that much of its output over the frame;
+    out of 0..1, or --style-weights (several --style-image only), is one line."""
     from conftest import run_cli
 
-    proc = run_cli("image", fixture("images/content/sailboat.jpg"), "-o", tmp_path / "x.png", "--alpha", "0.5")
-    assert proc.returncode == 1 and "--alpha" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    photo = fixture("images/content/sailboat.jpg")
+    outs = {}
+    for flag, value in (("--strength", "0"), ("--alpha", "0.5"), ("--strength", "1")):
+        outs[value] = tmp_path / f"s{value}.png"
+        run_cli("image", photo, "-o", outs[value], "--height", "96", flag, value, check=True)
+    none, half, full = (read_image(outs[v]).astype(int) for v in ("0", "0.5", "1"))
+    assert np.abs(none - full).mean() > 20  # stylized at 1; the frame itself at 0
+    assert np.abs(half - (none + full) / 2).max() <= 1  # a pixel mix, rounded
+    for args, message in ((["--strength", "1.5"], "--strength must be between 0 and 1"),
+                          (["--style-weights", "1"], "--style-weights applies to several --style-image")):
+        proc = run_cli("image", photo, "-o", tmp_path / "x.png", *args)
+        assert proc.returncode == 1 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
     out = tmp_path / "kept.png"
     run_cli("image", fixture("images/content/sailboat.jpg"), "-o", out, "--preserve-color", "--height", "96",
             check=True)

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import MOSAIC8, decode_errors, ffprobe, fixture, run_cli, stream
+from conftest import MOSAIC8, decode_errors, ffprobe, fixture, run_cli, steady_style, stream
 from rtstyle.images import read_image
 from rtstyle.models import resolve_style
 
@@ -266,11 +266,15 @@ def test_quick_start_defaults(tmp_path):
     assert_faithful_conversion(SAMPLE_CLIP, out, "aac")
     second = run_cli("convert", "-q", "--height", "90", cwd=tmp_path)
     assert second.returncode == 0 and (tmp_path / "sample_starry-1.mp4").exists()
+    steady = steady_style("steady-listed", 0.3)
     listing = run_cli("styles", check=True).stdout
+    lines = {line.split()[0]: line for line in listing.splitlines() if line.strip()}
     for name in ("starry", "udnie", "stained_glass"):
-        assert f"\n{name} " in listing and "built-in" in listing
-    starry = next(line for line in listing.splitlines() if line.startswith("starry "))
-    assert f"smoothing {resolve_style('starry').meta.temporal_strength:g}," in starry  # its default strength
+        assert lines[name].split()[1] == "built-in"
+    # a preset shows its defaults (stroke size, strength); it names no smoothing strength: the default applies
+    assert "strokes at 512 px" in lines["starry"] and "smoothing" not in lines["starry"]
+    assert f"strength {float(resolve_style('candy').meta.extra['strength']):g}," in lines["candy"]
+    assert "smoothing 0.3," in lines[steady]  # a style's own default strength
 
 
 EARLY_CLOSE = """

@@ -1,4 +1,4 @@
-"""The lite (CPU) architecture, its built-in variants, --lite and the automatic --infer-scale."""
+"""The lite (CPU) architecture, trained lite variants, --lite and the automatic --infer-scale."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import fixture, run_cli
+from conftest import MOSAIC8, fixture, run_cli
 from rtstyle.backends import create_backend
+from rtstyle.convert import load_backend
+from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
 from rtstyle.models import TransformerNet, resolve_style
 from rtstyle.models.lite import ARCHITECTURE, LiteTransformerNet
-from rtstyle.models.registry import LITE_SUFFIX, available_styles
+from rtstyle.models.registry import LITE_SUFFIX, available_styles, import_style, lite_variant
 
 PHOTO = "images/content/sailboat.jpg"
-BUILTIN_LITE = sorted(n for n, s in available_styles().items() if s.origin == "built-in"
-                      and s.meta.architecture == ARCHITECTURE)
 
 
 def test_lite_net_keeps_the_interface_at_a_fraction_of_the_weights():
@@ -27,31 +27,38 @@ def test_lite_net_keeps_the_interface_at_a_fraction_of_the_weights():
     assert n(lite) * 10 < n(full)
 
 
-def test_every_builtin_lite_variant_has_its_full_style():
+def test_a_preset_is_its_own_lite_variant():
+    """--lite on a preset (or a blend of presets) runs the preset itself, smaller (load_backend);
+    a style that needs --style-image has none."""
     styles = available_styles()
-    assert BUILTIN_LITE and all(styles[n.removesuffix(LITE_SUFFIX)].meta.architecture == "transformer_net"
-                                for n in BUILTIN_LITE)
-    listing = run_cli("styles", check=True).stdout.splitlines()
-    for name in BUILTIN_LITE:
-        assert any(line.startswith(f"{name} ") and "lite (CPU) variant" in line for line in listing)
-        assert any(line.startswith(f"{name.removesuffix(LITE_SUFFIX)} ") for line in listing)
+    for name in ("starry", "udnie", "mosaic", "candy", "stained_glass"):
+        assert lite_variant(name) == styles[name]
+    blend = lite_variant("starry:0.7,udnie:0.3")
+    assert blend.origin == "blend" and blend.meta.architecture == styles["starry"].meta.architecture
+    with pytest.raises(RtstyleError, match="no lite variant"):
+        lite_variant("magenta")
 
 
-def test_lite_flag_uses_the_variant_at_half_size_on_360_lines(tmp_path):
+def test_lite_flag_runs_a_preset_on_onnxruntime_at_half_size_on_360_lines(tmp_path):
     out = tmp_path / "o.png"
     proc = run_cli("image", fixture(PHOTO), "-o", out, "--style", "starry", "--lite", "--height", "360", check=True)
     said = proc.stdout + proc.stderr
-    assert "style starry_lite" in said and "infer-scale 0.5 from 360 lines" in said
-    assert read_image(out).shape[0] == 360
+    assert "style starry on onnxruntime(starry, cpu" in said and "infer-scale 0.5 from 360 lines" in said
+    assert read_image(out).shape == (360, 360, 3)  # the square photo at --height 360
     proc = run_cli("image", fixture(PHOTO), "-o", tmp_path / "e.png", "--style", "adain", "--lite")
     assert proc.returncode == 1 and "no lite variant" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_automatic_scale_keeps_small_frames_whole():
-    backend = create_backend(resolve_style("starry_lite"), "torch")
-    backend.infer_scale, backend.infer_min_side = 0.5, 180
-    assert backend.scale_for(360, 640) == 0.5 and backend.scale_for(1080, 1920) == 0.5
+    backend = load_backend("starry", "torch", lite=True)  # what --lite sets on a preset
+    assert (backend.infer_scale, backend.infer_min_side) == (0.5, 180)
+    assert backend.scale_for(360, 640) == 0.5  # half size from 360 lines...
+    assert backend.scale_for(1080, 1920) == pytest.approx(512 / 1920)  # ...or the preset's stroke size, if smaller
     assert backend.scale_for(240, 426) == 1.0  # 120 lines would be too few
+    coarse = load_backend("starry", "torch", lite=True, stroke=2.0)
+    plain = load_backend("starry", "torch", stroke=2.0)
+    for h, w in ((240, 426), (360, 640), (1080, 1920)):  # --lite never runs the network larger than without it
+        assert coarse.scale_for(h, w) <= plain.scale_for(h, w) < 1.0
     frame = (np.random.default_rng(0).random((120, 160, 3)) * 255).astype(np.uint8)
     backend.infer_scale = 1.0
     whole = backend(frame)
@@ -71,26 +78,17 @@ def test_train_lite_writes_a_lite_style(tmp_path):
     assert style.meta.architecture == ARCHITECTURE and (style.meta.width, style.meta.num_residual) == (8, 3)
     frame = (np.random.default_rng(2).random((64, 80, 3)) * 255).astype(np.uint8)
     assert create_backend(style, "torch")(frame).shape == frame.shape
-
-
-# Shipped lite variants that miss issue #7's 1.2x bar, with what their model cards say. Strict:
-# a variant that starts meeting the bar fails here until it is taken off this list.
-BELOW_THE_BAR: dict[str, str] = {}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=BELOW_THE_BAR[n], strict=True))
-                                  if n in BELOW_THE_BAR else n for n in BUILTIN_LITE])
-def test_lite_variant_stays_close_to_its_full_style(name):
-    """Issue #7's bar: each lite variant's mean style-loss ratio within 1.2x of its full variant's
-    (the <= 0.6 bar for both is test_train_eval's; the evaluations are shared with it)."""
-    from test_train_eval import builtin_result
-
-    lite, full = builtin_result(name)["mean"], builtin_result(name.removesuffix(LITE_SUFFIX))["mean"]
-    assert lite <= 1.2 * full, (lite, full)
+    # imported beside a full network NAME as NAME_lite, it is what --lite runs for NAME
+    import_style(fixture(MOSAIC8), "tl-full")
+    import_style(style.path, f"tl-full{LITE_SUFFIX}")
+    assert lite_variant("tl-full").name == f"tl-full{LITE_SUFFIX}"
+    backend = load_backend("tl-full", "torch", lite=True)
+    assert backend.style.meta.architecture == ARCHITECTURE and backend.scale_for(360, 640) == 0.5
+    assert backend(frame).shape == frame.shape
 
 
 def test_bench_times_full_and_lite_per_style(tmp_path):
+    """A preset's lite variant is itself at --lite's half size: its rows are told apart as NAME (lite)."""
     import json
 
     out = tmp_path / "bench.json"
@@ -98,9 +96,15 @@ def test_bench_times_full_and_lite_per_style(tmp_path):
                    "--sizes", "96x64", "640x360", "--runs", "1", "--warmup", "0", "--frames", "4", "--json", out,
                    check=True)
     rows = json.loads(out.read_text())["results"]
-    assert {(r["style"], r["size"]) for r in rows} == {(s, z) for s in ("starry", "starry_lite", "udnie", "udnie_lite")
-                                                       for z in ("96x64", "640x360")}
-    lite_360 = next(r for r in rows if r["style"] == "starry_lite" and r["size"] == "640x360")
-    assert lite_360["infer_scale"] == 0.5 and lite_360["model_ms"]["rescale"] > 0 and lite_360["e2e_fps"] > 0
-    assert all(r["infer_scale"] == 1.0 for r in rows if r["size"] == "96x64" or not r["style"].endswith("_lite"))
-    assert "| starry_lite | torch | fp32 | 640x360 | 0.5 | cpu |" in proc.stdout
+    assert len(rows) == 8 and not any(r["error"] for r in rows)
+    assert {(r["style"], r["size"]) for r in rows} == {(s, z) for s in ("starry", "starry (lite)", "udnie",
+                                                                         "udnie (lite)") for z in ("96x64", "640x360")}
+    scale = {(r["style"], r["size"]): r["infer_scale"] for r in rows}
+    assert all(scale[s, "96x64"] == 1.0 for s in ("starry", "starry (lite)", "udnie", "udnie (lite)"))
+    # full: the preset's stroke size (the network's long side at 512 / 384 px); lite: half size from 360 lines
+    assert scale["starry", "640x360"] == pytest.approx(512 / 640)
+    assert scale["udnie", "640x360"] == pytest.approx(384 / 640)
+    assert scale["starry (lite)", "640x360"] == scale["udnie (lite)", "640x360"] == 0.5
+    lite_360 = next(r for r in rows if r["style"] == "starry (lite)" and r["size"] == "640x360")
+    assert lite_360["model_ms"]["rescale"] > 0 and lite_360["e2e_fps"] > 0
+    assert "| starry (lite) | torch | fp32 | 640x360 | 0.5 | cpu |" in proc.stdout

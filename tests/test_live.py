@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ffprobe, fixture, stream
+from conftest import ffprobe, fixture, steady_style, stream
 from servers import stop
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
@@ -107,7 +107,7 @@ def wait_for(display: str, expected: np.ndarray, timeout: float = 45) -> np.ndar
 @pytest.mark.timeout(240)
 def test_live_window_styles_keys_and_quit(xvfb, tmp_path):
     from rtstyle import available_styles, load_backend
-    from rtstyle.models.registry import ARBITRARY_ARCHITECTURES
+    from rtstyle.models.registry import needs_style_image
 
     # a still clip, so every frame stylizes to the same known image
     clip = tmp_path / "still.mp4"
@@ -117,7 +117,7 @@ def test_live_window_styles_keys_and_quit(xvfb, tmp_path):
         frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
     # live's n/b cycle: the styles that need no style image, lite variants left to --lite
     names = [n for n, s in available_styles().items()
-             if s.meta.architecture not in ARBITRARY_ARCHITECTURES + ("transformer_lite",)]
+             if not needs_style_image(s) and s.meta.architecture != "transformer_lite"]
     first, second = names[0], names[1]
     expected = {n: load_backend(n)(frame) for n in (first, second)}
     assert diff(expected[first], expected[second]) > 15  # the styles tell apart
@@ -203,7 +203,8 @@ def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
 
 
 def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch):
-    """Without --temporal-strength, `n` to a network that names no strength falls back to the default."""
+    """Without --temporal-strength, `n` to a network that names no strength (a preset) falls back to
+    the default."""
     from rtstyle import load_backend
     from rtstyle.live import LiveApp
     from rtstyle.models import resolve_style
@@ -211,10 +212,10 @@ def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch)
     from rtstyle.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
     monkeypatch.setenv("DISPLAY", xvfb)
-    plain = str(fixture("weights/fast_neural_style_nc16/mosaic_nc16_b1_e2_1e05_1e10.model"))
-    own = resolve_style("starry").meta.temporal_strength
-    assert own is not None and own != DEFAULT_STRENGTH  # the built-in starry is trained for stability
-    app = LiveApp(str(fixture("video/cutBunny.mp4")), ["starry", plain], 0, load_backend,
+    steady = steady_style("steady-live", 0.3)  # a network fine-tuned for stability names its own
+    own = resolve_style(steady).meta.temporal_strength
+    assert own == 0.3 and resolve_style("starry").meta.temporal_strength is None
+    app = LiveApp(str(fixture("video/cutBunny.mp4")), [steady, "starry"], 0, load_backend,
                   source=SourceOptions(realtime=True), temporal=TemporalSmoother("fast"))
     try:
         assert app.temporal.strength == own

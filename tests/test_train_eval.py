@@ -1,4 +1,4 @@
-"""Training tool (tiny runs, resume) and the style-quality bar of the built-in styles."""
+"""Training tool (tiny runs, resume) and the quality bar of the built-in presets."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, fixture, run_cli
-from rtstyle.images import write_image
-from rtstyle.metrics import style_loss_ratio
-from rtstyle.models import resolve_style
-from rtstyle.models.registry import ARBITRARY_ARCHITECTURES, available_styles
+from conftest import NC16, ROOT, fixture, run_cli
+from rtstyle.backends import create_backend
+from rtstyle.convert import load_backend
+from rtstyle.images import read_image, resize_long_side, write_image
+from rtstyle.metrics import EVAL_LONG_SIDE, structure_score, style_loss_ratio
+from rtstyle.models import import_style, resolve_style
+from rtstyle.models.magenta import MULTISTYLE
+from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, needs_style_image
 
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -60,23 +63,36 @@ def test_stability_views_show_the_same_scene_at_the_returned_offset():
 
 
 def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir):
-    style = fixture("images/style/starry_night.jpg")
-    args = ["train", "--style-image", style, "--content", content_dir, "--init", "starry", "--temporal-weight", "10",
-            "--size", "64", "--style-size", "96", "--iters", "2", "-q"]
+    import_style(fixture(f"{NC16}/mosaic_nc16_b1_e2_1e05_1e10.model"), "tune-base")  # a TransformerNet to start from
+    style = fixture("images/style/mosaic.jpg")
+    args = ["train", "--style-image", style, "--content", content_dir, "--init", "tune-base", "--temporal-weight",
+            "10", "--size", "64", "--style-size", "96", "--iters", "2", "-q"]
     proc = run_cli(*args, "--name", "steady", "--out", tmp_path / "t")
     assert proc.returncode == 0, proc.stderr
     meta = resolve_style(tmp_path / "t" / "steady.safetensors").meta
-    assert (meta.architecture, meta.width, meta.num_residual) == ("transformer_net", 16, 5)  # starry's network
+    assert (meta.architecture, meta.width, meta.num_residual) == ("transformer_net", 16, 5)  # tune-base's network
     rows = list(csv.DictReader(open(tmp_path / "t" / "steady.losses.csv")))
     assert len(rows) == 2 and all(float(r["temporal"]) > 0 for r in rows)
     bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--width", "8")
-    assert bad.returncode == 1 and "--init starry" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 1 and "--init tune-base" in bad.stderr and "Traceback" not in bad.stderr
     resumed = run_cli(*[a for a in args if a not in ("--temporal-weight", "10")], "--iters", "3",
                       "--name", "steady", "--out", tmp_path / "t")  # argparse: the last --iters wins
     assert resumed.returncode == 1 and "logged other losses" in resumed.stderr and "Traceback" not in resumed.stderr
     assert len(list(csv.DictReader(open(tmp_path / "t" / "steady.losses.csv")))) == 2  # the log is left as it was
     lite = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--lite")
     assert lite.returncode == 1 and "full-size network" in lite.stderr and "Traceback" not in lite.stderr
+
+
+@pytest.mark.parametrize("init", ["starry", "magenta"])
+def test_train_init_from_a_preset_is_one_line(tmp_path, content_dir, init):
+    """Presets are conditions of Magenta's networks, not TransformerNets: nothing to fine-tune."""
+    for lite in ([], ["--lite"]):
+        proc = run_cli("train", "--style-image", fixture("images/style/udnie.jpg"), "--content", content_dir,
+                       "--init", init, "--name", "x", "--out", tmp_path / "o", "--iters", "1", "-q", *lite)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert f"--init {init}: a style_vector network cannot be trained here" in lines[0]
+    assert not (tmp_path / "o").exists()
 
 
 def test_train_without_content_is_one_line(tmp_path):
@@ -120,16 +136,15 @@ def test_style_set_jitter_is_seeded_and_its_networks_are_built_in():
     assert copy.dtype == np.uint8 and copy.shape == img.shape
     assert np.array_equal(copy, jittered(img, 5))
     assert np.abs(copy.astype(int) - jittered(img, 6)).mean() > 10
-    styles = available_styles()
-    assert all(styles[n].origin == "built-in" and styles[n].meta.architecture == "transformer_net"
-               for n in NETWORK_STYLES)
+    styles = available_styles()  # built-in, and each runs on a photo alone (no --style-image)
+    assert all(styles[n].origin == "built-in" and not needs_style_image(styles[n]) for n in NETWORK_STYLES)
 
 
 def style_image_for(name: str) -> Path:
     """The image a built-in style was trained on: a fixture, or the project's generated one."""
     ref = resolve_style(name).meta.extra.get("style_image", "")
     assert ref, f"{name}: metadata must name its style image"
-    if ref.startswith("generated:"):
+    if ref == "generated" or ref.startswith("generated:"):  # stained_glass: tools/make_style_image.py's drawing
         from make_style_image import stained_glass
 
         path = Path(tempfile.mkdtemp(prefix="rtstyle-style-")) / "style.png"
@@ -146,16 +161,59 @@ def builtin_result(name: str) -> dict:
     return evaluate(name, style_image_for(name), fixture("images/content"))
 
 
+# The presets of a painting (the model cards' bar, tools/make_presets.py): on every fixture photo,
+# at the preset's defaults, the scene is kept (structure) and the painting's style is taken (ratio).
+PAINTING_PRESETS = sorted(n for n, s in available_styles().items() if s.origin == "built-in"
+                          and s.meta.architecture in PRESET_ARCHITECTURES and not needs_style_image(s)
+                          and s.meta.extra.get("style_image"))
+NETWORK_PRESETS = sorted(n for n, s in available_styles().items() if s.origin == "built-in"
+                         and s.meta.architecture == MULTISTYLE)
+STRUCTURE_BAR, RATIO_BAR = 0.65, 0.8
+
+
+def test_the_quality_bars_cover_the_presets():
+    assert {"starry", "udnie", "mosaic", "candy", "stained_glass"} <= set(PAINTING_PRESETS)
+    assert len(NETWORK_PRESETS) == 26
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(n for n, s in available_styles().items() if s.origin == "built-in"
-                                         and s.meta.architecture not in ARBITRARY_ARCHITECTURES))
+@pytest.mark.parametrize("name", PAINTING_PRESETS)
 def test_builtin_style_meets_the_quality_bar(name):
-    """Per-style networks, full and lite; the AdaIN model has its own bar (next test)."""
+    """Presets with a painting; the AdaIN model has its own bar (test_builtin_adain_meets_its_bar)."""
     result = builtin_result(name)
-    assert len(result["ratios"]) == 3
-    assert result["mean"] <= 0.6, result
-    assert result["structure"].keys() == result["ratios"].keys()
-    assert all(np.isfinite(v) for v in result["structure"].values()) and np.isfinite(result["structure_mean"])
+    assert len(result["ratios"]) == 3 and result["structure"].keys() == result["ratios"].keys()
+    assert all(v >= STRUCTURE_BAR for v in result["structure"].values()), result
+    assert all(v <= RATIO_BAR for v in result["ratios"].values()), result
+    assert result["structure_mean"] >= STRUCTURE_BAR and result["mean"] <= RATIO_BAR
+
+
+def test_quality_is_measured_at_the_presets_defaults(tmp_path):
+    """eval_style runs a preset as every command does (load_backend: its stroke size and strength)."""
+    from eval_style import evaluate
+
+    candy = resolve_style("candy")
+    assert float(candy.meta.extra["strength"]) < 1  # mixes the photo back in by default
+    one = tmp_path / "photos"
+    one.mkdir()
+    (one / "amber.jpg").symlink_to(fixture("images/content/amber.jpg"))
+    default = evaluate("candy", fixture("images/style/candy.jpg"), one)
+    raw = create_backend(candy, "torch")  # the network alone: full strength, at the photo's size
+    assert raw.strength == 1.0 and not raw.network_long_side
+    full = evaluate("candy", fixture("images/style/candy.jpg"), one, backend=raw)
+    assert default["structure_mean"] > full["structure_mean"] and default["mean"] > full["mean"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NETWORK_PRESETS)
+def test_builtin_network_preset_keeps_the_scene(name):
+    """The 26-style network's presets have no painting to compare against: their bar (model
+    cards) is structure >= 0.6 on every photo, at their defaults."""
+    from eval_style import photos
+
+    backend = load_backend(name, "torch")
+    for photo in photos(fixture("images/content")):
+        content = resize_long_side(read_image(photo), EVAL_LONG_SIDE)
+        assert structure_score(backend(content), content) >= 0.6, (name, photo.name)
 
 
 @pytest.mark.slow

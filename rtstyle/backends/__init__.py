@@ -8,12 +8,13 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.magenta import STYLE_VECTOR
-from ..models.registry import Style, needs_style_image
+from ..models.registry import PRESET_ARCHITECTURES, Style, is_preset, needs_style_image
 from .adain import ARCHITECTURE as ADAIN, AdaINOnnxBackend, AdaINTorchBackend
 from .arbitrary import ARCHITECTURE as ARBITRARY, ArbitraryStyleBackend
 from .base import Backend, StyleImages
 from .onnx_backend import OnnxBackend
-from .style_vector import StyleVectorBackend
+from .preset import PresetOnnxBackend
+from .style_vector import StyleVectorBackend, StyleVectorOnnxBackend
 from .torch_backend import TensorBackend, TorchBackend
 
 BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
@@ -26,14 +27,16 @@ def tensorrt_available() -> bool:
 
 def auto_backend(style: Style) -> str:
     """On a GPU: TensorRT where it is installed, else the CUDA fast path (PyTorch) or ONNX Runtime for
-    ONNX files. On a CPU: PyTorch for PyTorch weights, ONNX Runtime for ONNX files. External
-    arbitrary-style pairs run on ONNX Runtime."""
+    ONNX files. On a CPU: ONNX Runtime for presets and ONNX files, PyTorch for other weights.
+    External arbitrary-style pairs run on ONNX Runtime, AdaIN on PyTorch."""
     if style.meta.architecture == ARBITRARY:
         return "onnxruntime"
-    if style.meta.architecture == ADAIN or _any_image(style):
+    if style.meta.architecture == ADAIN or (_any_image(style) and torch.cuda.is_available()):
         return "torch"
-    if tensorrt_available():
+    if tensorrt_available() and not _any_image(style):
         return "tensorrt"
+    if style.meta.architecture in PRESET_ARCHITECTURES and not torch.cuda.is_available():
+        return "onnxruntime"  # 4-5x PyTorch's speed on a CPU for these networks (BENCHMARKS.md)
     return "onnxruntime" if style.format == "onnx" else "torch"
 
 
@@ -56,10 +59,11 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
             raise RtstyleError(f"style {style.name!r} is an arbitrary-style ONNX pair: it runs on onnxruntime")
         return ArbitraryStyleBackend(style, device=device, precision=precision)
     if _any_image(style):
-        if backend != "torch":
-            raise RtstyleError(f"style {style.name!r} with --style-image runs on the torch backend (a preset runs "
-                               f"on any)")
-        return StyleVectorBackend(style, device=device, precision=precision, **options)
+        if backend == "tensorrt":
+            raise RtstyleError(f"style {style.name!r} with --style-image runs on torch or onnxruntime (a preset runs "
+                               f"on any backend)")
+        cls = StyleVectorBackend if backend == "torch" else StyleVectorOnnxBackend
+        return cls(style, device=device, precision=precision, **options)
     if style.meta.architecture == ADAIN:
         if backend == "tensorrt":
             from .tensorrt_backend import AdaINTensorRTBackend
@@ -74,10 +78,12 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         from .tensorrt_backend import TensorRTBackend  # needs the compile package only here
 
         return TensorRTBackend(style, device=device, precision=precision, **options)
+    if backend == "onnxruntime" and is_preset(style):
+        return PresetOnnxBackend(style, device=device, precision=precision, **options)
     cls = TorchBackend if backend == "torch" else OnnxBackend
     return cls(style, device=device, precision=precision, **options)
 
 
 __all__ = ["AdaINOnnxBackend", "AdaINTorchBackend", "ArbitraryStyleBackend", "BACKEND_NAMES", "Backend",
-           "StyleImages", "StyleVectorBackend", "OnnxBackend", "TensorBackend", "TorchBackend", "auto_backend",
-           "create_backend", "tensorrt_available"]
+           "OnnxBackend", "PresetOnnxBackend", "StyleImages", "StyleVectorBackend", "StyleVectorOnnxBackend",
+           "TensorBackend", "TorchBackend", "auto_backend", "create_backend", "tensorrt_available"]

@@ -92,11 +92,11 @@ class Backend(ABC):
     def scale_for(self, h: int, w: int) -> float:
         """The scale the network runs at for an h x w frame."""
         scale = self.infer_scale
-        if self.network_long_side:
+        if min(h, w) * scale < self.infer_min_side:  # the automatic choice keeps small frames whole...
+            scale = 1.0
+        if self.network_long_side:  # ...and never overrides a preset's stroke size
             scale = min(scale, self.network_long_side / (self.stroke * max(h, w)))
-        if scale >= 1.0 or min(h, w) * scale < self.infer_min_side:
-            return 1.0
-        return scale
+        return min(scale, 1.0)
 
     def __repr__(self) -> str:
         scale = f", infer-scale {self.infer_scale:g}" if self.infer_scale < 1.0 else ""

@@ -6,6 +6,8 @@ dynamic-shape ONNX file.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 
@@ -41,7 +43,7 @@ class OnnxBackend(Backend):
     def __init__(self, style: Style, device: str | None = None, precision: str | None = None,
                  threads: int | None = None):
         super().__init__(style)
-        path = style.path if style.format == "onnx" else cached_onnx(style)
+        path = self._onnx_path()
         available = ort.get_available_providers()
         want_cuda = device is None or device.startswith("cuda")
         providers = ["CUDAExecutionProvider"] if want_cuda and "CUDAExecutionProvider" in available else []
@@ -61,6 +63,10 @@ class OnnxBackend(Backend):
         self._fixed = _fixed_dims(list(spatial))
         self._batch1 = inp.shape[0] == 1
         self.scale = self.meta.input_scale
+
+    def _onnx_path(self) -> Path:
+        """The file the session runs: the style's own, or its cached export."""
+        return self.style.path if self.style.format == "onnx" else cached_onnx(self.style)
 
     @property
     def device(self) -> str:

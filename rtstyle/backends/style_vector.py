@@ -27,6 +27,7 @@ from ..models.magenta import PREDICTOR_FILE, package_file
 from ..models.registry import Style
 from .base import StyleImages
 from .onnx_backend import session_options
+from .preset import PresetOnnxBackend
 from .torch_backend import TorchBackend
 
 PREDICT_SIZE = 256  # the predictor's input: a centre square of the style image at 256x256
@@ -74,29 +75,43 @@ def style_vector(rgb: np.ndarray) -> np.ndarray:
     return vector
 
 
-class StyleVectorBackend(StyleImages, TorchBackend):
-    """The arbitrary network in PyTorch; `with_style` binds the style images' mixed vector."""
+class _VectorImages(StyleImages):
+    """What both backends share: the style images' mixed vector, moved toward the frame's own by `alpha`."""
 
     caches_styles = True
+    vector: np.ndarray | None = None
+
+    def _bound(self, images: list[np.ndarray], weights: np.ndarray):
+        bound = copy.copy(self)  # shares the network
+        bound.vector = np.asarray(sum(w * style_vector(im) for w, im in zip(weights, images)), dtype=np.float32)
+        return bound
+
+    def _vector_for(self, frame) -> np.ndarray:
+        """The vector for one frame; `frame()` gives the frame as RGB uint8 (only needed when alpha < 1)."""
+        if self.vector is None:
+            raise self.unbound()
+        if self.alpha >= 1.0:
+            return self.vector
+        return (self.alpha * self.vector + (1.0 - self.alpha) * predict_vector(frame())).astype(np.float32)
+
+
+class StyleVectorBackend(_VectorImages, TorchBackend):
+    """The arbitrary network in PyTorch (the GPU default)."""
 
     def __init__(self, style: Style, device: str | None = None, precision: str | None = None, **options):
         if options.get("cuda_graphs") or options.get("compile"):
             raise RtstyleError("--cuda-graphs and --compile apply to presets, not to --style-image")
         super().__init__(style, device, precision, **options)
-        self.vector: torch.Tensor | None = None
-
-    def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "StyleVectorBackend":
-        bound = copy.copy(self)  # shares the network
-        mixed = sum(w * style_vector(im) for w, im in zip(weights, images))
-        bound.vector = torch.from_numpy(np.asarray(mixed, dtype=np.float32)).to(self._device)
-        return bound
 
     def _core(self, x: torch.Tensor) -> torch.Tensor:
-        if self.vector is None:
-            raise self.unbound()
-        vector = self.vector
-        if self.alpha < 1.0:  # toward the frame's own style: 0 keeps the content's look
-            frame = (x[0].float().permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-            own = torch.from_numpy(predict_vector(frame)).to(vector.device)
-            vector = self.alpha * vector + (1.0 - self.alpha) * own
-        return self.model.net(x, vector)
+        vector = self._vector_for(lambda: (x[0].float().permute(1, 2, 0) * 255).round().clamp(0, 255)
+                                  .to(torch.uint8).cpu().numpy())
+        return self.model.net(x, torch.from_numpy(vector).to(x.device))
+
+
+class StyleVectorOnnxBackend(_VectorImages, PresetOnnxBackend):
+    """The arbitrary network's shared ONNX export (the CPU default), the vector fed as its condition."""
+
+    def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
+        self.condition = self._vector_for(lambda: batch[0])
+        return super()._feeds(x, batch)

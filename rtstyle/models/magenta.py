@@ -234,16 +234,19 @@ def network_state(architecture: str) -> dict[str, Tensor]:
     return state
 
 
-def float_graph(path: Path):
-    """The ONNX graph at `path` with its activation quantization removed (each Quantize/
-    DequantizeLinear of a computed tensor becomes an Identity) and free height and width:
-    the float reference the native module must match, where the original differs from it
-    by what int8 activations cost (tests, BENCHMARKS.md)."""
+def reference_graph(path: Path, int8_activations: bool = False):
+    """The arbitrary network's ONNX graph with free height and width (it declares 384x384 but
+    is fully convolutional) and, unless `int8_activations`, its activation quantization
+    removed (each Quantize/DequantizeLinear of a computed tensor becomes an Identity): the
+    float reference the native module must match; the int8 original differs from it by what
+    int8 activations cost (tests, BENCHMARKS.md)."""
     import onnx
 
     model = onnx.load(str(path))
     weights = {t.name for t in model.graph.initializer}
     for node in model.graph.node:
+        if int8_activations:
+            break
         if node.op_type in ("QuantizeLinear", "DequantizeLinear") and node.input[0] not in weights:
             node.op_type = "Identity"
             del node.input[1:], node.attribute[:]

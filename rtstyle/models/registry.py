@@ -170,6 +170,12 @@ ARBITRARY_DEFAULT = "magenta"  # the built-in network `--style-image` uses when 
 ARBITRARY_ARCHITECTURES = ("adain", "magenta_arbitrary")  # styles that take --style-image
 
 
+def is_preset(style: Style) -> bool:
+    """A condition alone for one of Magenta's networks (not a distilled student with weights of its own)."""
+    m = style.meta
+    return m.architecture in PRESET_ARCHITECTURES and "lite_of" not in m.extra and not needs_style_image(style)
+
+
 def needs_style_image(style: Style) -> bool:
     """Styles with no look of their own: any image is the style (`--style-image`)."""
     return style.meta.architecture in ARBITRARY_ARCHITECTURES or style.meta.extra.get("style_image") == "required"
@@ -179,22 +185,26 @@ LITE_SUFFIX = "_lite"  # the lite variant of style NAME is the style NAME_lite
 
 
 def lite_variant(name: str | None) -> Style:
-    """The lite (CPU) variant of a style: a preset is its own (`--lite` runs it smaller, see
-    `convert.load_backend`); a trained network's is `NAME_lite` (a lite style is its own variant)."""
+    """The lite (CPU) variant of a style: `NAME_lite` where there is one (a trained lite network or a
+    distilled student, `rtstyle train --teacher`); else a preset is its own (`--lite` runs it smaller,
+    see `convert.load_backend`). A lite style is its own variant."""
     styles = available_styles()
     name = name or DEFAULT_STYLE
-    if name not in styles and not name.endswith(LITE_SUFFIX):
-        preset = resolve_style(name)  # a blend, or an unknown name (one-line error)
-        if preset.meta.architecture in PRESET_ARCHITECTURES:
-            return preset
-    if name in styles and styles[name].meta.architecture in (LITE, *PRESET_ARCHITECTURES):
+    if name in styles and is_lite(styles[name]):
         return styles[name]
-    lite = styles.get(name + LITE_SUFFIX)
-    if lite is None or lite.meta.architecture != LITE:
-        have = ", ".join(n.removesuffix(LITE_SUFFIX) for n, s in styles.items() if s.meta.architecture == LITE)
-        raise RtstyleError(f"--lite: style {name!r} has no lite variant (styles with one: {have or 'none'}; train "
-                           f"one with: rtstyle train --lite --name {name}{LITE_SUFFIX})")
-    return lite
+    if name + LITE_SUFFIX in styles and is_lite(styles[name + LITE_SUFFIX]):
+        return styles[name + LITE_SUFFIX]
+    style = resolve_style(name)  # a blend, a file, or an unknown name (one-line error)
+    if style.meta.architecture in PRESET_ARCHITECTURES and not needs_style_image(style):
+        return style
+    have = ", ".join(n.removesuffix(LITE_SUFFIX) for n, s in styles.items() if is_lite(s))
+    raise RtstyleError(f"--lite: style {name!r} has no lite variant (presets and styles with one: "
+                       f"{have or 'none'}; train one with: rtstyle train --lite --name {name}{LITE_SUFFIX})")
+
+
+def is_lite(style: Style) -> bool:
+    """A network made for --lite: the lite architecture, or a preset's distilled student."""
+    return style.meta.architecture == LITE or "lite_of" in style.meta.extra
 
 
 def default_style() -> Style:
