@@ -26,7 +26,8 @@ from .errors import RtstyleError
 from .models.formats import StyleMeta, save_style
 from .models.registry import LITE_SUFFIX, PRESET_ARCHITECTURES, resolve_style
 from .models.vgg import gram, gram_style_loss, vgg19_features
-from .train import load_content, loss_log, progress_bar, random_crops, resume, run_files, training_device
+from .train import (after_step, load_content, loss_log, optimise, progress_bar, random_crops, resume, run_files,
+                    training_device)
 
 CONTENT = "relu2_2"
 TEXTURE = ("relu1_1", "relu2_1", "relu3_1")
@@ -100,17 +101,9 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
             terms = {"pixel": cfg.pixel_weight * F.l1_loss(y, target),
                      "features": cfg.feature_weight * F.mse_loss(got[CONTENT], wanted[CONTENT]) / 255.0,
                      "gram": cfg.gram_weight * gram_style_loss(got, {k: gram(wanted[k]) for k in TEXTURE})}
-            loss = sum(terms.values())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            last = {k: v.item() for k, v in terms.items()} | {"total": loss.item()}
-            log.writerow([it + 1, *(f"{last[k]:.6g}" for k in columns), f"{time.monotonic() - t0:.1f}"])
-            bar.update(task, completed=it + 1, losses=" ".join(f"{k} {v:.4g}" for k, v in last.items()))
-            if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iters:
-                log_file.flush()
-                torch.save({"model": student.state_dict(), "optimizer": opt.state_dict(), "iteration": it + 1},
-                           ckpt_path)
+            last = optimise(terms, opt)
+            after_step(it + 1, last, columns, (log, log_file, bar, task, t0), cfg.iters, cfg.checkpoint_every,
+                       ckpt_path, student, opt)
     log_file.close()
     meta = teacher_style.meta
     extra = {k: v for k, v in meta.extra.items() if k not in ("stroke_long_side",)}

@@ -182,6 +182,27 @@ def progress_bar(enabled: bool):
                     TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), disable=not enabled)
 
 
+def optimise(terms: dict[str, torch.Tensor], opt: torch.optim.Optimizer) -> dict[str, float]:
+    """One step on the sum of the weighted loss `terms`; their values, and the "total"."""
+    loss = sum(terms.values())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {k: v.item() for k, v in terms.items()} | {"total": loss.item()}
+
+
+def after_step(done: int, last: dict[str, float], columns: list[str], run: tuple, total: int, every: int,
+               ckpt_path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+    """A run's bookkeeping after step `done`: the loss-log row, the progress bar, and a resumable
+    checkpoint every `every` steps and at the end. `run` is (log writer, log file, bar, task, start time)."""
+    log, log_file, bar, task, t0 = run
+    log.writerow([done, *(f"{last[k]:.6g}" for k in columns), f"{time.monotonic() - t0:.1f}"])
+    bar.update(task, completed=done, losses=" ".join(f"{k} {v:.4g}" for k, v in last.items()))
+    if done % every == 0 or done == total:
+        log_file.flush()
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iteration": done}, ckpt_path)
+
+
 def start_from(model: torch.nn.Module, spec: str) -> None:
     """Load a style's weights into `model` (fine-tuning, e.g. for temporal stability)."""
     from .models.registry import resolve_style
@@ -244,17 +265,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                      "tv": cfg.tv_weight * tv}
             if cfg.temporal_weight:
                 terms["temporal"] = cfg.temporal_weight * overlap_mse(y, model(x2), dy, dx)
-            loss = sum(terms.values())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            last = {k: v.item() for k, v in terms.items()} | {"total": loss.item()}
-            log.writerow([it + 1, *(f"{last[k]:.6g}" for k in columns), f"{time.monotonic() - t0:.1f}"])
-            bar.update(task, completed=it + 1, losses=" ".join(f"{k} {v:.4g}" for k, v in last.items()))
-            if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iters:
-                log_file.flush()
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iteration": it + 1},
-                           ckpt_path)
+            last = optimise(terms, opt)
+            after_step(it + 1, last, columns, (log, log_file, bar, task, t0), cfg.iters, cfg.checkpoint_every,
+                       ckpt_path, model, opt)
     log_file.close()
 
     meta = StyleMeta(

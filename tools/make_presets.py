@@ -99,18 +99,6 @@ def condition(preset: Preset, painting: np.ndarray | None) -> torch.Tensor:
     return weights
 
 
-def sample_frame(index: int = 40) -> np.ndarray:
-    import av
-
-    from rtstyle.convert import SAMPLE_CLIP
-
-    with av.open(str(SAMPLE_CLIP)) as c:
-        for i, frame in enumerate(c.decode(video=0)):
-            if i == index:
-                return frame.to_ndarray(format="rgb24")
-    raise SystemExit("the sample clip is too short")
-
-
 def measure(preset: Preset, painting: np.ndarray | None, photos: dict[str, np.ndarray]) -> dict:
     """Both measures per photo at the strongest strength that keeps every photo's scene."""
     backend = load_backend(preset.name, "torch")
@@ -172,6 +160,9 @@ def main() -> int:
     args = ap.parse_args()
     content = FIXTURES / "images" / "content"
     photos = {p.name: resize_long_side(read_image(p), EVAL_LONG_SIDE) for p in sorted(content.glob("*.jpg"))}
+    sys.path.insert(0, str(ROOT / "tools"))
+    from publish_style import sample_frame
+
     frame = sample_frame()
     results = {}
     for preset in PRESETS:
