@@ -54,8 +54,8 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", "-s", help="built-in or imported style name, a blend of presets (starry:0.7,udnie:0.3), "
                                          "or a .pth/.model/.safetensors/.onnx file (default: starry)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
-                   help="inference backend (default: auto: TensorRT on a GPU where installed, else PyTorch, "
-                        "or ONNX Runtime for ONNX files)")
+                   help="inference backend (default: auto: TensorRT on a GPU where installed, else PyTorch on a "
+                        "GPU; on a CPU ONNX Runtime for presets and ONNX files, PyTorch for other weights)")
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16"],
                    help="network precision (default: fp16 on a GPU, fp32 on the CPU)")
     p.add_argument("--cuda-graphs", action="store_true", help="torch on a GPU: replay CUDA graphs per frame size")

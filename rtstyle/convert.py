@@ -69,12 +69,12 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
     s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
     if lite and backend in ("auto", "onnxruntime") and not torch.cuda.is_available() and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_setup()}
+    if stroke is not None and not s.meta.stroke_long_side:
+        raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
     b = create_backend(s, backend, precision=precision, **options)
     b.strength = float(s.meta.extra.get("strength", 1.0))  # a preset's own (its model card says why)
     if s.meta.stroke_long_side:
         b.network_long_side, b.stroke = s.meta.stroke_long_side, stroke or 1.0
-    elif stroke is not None:
-        raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
     if infer_scale is None and lite:
         b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
     elif infer_scale is not None:

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from .errors import RtstyleError
 from .models.formats import StyleMeta, save_style
-from .models.registry import LITE_SUFFIX, PRESET_ARCHITECTURES, resolve_style
+from .models.registry import LITE_SUFFIX, is_preset, resolve_style
 from .models.vgg import gram, gram_style_loss, vgg19_features
 from .train import (after_step, load_content, loss_log, optimise, progress_bar, random_crops, resume, run_files,
                     training_device)
@@ -67,10 +67,10 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
     if not 0.25 <= cfg.scale < 1.0:
         raise RtstyleError(f"--teacher-scale must be at least 0.25 and below 1, got {cfg.scale}")
     teacher_style = resolve_style(cfg.teacher)
-    if teacher_style.meta.architecture not in PRESET_ARCHITECTURES:
+    if not is_preset(teacher_style):
         raise RtstyleError(f"--teacher {cfg.teacher}: a preset of Magenta's networks (rtstyle styles lists them); "
                            f"{teacher_style.name!r} is a {teacher_style.meta.architecture}")
-    name = cfg.name or f"{teacher_style.name}{LITE_SUFFIX}"
+    name = cfg.name or f"{teacher_style.name.replace('+', '_')}{LITE_SUFFIX}"  # a blend's name, importable
     device = training_device(cfg.device)
     out_dir, ckpt_path, log_path = run_files(cfg.out, name)
     rng = random.Random(cfg.seed)
@@ -106,7 +106,7 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
                        ckpt_path, student, opt)
     log_file.close()
     meta = teacher_style.meta
-    extra = {k: v for k, v in meta.extra.items() if k not in ("stroke_long_side",)}
+    extra = dict(meta.extra)  # its strength and stroke size: --lite halves the size as for the teacher
     extra |= {"lite_of": teacher_style.name, "summary": f"lite student of {teacher_style.name}",
               "train_config": str(asdict(cfg)), "final_losses": str(last)}
     dest = out_dir / f"{name}.safetensors"

@@ -124,6 +124,9 @@ def test_blend_mixes_conditions_and_rejects_mixed_networks():
     expected = 0.75 * a.condition + 0.25 * b.condition
     assert torch.allclose(blend.build().condition, expected, atol=1e-6)
     assert blend.meta.architecture == STYLE_VECTOR and blend.meta.stroke_long_side
+    candy = resolve_style("candy")
+    half = resolve_style("candy:0.5,starry:0.5")  # strengths average too: candy alone is not full strength
+    assert float(half.meta.extra["strength"]) == pytest.approx(0.5 * float(candy.meta.extra["strength"]) + 0.5)
     with pytest.raises(RtstyleError, match="only presets of one network blend"):
         resolve_style("starry:0.5,ink_wave:0.5")
     with pytest.raises(RtstyleError, match="unknown style"):
@@ -193,12 +196,14 @@ def test_teacher_distils_a_lite_student_that_lite_picks(content_dir, tmp_path, m
     student = tmp_path / "run" / "starry_lite.safetensors"
     assert student.is_file() and "starry_lite" in proc.stdout
     style = import_style(student, "starry_lite")
-    assert style.meta.extra["lite_of"] == "starry" and "stroke_long_side" not in style.meta.extra
+    assert style.meta.extra["lite_of"] == "starry"
+    assert style.meta.stroke_long_side == resolve_style("starry").meta.stroke_long_side  # --lite halves it alike
     assert lite_variant("starry").name == "starry_lite"
     backend = load_backend("starry", lite=True)
     assert backend.style.name == "starry_lite" and backend.scale_for(360, 640) == 0.5
     frame = scene()
     assert backend(frame).shape == frame.shape
-    bad = run_cli("train", "--teacher", "adain", "--content", content_dir, "--out", tmp_path / "bad")
-    assert bad.returncode == 1 and "a preset of Magenta's networks" in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1
+    for teacher in ("adain", "magenta", "starry_lite"):  # not a preset: AdaIN, no condition, a student
+        bad = run_cli("train", "--teacher", teacher, "--content", content_dir, "--out", tmp_path / "bad")
+        assert bad.returncode == 1 and "a preset of Magenta's networks" in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1

@@ -176,10 +176,13 @@ def main() -> int:
                          input_range="0-1", provenance=f"rtstyle preset of {preset.summary}", license=LICENSE,
                          extra=extra)
         dest = builtin_dir() / f"{preset.name}.safetensors"
-        save_style(dest, {"condition": condition(preset, painting)}, meta, half=False)
+        cond = condition(preset, painting)
+        save_style(dest, {"condition": cond}, meta, half=False)
         result = measure(preset, painting, photos)
+        if min(result["structure"].values()) < STRUCTURE_BAR:
+            print(f"warning: {preset.name}: no strength keeps structure >= {STRUCTURE_BAR} on every photo")
         meta.extra["strength"] = f"{result['strength']:g}"
-        save_style(dest, {"condition": condition(preset, painting)}, meta, half=False)
+        save_style(dest, {"condition": cond}, meta, half=False)
         write_image(ROOT / "docs" / "images" / f"preset_{preset.name}.jpg",
                     resize_long_side(load_backend(preset.name, "torch")(frame), 480))
         write_card(preset, result, dest.stat().st_size)

@@ -65,5 +65,8 @@ class PresetOnnxBackend(OnnxBackend):
     def _onnx_path(self) -> Path:
         return network_onnx(self.style.meta.architecture)
 
+    def _condition(self, batch: np.ndarray) -> np.ndarray:
+        return self.condition
+
     def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
-        return super()._feeds(x, batch) | {"condition": self.condition.astype(self.input_dtype)}
+        return super()._feeds(x, batch) | {"condition": self._condition(batch).astype(self.input_dtype)}

@@ -65,7 +65,7 @@ def style_vector(rgb: np.ndarray) -> np.ndarray:
         vector = np.load(path)
         if vector.shape != (100,):
             raise ValueError(vector.shape)
-    except (OSError, ValueError):  # not cached yet, or a damaged entry
+    except (OSError, ValueError, EOFError):  # not cached yet, or a damaged entry
         vector = predict_vector(rgb)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.npy")
@@ -112,6 +112,5 @@ class StyleVectorBackend(_VectorImages, TorchBackend):
 class StyleVectorOnnxBackend(_VectorImages, PresetOnnxBackend):
     """The arbitrary network's shared ONNX export (the CPU default), the vector fed as its condition."""
 
-    def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
-        self.condition = self._vector_for(lambda: batch[0])
-        return super()._feeds(x, batch)
+    def _condition(self, batch: np.ndarray) -> np.ndarray:
+        return self._vector_for(lambda: batch[0])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -249,7 +250,7 @@ def blend_style(spec: str) -> Style:
             raise RtstyleError(f"--style {spec!r}: write a blend as NAME:WEIGHT,NAME:WEIGHT (e.g. starry:0.7,udnie:0.3)")
         parts.append((resolve_style(m.group(1)), float(m.group(2) or 1.0)))
     kinds = {s.meta.architecture for s, _ in parts}
-    if len(kinds) != 1 or not kinds <= set(PRESET_ARCHITECTURES) or any(needs_style_image(s) for s, _ in parts):
+    if len(kinds) != 1 or not all(is_preset(s) for s, _ in parts):
         kinds_of = ", ".join(f"{s.name} ({s.meta.architecture})" for s, _ in parts)
         raise RtstyleError(f"--style {spec!r}: only presets of one network blend (the 26-style network's with each "
                            f"other, style-vector presets with each other); got {kinds_of}")
@@ -261,11 +262,12 @@ def blend_style(spec: str) -> Style:
     name = "+".join(f"{s.name}{round(100 * w)}" for s, w in weights)
     extra = {k: f"{sum(w * float(s.meta.extra[k]) for s, w in weights):.3g}"
              for k in ("stroke_long_side", "temporal_strength") if all(k in s.meta.extra for s, w in weights)}
+    extra["strength"] = f"{sum(w * float(s.meta.extra.get('strength', 1.0)) for s, w in weights):.3g}"
     meta = StyleMeta(name=name, architecture=kinds.pop(), width=0, num_residual=0, input_range="0-1",
                      provenance=f"blend {spec}", license=weights[0][0].meta.license, extra=extra)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     path = Path(base) / "rtstyle" / "blends" / f"{name}.safetensors"
-    tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
     save_style(tmp, {"condition": condition}, meta, half=False)
     os.replace(tmp, path)
     return Style(name, path, "blend")
