@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
+from bench_infer_scale import timed
 from rtstyle.backends.style_vector import predict_vector
 from rtstyle.images import read_image, resize_long_side
 from rtstyle.metrics import gram_targets, psnr, structure_score, style_loss
@@ -39,16 +38,6 @@ def native(architecture: str, cond: np.ndarray) -> ConditionedNet:
 
 def to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:
@@ -95,8 +84,8 @@ def main() -> None:
     vec = np.zeros((1, 1, 1, 100), np.float32)
     net = native(STYLE_VECTOR, vec)
     with torch.inference_mode():
-        torch_ms = median_ms(lambda: net(torch.from_numpy(x).permute(0, 3, 1, 2)), args.runs)
-    int8_ms = median_ms(lambda: int8.run(None, {names[0]: x, names[1]: vec}), args.runs)
+        torch_ms = timed(lambda: net(torch.from_numpy(x).permute(0, 3, 1, 2)), args.runs)
+    int8_ms = timed(lambda: int8.run(None, {names[0]: x, names[1]: vec}), args.runs)
     print(f"640x360 frame, {torch.get_num_threads()} threads: native PyTorch {torch_ms:.0f} ms, original int8 graph "
           f"on ONNX Runtime {int8_ms:.0f} ms (median of {args.runs})")
 

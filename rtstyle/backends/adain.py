@@ -18,7 +18,6 @@ import hashlib
 import os
 import threading
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ from ..errors import RtstyleError
 from ..images import resize_long_side
 from ..models.adain import STATS_CHANNELS, AdaINNet, StyleStats
 from ..models.export import weights_hash
-from ..models.registry import Style
+from ..models.registry import Style, cache_dir
 from .base import StyleImages
 from .onnx_backend import OnnxBackend
 from .torch_backend import TorchBackend
@@ -48,18 +47,13 @@ def stats_key(image: np.ndarray, encoder_id: str) -> str:
     return h.hexdigest()[:32]
 
 
-def stats_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rtstyle" / "adain_stats"
-
-
 def image_stats(net: AdaINNet, image: np.ndarray, encoder_id: str) -> StyleStats:
     """Statistics of one RGB uint8 style image (at STYLE_LONG_SIDE), cached in memory and on
     disk (4 kB each): an encoder pass takes tens of milliseconds on a CPU, a cached one a few."""
     key = stats_key(image, encoder_id)
     if key in _STATS:
         return _STATS[key]
-    path = stats_dir() / f"{key}.npy"
+    path = cache_dir("adain_stats") / f"{key}.npy"
     try:
         mean, std = torch.from_numpy(np.load(path)).view(2, 1, STATS_CHANNELS, 1, 1)
         stats = StyleStats(mean, std)

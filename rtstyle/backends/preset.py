@@ -10,14 +10,13 @@ presets: ONNX Runtime runs these networks 4-5x faster than PyTorch's oneDNN path
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..models.formats import file_sha256, load_style
+from ..models.formats import load_style
 from ..models.magenta import LAYOUTS, MagentaNet, network_state, package_file
 from .onnx_backend import OnnxBackend
 
@@ -41,17 +40,11 @@ class _WithCondition(nn.Module):
 
 def network_onnx(architecture: str) -> Path:
     """The network's dynamic-shape export with a `condition` input, made once per package version."""
-    from ..models.export import export_onnx
+    from ..models.export import cached_export, weights_hash
 
     source = package_file(LAYOUTS[architecture].onnx_file)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "rtstyle" / "onnx" / f"{architecture}-{file_sha256(source)[:16]}.onnx"
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        export_onnx(_WithCondition(architecture).eval(), tmp,
-                    metadata={"rtstyle.input_range": "0-1", "rtstyle.provenance": f"export of {source.name}"})
-        os.replace(tmp, path)
-    return path
+    return cached_export(f"{architecture}-{weights_hash(source)}", lambda: _WithCondition(architecture).eval(), "0-1",
+                         source.name)
 
 
 class PresetOnnxBackend(OnnxBackend):

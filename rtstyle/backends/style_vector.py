@@ -15,7 +15,6 @@ import hashlib
 import os
 import threading
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,7 +23,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.magenta import PREDICTOR_FILE, package_file
-from ..models.registry import Style
+from ..models.registry import Style, cache_dir
 from .base import StyleImages
 from .onnx_backend import session_options
 from .preset import PresetOnnxBackend
@@ -50,17 +49,12 @@ def predict_vector(rgb: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: x[None]})[0].reshape(-1)
 
 
-def vectors_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rtstyle" / "style_vectors"
-
-
 def style_vector(rgb: np.ndarray) -> np.ndarray:
     """`predict_vector`, cached by the image's content in memory and on disk."""
     key = hashlib.sha256(rgb.tobytes() + f"{rgb.shape} {PREDICT_SIZE}".encode()).hexdigest()[:32]
     if key in _VECTORS:
         return _VECTORS[key]
-    path = vectors_dir() / f"{key}.npy"
+    path = cache_dir("style_vectors") / f"{key}.npy"
     try:
         vector = np.load(path)
         if vector.shape != (100,):

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..errors import RtstyleError
 from .formats import file_sha256
-from .registry import Style
+from .registry import Style, cache_dir
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17  # InstanceNormalization and Resize as TensorRT's parser reads them natively
@@ -222,11 +222,17 @@ def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[in
 
 def cached_onnx(style: Style) -> Path:
     """A dynamic-shape ONNX export of a PyTorch style, made once and kept in the cache."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "rtstyle" / "onnx" / f"{style.name}-{weights_hash(style.path)}.onnx"
+    return cached_export(f"{style.name}-{weights_hash(style.path)}", style.build, style.meta.input_range,
+                         style.path.name)
+
+
+def cached_export(key: str, build, input_range: str, source: str) -> Path:
+    """`cache_dir("onnx")/KEY.onnx`: the dynamic-shape export of the module `build()` makes, made
+    once (the key names the weights it came from) and written whole or not at all."""
+    path = cache_dir("onnx") / f"{key}.onnx"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        export_onnx(style.build(), tmp, metadata={"rtstyle.input_range": style.meta.input_range,
-                                                  "rtstyle.provenance": f"export of {style.path.name}"})
+        export_onnx(build(), tmp, metadata={"rtstyle.input_range": input_range,
+                                            "rtstyle.provenance": f"export of {source}"})
         os.replace(tmp, path)
     return path

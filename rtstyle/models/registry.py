@@ -69,6 +69,12 @@ def user_dir() -> Path:
     return Path(base) / "rtstyle" / "styles"
 
 
+def cache_dir(name: str) -> Path:
+    """`$XDG_CACHE_HOME/rtstyle/NAME` (default `~/.cache/rtstyle/NAME`): exports, blends, style vectors..."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rtstyle" / name
+
+
 @dataclass(frozen=True)
 class Style:
     name: str
@@ -265,8 +271,7 @@ def blend_style(spec: str) -> Style:
     extra["strength"] = f"{sum(w * float(s.meta.extra.get('strength', 1.0)) for s, w in weights):.3g}"
     meta = StyleMeta(name=name, architecture=kinds.pop(), width=0, num_residual=0, input_range="0-1",
                      provenance=f"blend {spec}", license=weights[0][0].meta.license, extra=extra)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "rtstyle" / "blends" / f"{name}.safetensors"
+    path = cache_dir("blends") / f"{name}.safetensors"
     tmp = path.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
     save_style(tmp, {"condition": condition}, meta, half=False)
     os.replace(tmp, path)
