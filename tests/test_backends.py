@@ -182,6 +182,25 @@ def test_detail_upsample_restores_what_downscaling_lost(photo256):
     assert cv2.PSNR(restored, frame[0].numpy()) > cv2.PSNR(bicubic, frame[0].numpy()) + 3
 
 
+@pytest.mark.parametrize("h, w", [(120, 200), (118, 203)])
+def test_reduced_size_is_the_same_on_numpy_and_torch_frames(h, w):
+    """The CPU path (numpy, OpenCV) and the tensor path (torch, any device) downscale, run and
+    restore detail alike: within one level where the size halves evenly; elsewhere OpenCV's
+    area filter weighs partial pixels, torch's does not, a small difference on average."""
+    from rtstyle.backends.upsample import at_reduced_size
+
+    def darken(small):  # any "network" that changes the picture
+        return small // 2
+
+    noise = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    frame = cv2.GaussianBlur(noise, (0, 0), 3)[None]
+    on_numpy = at_reduced_size(frame, 0.5, 4, darken)
+    on_torch = at_reduced_size(torch.from_numpy(frame), 0.5, 4, darken).numpy()
+    assert on_numpy.shape == frame.shape and on_numpy.dtype == np.uint8 and max_diff(on_numpy, frame) > 40
+    diff = np.abs(on_numpy.astype(int) - on_torch)
+    assert diff.max() <= 1 if (h, w) == (120, 200) else diff.mean() < 1.0
+
+
 def test_infer_scale_runs_the_network_smaller_on_both_paths(photo256):
     net = create_backend(resolve_style(fixture(MOSAIC8)), "torch")
     seen = []

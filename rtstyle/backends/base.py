@@ -79,8 +79,7 @@ class Backend(ABC):
             out = self._run(resized)
             out = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in out])
         elif (scale := self.scale_for(h, w)) < 1.0:
-            out = at_reduced_size(torch.from_numpy(x), scale, self.stride,
-                                  lambda small: torch.from_numpy(self._run(small.numpy()))).numpy()
+            out = at_reduced_size(x, scale, self.stride, self._run)
         else:
             out = self._run(pad_to_multiple(x, self.stride))[:, :h, :w]
         if self.strength < 1.0:

@@ -16,14 +16,14 @@ def luma(frames):
     return frames[..., 0:1] * 0.299 + frames[..., 1:2] * 0.587 + frames[..., 2:3] * 0.114
 
 
-def _as_uint8(x):
+def as_uint8(x):
     """`to_uint8` for numpy or torch."""
     return to_uint8(x) if isinstance(x, np.ndarray) else x.round().clamp(0, 255).to(torch.uint8)
 
 
 def gray3(frames):
     """NHWC uint8 RGB (numpy or torch) -> its luminance in all three channels, uint8."""
-    y = _as_uint8(luma(frames))
+    y = as_uint8(luma(frames))
     return np.repeat(y, 3, -1) if isinstance(y, np.ndarray) else y.expand(*y.shape[:-1], 3).contiguous()
 
 
@@ -33,4 +33,4 @@ def keep_chroma(content, stylized):
     Adding one delta to R, G and B moves the luminance by that delta and leaves the
     colour differences R-Y and B-Y as they were: luminance-only transfer (Gatys et al.
     2017), exact up to clipping at 0 and 255."""
-    return _as_uint8(content + (luma(stylized) - luma(content)))
+    return as_uint8(content + (luma(stylized) - luma(content)))

@@ -8,31 +8,47 @@ frame (after Petschnigg et al. 2004). Measured against the full-resolution styli
 the fixture photos at 640x360, half-size inference (starry): style-loss ratio 0.498 with
 the detail, 0.649 bicubic, 0.744 bilinear; a fast guided filter (He & Sun 2015, any radius
 and eps tried) scored 1.1-1.8, because its local linear model of the luminance replaces
-the network's texture (BENCHMARKS.md, issue #7). Works on NHWC uint8 tensors on any device.
+the network's texture (BENCHMARKS.md, issue #7).
+
+Works on NHWC uint8 frames: torch tensors on any device (F.interpolate), or numpy arrays,
+which OpenCV resizes (the same half-pixel bicubic and area filters) four times faster than
+torch on a CPU: 3.5 against 15 ms a 640x360 frame on one core (BENCHMARKS.md, issue #20).
 """
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .color import luma
+from .color import as_uint8, luma
+
+Frames = np.ndarray | torch.Tensor
 
 
+def _resize(x: Frames, size: tuple[int, int], mode: str) -> Frames:
+    """Float NHWC frames resized to `size` (h, w) with "area" or "bicubic" filtering."""
+    if isinstance(x, torch.Tensor):
+        return F.interpolate(x.permute(0, 3, 1, 2), size=size, mode=mode,
+                             **({"align_corners": False} if mode == "bicubic" else {})).permute(0, 2, 3, 1)
+    flag = cv2.INTER_AREA if mode == "area" else cv2.INTER_CUBIC
+    return np.stack([cv2.resize(f, size[::-1], interpolation=flag).reshape(*size, -1) for f in x])
 
-def _luma(nhwc_u8: torch.Tensor) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 1, H, W) float luminance on the 0..255 scale."""
-    return luma(nhwc_u8.float()).permute(0, 3, 1, 2)
+
+def _float(x: Frames) -> Frames:
+    return x.astype(np.float32) if isinstance(x, np.ndarray) else x.float()
 
 
-@torch.inference_mode()
-def detail_upsample(frames: torch.Tensor, small_frames: torch.Tensor, small_out: torch.Tensor) -> torch.Tensor:
+def detail_upsample(frames: Frames, small_frames: Frames, small_out: Frames) -> Frames:
     """Upsample `small_out`, the network's output on `small_frames` (the `frames` downscaled),
-    to the size of `frames`, with the frames' lost detail added back. All (N, H, W, 3) uint8."""
-    size = frames.shape[1:3]
-    up = F.interpolate(small_out.permute(0, 3, 1, 2).float(), size=size, mode="bicubic", align_corners=False)
-    lost = _luma(frames) - F.interpolate(_luma(small_frames), size=size, mode="bicubic", align_corners=False)
-    return (up + lost).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    to the size of `frames`, with the frames' lost detail added back. All (N, H, W, 3) uint8,
+    all numpy or all torch."""
+    size = tuple(frames.shape[1:3])
+    with torch.inference_mode():
+        lost = luma(_float(frames)) - _resize(luma(_float(small_frames)), size, "bicubic")
+        out = as_uint8(_resize(_float(small_out), size, "bicubic") + lost)
+    return out if isinstance(out, np.ndarray) else out.contiguous()
 
 
 def network_size(h: int, w: int, scale: float, stride: int) -> tuple[int, int]:
@@ -40,11 +56,11 @@ def network_size(h: int, w: int, scale: float, stride: int) -> tuple[int, int]:
     return (max(2 * stride, round(h * scale / stride) * stride), max(2 * stride, round(w * scale / stride) * stride))
 
 
-@torch.inference_mode()
-def at_reduced_size(frames: torch.Tensor, scale: float, stride: int, run) -> torch.Tensor:
-    """`run` (NHWC uint8 -> the same) on `frames` downscaled by `scale` (area filter), brought
-    back to their size by `detail_upsample`."""
+def at_reduced_size(frames: Frames, scale: float, stride: int, run) -> Frames:
+    """`run` (NHWC uint8 -> the same, numpy or torch as `frames`) on `frames` downscaled by
+    `scale` (area filter), brought back to their size by `detail_upsample`."""
     size = network_size(*frames.shape[1:3], scale, stride)
-    small = F.interpolate(frames.permute(0, 3, 1, 2).float(), size=size, mode="area")
-    small = small.round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    with torch.inference_mode():
+        small = as_uint8(_resize(_float(frames), size, "area"))
+    small = small if isinstance(small, np.ndarray) else small.contiguous()
     return detail_upsample(frames, small, run(small))
