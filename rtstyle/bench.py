@@ -35,7 +35,7 @@ from .backends import Backend, TensorBackend
 from .backends.base import pad_to_multiple
 from .backends.upsample import at_reduced_size, network_size
 from .backends.tensor_ops import from_network, to_network
-from .convert import SAMPLE_CLIP, VideoConversion, load_backend
+from .convert import SAMPLE_CLIP, VideoConversion, load_backend, sample_frames
 from .errors import RtstyleError
 from .models.formats import StyleMeta, save_style
 from .models.registry import DEFAULT_STYLE, LITE_SUFFIX, Style
@@ -219,7 +219,7 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
     with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
         folder = Path(tmp)
         sizes = [parse_size(s) for s in cfg.sizes]
-        photo = sample_frame()
+        photo = sample_frames((40,))[0]
         threads = torch.get_num_threads()
         for (style, lite), name, precision in itertools.product(_settings(cfg, folder), cfg.backends,
                                                                  cfg.precisions):
@@ -256,18 +256,6 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
                 encode.append({"size": f"{w}x{h}", "threads": threads, "fps": fps})
                 progress(f"encode {w}x{h} threads {threads}: {fps:.1f} fps")
     return {"machine": machine(), "config": asdict(cfg), "results": [asdict(r) for r in rows], "encode": encode}
-
-
-def sample_frame(index: int = 40) -> np.ndarray:
-    """A frame of the bundled clip with detail (past its plain opening)."""
-    source = VideoFileSource(SAMPLE_CLIP)
-    try:
-        for i, f in enumerate(source):
-            if i == index:
-                return f.image
-    finally:
-        source.close()
-    raise RtstyleError(f"{SAMPLE_CLIP}: fewer than {index + 1} frames")
 
 
 def format_row(row: Row) -> str:

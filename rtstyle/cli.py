@@ -704,6 +704,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _distill(args)
     if not args.style_image or not args.name:
         raise RtstyleError("rtstyle train needs --style-image and --name (or --teacher PRESET to distil a lite student)")
+    _check_eval_photos(args)
     d = TrainConfig
     if args.temporal_weight < 0:
         raise RtstyleError(f"--temporal-weight must be 0 (off) or more, got {args.temporal_weight}")
@@ -727,6 +728,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       temporal_weight=args.temporal_weight, init=args.init, device=args.device)
     dest = train(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest}, or: rtstyle import {dest} --name {args.name})")
+    _report(dest, [Path(args.style_image)], args.eval_photos)
     return 0
 
 
@@ -744,11 +746,29 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_PAINTINGS = 3  # train-adain judges its decoder on the first three style images
+
+
+def _check_eval_photos(args: argparse.Namespace) -> None:
+    """Before training, not after it: a mistyped folder must not cost the run."""
+    if args.eval_photos and not Path(args.eval_photos).is_dir():
+        raise RtstyleError(f"--eval-photos {args.eval_photos}: no such folder")
+
+
+def _report(weights: Path, paintings: list[Path], photos: str | None) -> None:
+    from .images import read_image
+    from .train import report
+
+    result = report(weights, [read_image(p) for p in paintings], photos)
+    print(f"quality: {result} -> {weights.with_suffix('.quality.json')}")
+
+
 def cmd_train_adain(args: argparse.Namespace) -> int:
     from .train_adain import ARCHITECTURE, AdaINTrainConfig, train_adain
 
     if not args.styles and not args.alpha0:
         raise RtstyleError("train-adain needs --styles (a folder of style images)")
+    _check_eval_photos(args)
     for folder in (args.content, args.styles):
         if folder and not Path(folder).is_dir():
             raise RtstyleError(f"{folder}: no such folder")
@@ -770,6 +790,9 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
                            precision=args.precision, device=args.device, init=args.init, alpha0=args.alpha0)
     dest = train_adain(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest} --style-image IMAGE)")
+    if args.styles:  # an --alpha0 decoder paints nothing: there is no style to judge
+        paintings = sorted(p for p in Path(args.styles).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        _report(dest, paintings[:REPORT_PAINTINGS], args.eval_photos)
     return 0
 
 
@@ -942,6 +965,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "e.g. to fine-tune it with --temporal-weight")
     p.add_argument("--device", choices=DEVICES, default=d.device,
                    help="auto: the GPU where PyTorch sees one, else the CPU")
+    p.add_argument("--eval-photos", metavar="DIR",
+                   help="photos the closing report judges on (structure and style ratio; default: frames of the "
+                        "bundled clip)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -975,6 +1001,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "CPU with AVX512-BF16/AMX), else fp32")
     p.add_argument("--device", choices=DEVICES, default=a.device,
                    help="auto: the GPU where PyTorch sees one, else the CPU")
+    p.add_argument("--eval-photos", metavar="DIR",
+                   help="photos the closing report judges on (structure and style ratio; default: frames of the "
+                        "bundled clip)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_train_adain)
     return ap

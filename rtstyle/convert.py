@@ -20,6 +20,24 @@ from .sources import VideoFileSource, scaled_size
 from .temporal import TemporalSmoother
 
 SAMPLE_CLIP = DATA_DIR / "sample.mp4"
+SAMPLE_SHOTS = (20, 70, 95, 120)  # astronaut, coffee, chelsea, rocket: one frame of each shot
+
+
+def sample_frames(indices: tuple[int, ...] = SAMPLE_SHOTS) -> list[np.ndarray]:
+    """Frames of the bundled clip (RGB uint8): photos every install has, for previews and reports."""
+    frames: dict[int, np.ndarray] = {}
+    source = VideoFileSource(SAMPLE_CLIP)
+    try:
+        for i, f in enumerate(source):
+            if i in indices:
+                frames[i] = f.image
+            if len(frames) == len(set(indices)):
+                break
+    finally:
+        source.close()
+    if len(frames) < len(set(indices)):
+        raise RtstyleError(f"{SAMPLE_CLIP}: fewer than {max(indices) + 1} frames")
+    return [frames[i] for i in indices]
 
 
 @dataclass

@@ -15,6 +15,9 @@ left. 1 means the scene is kept, about 0 that it is lost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import cv2
 import numpy as np
 import torch
@@ -69,3 +72,36 @@ def structure_score(stylized: np.ndarray, photo: np.ndarray) -> float:
     if out.shape[:2] != ref.shape[:2]:
         out = cv2.resize(out, (ref.shape[1], ref.shape[0]), interpolation=cv2.INTER_AREA)
     return float((_edges(out) * _edges(ref)).mean())
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Both measures on each photo: what `rtstyle train`, `train-adain` and the model cards report."""
+
+    structure: tuple[float, ...]
+    ratio: tuple[float, ...]
+
+    def __str__(self) -> str:
+        def span(values: tuple[float, ...]) -> str:
+            return f"{np.mean(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+        return (f"structure {span(self.structure)} (1 = scene kept), style ratio {span(self.ratio)} "
+                f"(lower = more painterly) on {len(self.structure)} photos")
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"structure": [round(v, 4) for v in self.structure], "style_ratio": [round(v, 4) for v in self.ratio]}
+
+
+def judge(stylize: Callable[[np.ndarray, int], np.ndarray], photos: list[np.ndarray],
+          paintings: list[np.ndarray]) -> Judgement:
+    """Structure and style ratio of `stylize` on every photo (at EVAL_LONG_SIDE) against every
+    painting in turn: `stylize(photo, i)` paints `paintings[i]` (a per-style network ignores i)."""
+    structure, ratio = [], []
+    for i, painting in enumerate(paintings):
+        target = gram_targets(painting)
+        for photo in photos:
+            photo = resize_long_side(photo, EVAL_LONG_SIDE)
+            out = stylize(photo, i)
+            structure.append(structure_score(out, photo))
+            ratio.append(style_loss(out, target) / style_loss(photo, target))
+    return Judgement(tuple(structure), tuple(ratio))

@@ -18,6 +18,7 @@ so the target is never resampled (resampling would teach the network to blur).
 from __future__ import annotations
 
 import csv
+import json
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -29,6 +30,7 @@ from torch.nn import functional as F
 
 from .errors import RtstyleError
 from .images import IMAGE_SUFFIXES, read_image, resize_long_side
+from .metrics import EVAL_LONG_SIDE, Judgement, judge
 from .models.formats import StyleMeta, save_style
 from .models.lite import ARCHITECTURE as LITE, LiteTransformerNet
 from .models.transformer_net import TransformerNet
@@ -279,3 +281,21 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     dest = out_dir / f"{cfg.name}.safetensors"
     save_style(dest, model.state_dict(), meta)
     return dest
+
+
+def report(weights: Path, paintings: list[np.ndarray], photos: str | Path | None = None) -> Judgement:
+    """Both measures of a trained network (a per-style one, or an arbitrary one bound to each
+    painting in turn) on the photos in `photos`, or on frames of the bundled clip; written
+    beside the weights as NAME.quality.json. A low style ratio alone can mean the scene was
+    painted over: the structure score says whether it was."""
+    from .backends import create_backend
+    from .convert import sample_frames
+    from .models.registry import needs_style_image, resolve_style
+
+    backend = create_backend(resolve_style(weights), "torch")
+    bound = ([backend.with_style([p]) for p in paintings] if needs_style_image(backend.style)
+             else [backend] * len(paintings))
+    pictures = load_content(Path(photos), EVAL_LONG_SIDE, 4) if photos else sample_frames()
+    result = judge(lambda photo, i: bound[i](photo), pictures, paintings)
+    weights.with_suffix(".quality.json").write_text(json.dumps(result.as_dict(), indent=2))
+    return result

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from conftest import NC16, ROOT, fixture, run_cli
 from rtstyle.backends import create_backend
-from rtstyle.convert import load_backend
+from rtstyle.convert import SAMPLE_SHOTS, load_backend
 from rtstyle.images import read_image, resize_long_side, write_image
-from rtstyle.metrics import EVAL_LONG_SIDE, structure_score, style_loss_ratio
+from rtstyle.metrics import EVAL_LONG_SIDE, judge, structure_score, style_loss_ratio
 from rtstyle.models import import_style, resolve_style
 from rtstyle.models.magenta import MULTISTYLE
 from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, needs_style_image
@@ -40,6 +42,26 @@ def test_train_writes_weights_log_and_resumes(tmp_path, content_dir):
     assert all(float(r["style"]) > 0 and float(r["content"]) >= 0 for r in rows)
     ck = torch.load(tmp_path / "t" / "tiny.ckpt.pt", weights_only=True)
     assert ck["iteration"] == 5
+    assert "quality: structure" in second.stdout and "style ratio" in second.stdout
+    quality = json.loads((tmp_path / "t" / "tiny.quality.json").read_text())
+    assert len(quality["structure"]) == len(quality["style_ratio"]) == len(SAMPLE_SHOTS)  # the bundled clip's
+    assert all(-1 <= v <= 1 for v in quality["structure"]) and all(v > 0 for v in quality["style_ratio"])
+    bad = run_cli(*args, "--iters", "6", "--eval-photos", tmp_path / "nope")
+    assert bad.returncode == 1 and "--eval-photos" in bad.stderr and "Traceback" not in bad.stderr
+    assert int(list(csv.DictReader(open(tmp_path / "t" / "tiny.losses.csv")))[-1]["iteration"]) == 5  # refused first
+
+
+def test_judge_tells_a_kept_scene_from_a_lost_one():
+    """The report's two measures: the photo itself keeps the scene and is no closer to the
+    painting (1, 1); a flat image keeps nothing, whatever its style ratio."""
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8), (0, 0), 2)
+    painting = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    kept = judge(lambda image, i: image, [photo], [painting])
+    assert kept.structure[0] == pytest.approx(1.0) and kept.ratio[0] == pytest.approx(1.0)
+    lost = judge(lambda image, i: np.full_like(image, 128), [photo], [painting])
+    assert abs(lost.structure[0]) < 0.05
+    assert "structure 1.00 (1.00-1.00)" in str(kept) and "on 1 photos" in str(kept)
 
 
 def test_stability_views_show_the_same_scene_at_the_returned_offset():

@@ -25,7 +25,7 @@ import torch
 
 from rtstyle.backends.base import mix
 from rtstyle.backends.style_vector import predict_vector
-from rtstyle.convert import load_backend
+from rtstyle.convert import load_backend, sample_frames
 from rtstyle.images import read_image, resize_long_side, write_image
 from rtstyle.metrics import EVAL_LONG_SIDE, gram_targets, structure_score, style_loss
 from rtstyle.models.formats import StyleMeta, save_style
@@ -160,10 +160,7 @@ def main() -> int:
     args = ap.parse_args()
     content = FIXTURES / "images" / "content"
     photos = {p.name: resize_long_side(read_image(p), EVAL_LONG_SIDE) for p in sorted(content.glob("*.jpg"))}
-    sys.path.insert(0, str(ROOT / "tools"))
-    from publish_style import sample_frame
-
-    frame = sample_frame()
+    frame = sample_frames((40,))[0]
     results = {}
     for preset in PRESETS:
         if args.only and preset.name not in args.only:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from rtstyle.backends import create_backend
-from rtstyle.convert import load_backend
+from rtstyle.convert import load_backend, sample_frames
 from rtstyle.images import read_image, write_image
 from rtstyle.metrics import gram_targets, structure_score, style_loss
 from rtstyle.models.registry import available_styles
@@ -51,9 +51,7 @@ def adain_preview(frame: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
-    from publish_style import sample_frame
-
-    frame = sample_frame()
+    frame = sample_frames((40,))[0]
     adain = ROOT / "docs" / "images" / "style_adain.jpg"
     write_image(adain, adain_preview(frame))
     print(f"wrote {adain}")

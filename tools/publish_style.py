@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.backends import create_backend
-from rtstyle.convert import SAMPLE_CLIP
+from rtstyle.convert import sample_frames
 from rtstyle.images import write_image
 from rtstyle.models import resolve_style
 from rtstyle.models.formats import load_style, save_style
@@ -38,16 +38,6 @@ CONTENT_DATA = ("scikit-image sample photos (astronaut, chelsea, coffee, rocket,
 def final_losses(csv_path: Path, last: int = 50) -> dict[str, float]:
     rows = list(csv.DictReader(open(csv_path)))[-last:]
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in rows[0] if k not in ("iteration", "seconds")}
-
-
-def sample_frame(index: int = 40) -> np.ndarray:
-    import av
-
-    with av.open(str(SAMPLE_CLIP)) as c:
-        for i, f in enumerate(c.decode(video=0)):
-            if i == index:
-                return f.to_ndarray(format="rgb24")
-    raise SystemExit("sample clip too short")
 
 
 def main() -> int:
@@ -91,7 +81,7 @@ def main() -> int:
     backend = create_backend(resolve_style(args.name), "torch")
     preview = ROOT / "docs" / "images" / f"style_{args.name}.jpg"
     preview.parent.mkdir(parents=True, exist_ok=True)
-    write_image(preview, backend(sample_frame()))
+    write_image(preview, backend(sample_frames((40,))[0]))
 
     settings = ast.literal_eval(meta.extra.get("train_config", "") or "{}")
     stability = float(settings.get("temporal_weight", 0.0))
