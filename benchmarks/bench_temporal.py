@@ -26,25 +26,9 @@ from rtstyle.convert import load_backend
 from rtstyle.images import read_image
 from rtstyle.sources import VideoFileSource
 from rtstyle.temporal import TemporalSmoother
-from rtstyle.temporal.evaluate import evaluate, write_json, write_plot
+from rtstyle.temporal.evaluate import Replay, evaluate, write_json, write_plot
 
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", "../shared/fixtures"))
-
-
-class Replay:
-    """Stylized frames computed once, handed out again in order (the model for later settings)."""
-
-    def __init__(self, model):
-        self.model, self.frames, self.i = model, [], 0
-
-    def __call__(self, image):
-        if self.i < len(self.frames):
-            out = self.frames[self.i]
-        else:
-            out = self.model(image)
-            self.frames.append(out)
-        self.i += 1
-        return out
 
 
 def main() -> None:
@@ -88,7 +72,7 @@ def main() -> None:
             smoother = TemporalSmoother(mode, None if strength == "style" else float(strength))
             smoother.follow(backend.meta)
             strength = f"{smoother.strength:g}"
-            replay.i = 0
+            replay.rewind()
             source = VideoFileSource(clip, height=args.height)
             try:
                 report = evaluate(source, replay, smoother,

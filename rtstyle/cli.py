@@ -30,24 +30,10 @@ def _console():
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def free_path(path: Path) -> Path:
-    """`path`, or `path` with -1, -2... appended when it exists (for default names only)."""
-    candidate, n = path, 0
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
+def check_output(path: Path, overwrite: bool, inputs: tuple = ()) -> Path:
+    from .sinks.files import check_output
 
-
-def check_output(path: Path, overwrite: bool) -> Path:
-    if path.exists() and not overwrite:
-        raise RtstyleError(f"{path} exists (use -y to overwrite)")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise RtstyleError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise RtstyleError(f"cannot write {path}: permission denied")
-    return path
+    return check_output(path, overwrite, inputs)
 
 
 def _add_style_args(p: argparse.ArgumentParser) -> None:
@@ -251,12 +237,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     src = Path(args.input) if args.input else SAMPLE_CLIP
     backend = _load_backend(args)
     _warn_fixed_size(backend)
-    if args.output:
-        dst = check_output(Path(args.output), args.overwrite)
-    else:
-        dst = free_path(Path(f"{src.stem}_{backend.style.name}.mp4"))
+    dst = _output_name(args, src, f"_{backend.style.name}.mp4")
     job = VideoConversion(src, dst, backend, height=args.height, scale=args.scale, encoder=_encoder(args),
-                          batch=args.batch, temporal=temporal)
+                          batch=args.batch, temporal=temporal, overwrite=args.overwrite, default_name=not args.output)
     console = _console()
     info = job.info
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -327,14 +310,15 @@ def cmd_stream(args: argparse.Namespace) -> int:
     _positive("duration", args.duration)
     if not args.out and not args.serve:
         raise RtstyleError("say where the stream goes: --out FILE|URL|- or --serve rtsp://HOST:PORT/NAME")
-    if args.out and not is_stream_target(args.out):
-        check_output(Path(args.out), args.overwrite)
+    if args.out and not is_stream_target(args.out):  # before the model loads: fail fast
+        check_output(Path(args.out), args.overwrite, (args.input,))
     options = _source_options(args)
     temporal = _smoother(args)
     backend = _load_backend(args)
     _warn_fixed_size(backend)
     job = StreamJob(args.input, args.out, backend, source=options, encoder=_encoder(args), serve=args.serve,
-                    batch=args.batch, policy=args.policy, duration=args.duration, temporal=temporal)
+                    batch=args.batch, policy=args.policy, duration=args.duration, temporal=temporal,
+                    overwrite=args.overwrite)
     console = _console()
     where = args.serve or ("stdout (MPEG-TS)" if args.out == "-" else redact(args.out))
     console.print(f"streaming {job.source.describe()} → {where}: style {backend.style.name} on {backend!r}, "
@@ -454,6 +438,15 @@ def _helper_thread(work: Callable[[threading.Event], None], name: str):
         thread.join()
 
 
+def _output_name(args: argparse.Namespace, src: Path, suffix: str) -> Path:
+    """`-o` checked (never the input, `-y` to replace), or a free default name in this folder."""
+    from .sinks.files import free_path
+
+    if args.output:
+        return check_output(Path(args.output), args.overwrite, (src,))
+    return free_path(Path(f"{src.stem}{suffix}"))
+
+
 def cmd_image(args: argparse.Namespace) -> int:
     from .convert import stylize_image
 
@@ -464,11 +457,9 @@ def cmd_image(args: argparse.Namespace) -> int:
     backend = _load_backend(args)
     _warn_fixed_size(backend)
     src = Path(args.input)
-    if args.output:
-        dst = check_output(Path(args.output), args.overwrite)
-    else:
-        dst = free_path(Path(f"{src.stem}_{backend.style.name}.png"))
-    out = stylize_image(src, dst, backend, height=args.height, scale=args.scale)
+    dst = _output_name(args, src, f"_{backend.style.name}.png")
+    out = stylize_image(src, dst, backend, height=args.height, scale=args.scale, overwrite=args.overwrite,
+                        default_name=not args.output)
     _console().print(f"wrote {dst}: {out.shape[1]}x{out.shape[0]}, style {backend.style.name} on {backend!r}")
     return 0
 
@@ -481,7 +472,8 @@ def _image_gatys(args: argparse.Namespace) -> int:
 
     from .backends.color import keep_chroma
     from .gatys import GatysConfig, gatys
-    from .images import read_image, write_image
+    from .images import encode_image, read_image
+    from .sinks.files import write_whole
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
@@ -490,7 +482,7 @@ def _image_gatys(args: argparse.Namespace) -> int:
                            "not --style/--height/--scale/--alpha/--lite/--infer-scale")
     content, style = read_image(args.input), read_image(args.style_image[0])
     src = Path(args.input)
-    dst = check_output(Path(args.output), args.overwrite) if args.output else free_path(Path(f"{src.stem}_gatys.png"))
+    dst = _output_name(args, src, "_gatys.png")
     cfg = GatysConfig(iterations=args.iterations, size=args.size, optimizer=args.optimizer,
                       style_weight=args.style_weight)
     cfg.check()
@@ -501,7 +493,7 @@ def _image_gatys(args: argparse.Namespace) -> int:
         out = gatys(content, style, cfg, lambda i, loss: bar.update(task, completed=i, loss=loss))
     if args.preserve_color:
         out = keep_chroma(cv2.resize(content, out.shape[1::-1], interpolation=cv2.INTER_AREA), out)
-    write_image(dst, out)
+    dst = write_whole(dst, encode_image(out, dst), overwrite=args.overwrite, default_name=not args.output)
     _console().print(f"wrote {dst}: {out.shape[1]}x{out.shape[0]}, Gatys et al. ({cfg.iterations} {cfg.optimizer} "
                      f"iterations)")
     return 0

@@ -12,10 +12,11 @@ import torch
 
 from .backends import Backend, create_backend
 from .errors import RtstyleError
-from .images import read_image, write_image
+from .images import encode_image, read_image
 from .models.registry import DATA_DIR, Style, lite_variant, resolve_style
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
+from .sinks.files import OutputFile, check_output, write_whole
 from .sources import VideoFileSource, scaled_size
 from .temporal import TemporalSmoother
 
@@ -108,16 +109,25 @@ class VideoConversion:
 
     def __init__(self, src: str | Path, dst: str | Path, backend: Backend, *, height: int | None = None,
                  scale: float | None = None, encoder: EncoderSettings | None = None, batch: int = 1,
-                 temporal: TemporalSmoother | None = None):
-        self.src, self.dst = Path(src), Path(dst)
-        if self.dst.exists() and self.src.exists() and self.dst.resolve() == self.src.resolve():
-            raise RtstyleError(f"{dst}: output would overwrite the input")
+                 temporal: TemporalSmoother | None = None, overwrite: bool = False, default_name: bool = False):
+        """`dst` is written whole or not at all (`sinks.files.OutputFile`); an existing `dst` is
+        replaced only with `overwrite`, and never when it is `src` under another name."""
+        self.src = Path(src)
+        check_output(Path(dst), overwrite, inputs=(self.src,))
         self.backend = backend
         self.source = VideoFileSource(self.src, height=height, scale=scale)
         try:
-            self.sink = VideoFileSink(self.dst, encoder, rate=self.source.info.rate, audio_from=self.src)
+            self.output = OutputFile(dst, overwrite=overwrite, default_name=default_name)
         except BaseException:
             self.source.close()
+            raise
+        self.dst = self.output.target
+        try:
+            self.sink = VideoFileSink(self.output.path, encoder, rate=self.source.info.rate, audio_from=self.src,
+                                      shown_as=self.dst)
+        except BaseException:
+            self.source.close()
+            self.output.discard()
             raise
         self.temporal = temporal or TemporalSmoother()
         self.temporal.follow(backend.meta)
@@ -132,19 +142,21 @@ class VideoConversion:
         self.pipeline.stop()  # stops the source too
 
     def run(self, on_tick: Callable[[PipelineStats], None] | None = None) -> ConvertResult:
+        """Convert; an interrupted run (`stop()`) keeps the frames done so far, a run whose
+        output failed (a full disk) leaves `dst` as it was."""
         try:
             stats = self.pipeline.run(on_tick)
-        except BaseException:
-            if self.sink.frames == 0:
-                self.dst.unlink(missing_ok=True)
+        except BaseException:  # an input that broke off still leaves what was done, if it was written whole
+            self.output.keep_if(self.sink.whole)
             raise
         finally:
             self.source.close()
         if stats.frames_out == 0:
-            self.dst.unlink(missing_ok=True)
+            self.output.discard()
             if self.pipeline.stopped.is_set():
                 raise RtstyleError("interrupted before the first frame: no output written")
             raise RtstyleError(f"{self.src}: no video frame could be decoded")
+        self.dst = self.output.commit()
         audio = self.sink.audio.describe() if self.sink.audio else "none"
         return ConvertResult(self.dst, stats.frames_out, self.info.width, self.info.height, stats.elapsed,
                              self.source.decode_errors, self.source.missing_frames, self.source.corrupt_frames,
@@ -153,14 +165,16 @@ class VideoConversion:
 
 
 def stylize_image(src: str | Path, dst: str | Path, backend: Backend, *, height: int | None = None,
-                  scale: float | None = None) -> np.ndarray:
-    """Stylize one still image file; returns the stylized RGB array it wrote."""
+                  scale: float | None = None, overwrite: bool = False, default_name: bool = False) -> np.ndarray:
+    """Stylize one still image file; returns the stylized RGB array it wrote. `dst` is
+    checked and written as `VideoConversion` does."""
     import cv2
 
+    check_output(Path(dst), overwrite, inputs=(src,))
     image = read_image(src)
     w, h = scaled_size(image.shape[1], image.shape[0], height, scale)
     if (w, h) != (image.shape[1], image.shape[0]):
         image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
     out = backend(image)
-    write_image(dst, out)
+    write_whole(dst, encode_image(out, Path(dst)), overwrite=overwrite, default_name=default_name)
     return out

@@ -23,16 +23,22 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def write_image(path: str | Path, rgb: np.ndarray) -> None:
-    path = Path(path)
+def encode_image(rgb: np.ndarray, path: str | Path) -> bytes:
+    """`rgb` in the format `path`'s extension names (PNG without one)."""
     try:
-        ok, buf = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+        ok, buf = cv2.imencode(Path(path).suffix or ".png", np.ascontiguousarray(rgb[:, :, ::-1]))
     except cv2.error:
         ok = False
     if not ok:
         raise RtstyleError(f"{path}: cannot encode an image with this extension")
+    return buf.tobytes()
+
+
+def write_image(path: str | Path, rgb: np.ndarray) -> None:
+    path = Path(path)
+    data = encode_image(rgb, path)
     try:
-        buf.tofile(str(path))
+        path.write_bytes(data)
     except OSError as exc:
         raise RtstyleError(f"cannot write {path}: {exc.strerror}") from None
 

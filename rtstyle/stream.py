@@ -14,7 +14,8 @@ from typing import Callable
 
 from .backends import Backend
 from .pipeline import Pipeline, PipelineStats, Policy, Sink
-from .sinks import EncoderSettings, open_sink
+from .sinks import EncoderSettings, VideoFileSink, is_stream_target, open_sink
+from .sinks.files import OutputFile, check_output
 from .sources import VideoFileSource, open_source
 from .temporal import TemporalSmoother
 
@@ -43,11 +44,16 @@ class StreamJob:
     def __init__(self, src: str | Path, out: str | None, backend: Backend, *, source: SourceOptions | None = None,
                  encoder: EncoderSettings | None = None, serve: str | None = None, batch: int = 1,
                  policy: Policy | str | None = None, duration: float | None = None,
-                 sink: Sink | None = None, temporal: TemporalSmoother | None = None):
+                 sink: Sink | None = None, temporal: TemporalSmoother | None = None, overwrite: bool = False):
+        """A file `out` is written whole or not at all, as `convert` writes (`sinks.files`)."""
+        to_file = bool(out) and sink is None and not serve and not is_stream_target(out)
+        if to_file:
+            check_output(Path(out), overwrite, inputs=(src,))
         o = source or SourceOptions()
         self.source = open_source(src, height=o.height, scale=o.scale, realtime=o.realtime, loop=o.loop,
                                   timeout=o.timeout, reconnect_timeout=o.reconnect_timeout,
                                   camera_size=o.camera_size, camera_fps=o.camera_fps)
+        self.output: OutputFile | None = None
         try:
             if sink is None:
                 rate = self.source.info.rate
@@ -55,10 +61,15 @@ class StreamJob:
                     from .sinks.serve import ServedSink
 
                     sink = ServedSink(serve, encoder, rate)
+                elif to_file:
+                    self.output = OutputFile(out, overwrite=overwrite)
+                    sink = VideoFileSink(self.output.path, encoder, rate, shown_as=out)
                 else:
                     sink = open_sink(out, rate=rate, settings=encoder)
         except BaseException:
             self.source.close()
+            if self.output:
+                self.output.discard()
             raise
         self.sink = sink
         self.policy = Policy(policy) if policy else default_policy(self.source)
@@ -77,8 +88,15 @@ class StreamJob:
             timer.daemon = True
             timer.start()
         try:
-            return self.pipeline.run(on_tick)
+            stats = self.pipeline.run(on_tick)
+        except BaseException:  # a source that died leaves what was recorded, if it was written whole
+            if self.output:
+                self.output.keep_if(self.sink.whole)
+            raise
         finally:
             if timer:
                 timer.cancel()
             self.source.close()
+        if self.output:
+            self.output.keep_if(self.sink.whole)
+        return stats

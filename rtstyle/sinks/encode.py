@@ -10,6 +10,7 @@ interrupted conversion calls too.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -95,7 +96,8 @@ class _AudioTrack:
         return self._silence or None
 
     def write(self, out: av.container.OutputContainer, packet: av.Packet) -> bool:
-        """Copy or re-encode one packet; False if it was damaged (copies get silence instead)."""
+        """Copy or re-encode one packet; False if it was damaged (copies get silence instead).
+        Errors writing the output raise: they are the output's failure, not the input's."""
         if self.copy:
             if packet.dts is None and packet.pts is None:
                 return True
@@ -165,19 +167,15 @@ class AudioPassthrough:
             if until is not None and t is not None and t >= until:
                 self._pending = packet
                 return
-            try:
-                ok = self.tracks[packet.stream.index].write(self.out, packet)
-            except av.error.FFmpegError:
-                ok = False
-            self.errors += not ok
+            self.errors += not self.tracks[packet.stream.index].write(self.out, packet)
 
     def close(self) -> None:
-        for track in self.tracks.values():
-            try:
+        """Flush the re-encoders; a failed write of the output raises, as in `pump`."""
+        try:
+            for track in self.tracks.values():
                 track.flush(self.out)
-            except av.error.FFmpegError:
-                self.errors += 1
-        self.container.close()
+        finally:
+            self.container.close()
 
 
 def check_codec(name: str) -> None:
@@ -193,8 +191,10 @@ class VideoFileSink:
     """Encodes RGB frames into a file; the streams are created on the first frame."""
 
     def __init__(self, path: str | Path, settings: EncoderSettings | None = None,
-                 rate: Fraction = Fraction(25), audio_from: str | Path | None = None):
+                 rate: Fraction = Fraction(25), audio_from: str | Path | None = None, shown_as: str | Path | None = None):
+        """`shown_as`: the name errors give (the final name, where `path` is a temporary file)."""
         self.path = Path(path)
+        self.name = Path(shown_as) if shown_as else self.path
         self.settings = settings or EncoderSettings()
         self.rate = rate
         self.audio_from = Path(audio_from) if audio_from else None
@@ -206,19 +206,26 @@ class VideoFileSink:
         self._last_pts: int | None = None
         self._end_time: float | None = None
         self._closed = False
+        self.broken = False
 
     def _open(self) -> av.container.OutputContainer:
         if self.path.is_dir():
-            raise RtstyleError(f"cannot write {self.path}: is a directory")
+            raise RtstyleError(f"cannot write {self.name}: is a directory")
         try:
             return av.open(str(self.path), "w")
         except av.error.FFmpegError as exc:
-            raise RtstyleError(f"cannot write {self.path}: {exc.strerror}") from None
+            raise RtstyleError(f"cannot write {self.name}: {exc.strerror}") from None
         except ValueError as exc:  # unknown extension
-            raise RtstyleError(f"cannot write {self.path}: {exc}") from None
+            raise RtstyleError(f"cannot write {self.name}: {exc}") from None
 
     def _failed(self, exc: av.error.FFmpegError) -> RtstyleError:
-        return RtstyleError(f"writing {self.path} failed: {exc.strerror or exc}")
+        """The output is broken (full disk, I/O error): nothing more is written to it. PyAV
+        crashes muxing into a container whose header failed, so this is a hard stop."""
+        self.broken = True
+        reason = exc.strerror or str(exc)
+        if getattr(exc, "errno", None) == errno.ENOSPC:
+            reason = "no space left on device"
+        return RtstyleError(f"writing {self.name} failed: {reason}")
 
     def _open_streams(self, frame: Frame) -> None:
         s = self.settings
@@ -251,35 +258,65 @@ class VideoFileSink:
             raise RtstyleError(f"encoding failed ({self.settings.codec}): {exc.strerror}") from None
         try:
             self.container.mux(packets)
+            self.frames += 1
+            t = frame.time
+            if t is not None:
+                dur = float(frame.duration * frame.time_base) if frame.duration else float(1 / self.rate)
+                self._end_time = t + dur
+            if self.audio:
+                self.audio.pump(t)
         except av.error.FFmpegError as exc:
             raise self._failed(exc) from None
-        self.frames += 1
-        t = frame.time
-        if t is not None:
-            dur = float(frame.duration * frame.time_base) if frame.duration else float(1 / self.rate)
-            self._end_time = t + dur
-        if self.audio:
-            self.audio.pump(t)
 
     def close(self, truncated: bool = False) -> None:
         """Flush the encoder, finish the audio and write the index.
 
         A `truncated` conversion (interrupted, or the input broke off) gets the audio
-        only up to the end of its last video frame.
+        only up to the end of its last video frame. Raises if the file could not be
+        written whole (then it is not playable: callers discard it).
         """
         if self._closed:
             return
         self._closed = True
+        if self.broken:
+            self._close_container()
+            return
         try:
             if self.stream is not None:
                 self.container.mux(self.stream.encode(None))
             if self.audio:
                 self.audio.pump(self._end_time if truncated else None)
                 self.audio.close()
+            self.container.close()
         except av.error.FFmpegError as exc:
+            self._close_container()
             raise self._failed(exc) from None
-        finally:
-            try:
-                self.container.close()
-            except av.error.FFmpegError:
-                pass  # the output already failed; that error is the one reported
+        self.check_written()
+
+    @property
+    def whole(self) -> bool:
+        """Closed, with every frame written: the file plays, even if the job then failed."""
+        return self._closed and not self.broken and self.frames > 0
+
+    def _close_container(self) -> None:
+        try:
+            self.container.close()
+        except av.error.FFmpegError:
+            pass  # the output already failed; that error is the one reported
+        if self.audio:
+            self.audio.container.close()
+
+    def check_written(self) -> None:
+        """Read the finished file's video packets back: every frame encoded must be there.
+        FFmpeg reports some write errors only by leaving the data out; this catches those."""
+        if not self.path.is_file() or self.stream is None:
+            return
+        try:
+            with av.open(str(self.path)) as c:
+                found = sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+        except (av.error.FFmpegError, IndexError):
+            found = 0
+        if found < self.frames:
+            self.broken = True
+            raise RtstyleError(f"writing {self.name} failed: {found} of {self.frames} frames reached the file "
+                               "(disk full?)")

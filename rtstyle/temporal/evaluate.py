@@ -194,3 +194,20 @@ def write_plot(report: TemporalReport, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+class Replay:
+    """A model whose outputs are computed once and handed out again, in order, after each
+    `rewind()`: several smoothing settings then differ in the smoothing alone."""
+
+    def __init__(self, model: Callable[[np.ndarray], np.ndarray]):
+        self.model, self.frames, self.i = model, [], 0
+
+    def rewind(self) -> None:
+        self.i = 0
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        if self.i == len(self.frames):
+            self.frames.append(self.model(image))
+        self.i += 1
+        return self.frames[self.i - 1]
