@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .errors import RtstyleError
+from .errors import RtstyleError, UsageError
 
-EXIT_ERROR, EXIT_DAMAGED_INPUT = 1, 3
+EXIT_ERROR, EXIT_USAGE, EXIT_DAMAGED_INPUT = 1, 2, 3
 
 
 def _console():
@@ -67,8 +68,8 @@ def _add_style_args(p: argparse.ArgumentParser) -> None:
                    help="run the network at this fraction of the frame's size and upsample with the frame's own "
                         "detail: 0.5 costs about a quarter, strokes get coarser (default: 1)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--height", type=int, help="resize to this height before stylizing (aspect kept)")
-    size.add_argument("--scale", type=float, help="resize by this factor before stylizing")
+    size.add_argument("--height", type=count, help="resize to this height before stylizing (aspect kept)")
+    size.add_argument("--scale", type=positive, help="resize by this factor before stylizing")
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")
 
 
@@ -92,18 +93,18 @@ def _smoother(args: argparse.Namespace):
 def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", action="store_true", help="read a file source at its own pace, like a camera")
     p.add_argument("--loop", action="store_true", help="start a file source over at its end")
-    p.add_argument("--timeout", type=float, default=5.0, help="network read/connect timeout in s (default: 5)")
-    p.add_argument("--reconnect-timeout", type=float, default=30.0,
+    p.add_argument("--timeout", type=positive, default=5.0, help="network read/connect timeout in s (default: 5)")
+    p.add_argument("--reconnect-timeout", type=positive, default=30.0,
                    help="give up when a network source stays lost this many s (default: 30)")
     p.add_argument("--camera-size", metavar="WxH", help="resolution to ask of a camera, e.g. 1280x720")
-    p.add_argument("--camera-fps", type=float, help="frame rate to ask of a camera")
+    p.add_argument("--camera-fps", type=positive, help="frame rate to ask of a camera")
 
 
 def _add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
     p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
-    p.add_argument("--crf", type=int, default=crf, help=f"constant rate factor, lower is better (default: {crf})")
+    p.add_argument("--crf", type=crf_value, default=crf, help=f"constant rate factor, lower is better (default: {crf})")
     p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
-    p.add_argument("--batch", type=int, default=1, help="frames per inference call (default: 1)")
+    p.add_argument("--batch", type=count, default=1, help="frames per inference call (default: 1)")
 
 
 def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
@@ -128,7 +129,7 @@ def _load_backend(args: argparse.Namespace, style=None, bind: bool = True):
                            f"per-style network (blend presets with --style a:0.7,b:0.3)")
     if args.alpha is not None:
         if not 0.0 <= args.alpha <= 1.0:
-            raise RtstyleError(f"--strength must be between 0 and 1, got {args.alpha}")
+            raise UsageError(f"--strength must be between 0 and 1, got {args.alpha}")
         backend.strength = args.alpha
     if args.style_image and bind:
         raise RtstyleError(f"--style-image needs an arbitrary-style model; style {backend.style.name!r} is a "
@@ -221,9 +222,37 @@ def _graceful_stop(stop, message: str):
             signal.signal(s, h)
 
 
-def _positive(name: str, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise RtstyleError(f"--{name} must be positive, got {value}")
+def count(text: str) -> int:
+    """argparse type: a whole number >= 1 (frames, batch sizes, iterations, pixels)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number > 0 (seconds, scale factors, frame rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
+def crf_value(text: str) -> int:
+    """argparse type: a constant rate factor, 0..63 (x264/x265 take up to 51, VP9/AV1 63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 63 (51 for libx264/libx265), got {value}")
+    return value
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -231,8 +260,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     from .convert import SAMPLE_CLIP, VideoConversion
 
-    _positive("height", args.height)
-    _positive("scale", args.scale)
     temporal = _smoother(args)
     src = Path(args.input) if args.input else SAMPLE_CLIP
     backend = _load_backend(args)
@@ -281,9 +308,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def _source_options(args: argparse.Namespace):
     from .stream import SourceOptions
 
-    _positive("height", args.height)
-    _positive("scale", args.scale)
-    _positive("reconnect-timeout", args.reconnect_timeout)
     size = None
     if args.camera_size:
         try:
@@ -307,7 +331,6 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from .sources import redact
     from .stream import StreamJob
 
-    _positive("duration", args.duration)
     if not args.out and not args.serve:
         raise RtstyleError("say where the stream goes: --out FILE|URL|- or --serve rtsp://HOST:PORT/NAME")
     if args.out and not is_stream_target(args.out):  # before the model loads: fail fast
@@ -450,8 +473,6 @@ def _output_name(args: argparse.Namespace, src: Path, suffix: str) -> Path:
 def cmd_image(args: argparse.Namespace) -> int:
     from .convert import stylize_image
 
-    _positive("height", args.height)
-    _positive("scale", args.scale)
     if args.method == "gatys":
         return _image_gatys(args)
     backend = _load_backend(args)
@@ -506,10 +527,6 @@ def cmd_eval_temporal(args: argparse.Namespace) -> int:
     from .sources import VideoFileSource
     from .temporal.evaluate import evaluate, write_json, write_plot
 
-    _positive("height", args.height)
-    _positive("scale", args.scale)
-    _positive("every", args.every)
-    _positive("frames", args.frames)
     from .backends import StyleImages
 
     temporal = _smoother(args)
@@ -628,8 +645,6 @@ def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import SIZES, BenchConfig, run_bench, table, write_report
 
-    for name in ("runs", "frames", "width"):
-        _positive(name, getattr(args, name))
     cfg = BenchConfig(styles=tuple(args.style or (None,)), lite=tuple(v == "lite" for v in args.variants),
                       infer_scale=args.infer_scale, width=args.width, backends=tuple(args.backends),
                       precisions=tuple(args.precisions), sizes=tuple(args.sizes or SIZES), runs=args.runs,
@@ -699,7 +714,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_eval_photos(args)
     d = TrainConfig
     if args.temporal_weight < 0:
-        raise RtstyleError(f"--temporal-weight must be 0 (off) or more, got {args.temporal_weight}")
+        raise UsageError(f"--temporal-weight must be 0 (off) or more, got {args.temporal_weight}")
     lite = args.lite
     width, residual = (LITE_WIDTH, LITE_BLOCKS) if lite else (d.width, d.num_residual)
     if args.init:  # fine-tuning: the network is the one being started from
@@ -820,7 +835,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=["live", "offline"],
                    help="live drops frames to stay current, offline keeps every frame (default: live for "
                         "cameras, URLs and --realtime files, else offline)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=positive, help="stop after this many seconds")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
     p.set_defaults(func=cmd_stream)
 
@@ -844,8 +859,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["network", "gatys"], default="network",
                    help="network: a style network (default); gatys: optimise the image on VGG-19 losses (slow, any "
                         "--style-image)")
-    p.add_argument("--iterations", type=int, default=g.iterations, help=f"gatys: iterations (default {g.iterations})")
-    p.add_argument("--size", type=int, default=g.size, help=f"gatys: long side in pixels (default {g.size})")
+    p.add_argument("--iterations", type=count, default=g.iterations, help=f"gatys: iterations (default {g.iterations})")
+    p.add_argument("--size", type=count, default=g.size, help=f"gatys: long side in pixels (default {g.size})")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=g.optimizer, help="gatys: optimiser")
     p.add_argument("--style-weight", type=float, default=g.style_weight,
                    help=f"gatys: style vs content (default {g.style_weight:g})")
@@ -855,8 +870,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="input video")
     _add_style_args(p)
     _add_temporal_args(p)
-    p.add_argument("--frames", type=int, help="measure the first N frames only")
-    p.add_argument("--every", type=int, default=8, help="style loss on every N-th frame (VGG-19 is slow; default: 8)")
+    p.add_argument("--frames", type=count, help="measure the first N frames only")
+    p.add_argument("--every", type=count, default=8, help="style loss on every N-th frame (VGG-19 is slow; default: 8)")
     p.add_argument("-o", "--output", help="output prefix for .json, .png and _strip.png "
                                           "(default: INPUT_STYLE_temporal)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -866,9 +881,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", "-s", help="built-in or imported style name, or a weights file (default: starry)")
     p.add_argument("-o", "--output", help="output .onnx (default: engines/STYLE/STYLE_SHAPE_bN_PRECISION_opN.onnx)")
     p.add_argument("--dynamic", action="store_true", help="free batch, height and width (multiples of 4)")
-    p.add_argument("--height", type=int, default=360, help="input height (static), or the example (default: 360)")
-    p.add_argument("--width", type=int, default=640, help="input width (static), or the example (default: 640)")
-    p.add_argument("--batch", type=int, default=1, help="batch size of a static export (default: 1)")
+    p.add_argument("--height", type=count, default=360, help="input height (static), or the example (default: 360)")
+    p.add_argument("--width", type=count, default=640, help="input width (static), or the example (default: 640)")
+    p.add_argument("--batch", type=count, default=1, help="batch size of a static export (default: 1)")
     p.add_argument("--fp16", action="store_true", help="fp16 weights and input/output")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, 17 or newer (default: 18)")
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")
@@ -894,19 +909,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="full and/or lite variants of each style (default: full)")
     p.add_argument("--infer-scale", type=float, metavar="0.25..1",
                    help="network at this fraction of the frame size (default: 1; lite: 0.5 from 360 lines)")
-    p.add_argument("--width", type=int, help="time an untrained TransformerNet of this width instead "
+    p.add_argument("--width", type=count, help="time an untrained TransformerNet of this width instead "
                                              "(32: the full pytorch/examples network)")
     p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
                    choices=["torch", "onnxruntime", "tensorrt"])
     p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"])
     p.add_argument("--sizes", nargs="+", metavar="WxH", help="frame sizes (default: 640x360 1280x720 1920x1080)")
-    p.add_argument("--runs", type=int, default=5, help="timed model runs per setting (median; default: 5)")
+    p.add_argument("--runs", type=count, default=5, help="timed model runs per setting (median; default: 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default: 2)")
-    p.add_argument("--frames", type=int, default=24, help="frames of the end-to-end conversion (default: 24)")
+    p.add_argument("--frames", type=count, default=24, help="frames of the end-to-end conversion (default: 24)")
     p.add_argument("--model-only", action="store_true", help="skip the end-to-end conversions")
     p.add_argument("--temporal", choices=["off", "fast", "quality"], default="off",
                    help="smoothing in the end-to-end runs (default: off)")
-    p.add_argument("--encode-threads", nargs="*", type=int, metavar="N",
+    p.add_argument("--encode-threads", nargs="*", type=count, metavar="N",
                    help="also time the encoder alone with these thread counts")
     p.add_argument("--cuda-graphs", action="store_true", help="torch on a GPU: CUDA graphs")
     p.add_argument("--compile", choices=["inductor", "tensorrt"], help="torch: torch.compile")
@@ -940,13 +955,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher-scale", type=float, default=0.5, help="--teacher: the student's size (default 0.5)")
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
     p.add_argument("--lite", action="store_true", help="train the CPU architecture (depthwise-separable blocks)")
-    p.add_argument("--width", type=int, help=f"channels of the first layer (default {d.width}, lite {LITE_WIDTH})")
-    p.add_argument("--residual", type=int, help=f"residual blocks (default {d.num_residual}, lite {LITE_BLOCKS})")
-    p.add_argument("--size", type=int, default=d.size, help="training crop size")
-    p.add_argument("--style-size", type=int, default=d.style_size)
-    p.add_argument("--batch", type=int, help=f"default {d.batch} (--teacher: {DistillConfig.batch})")
-    p.add_argument("--iters", type=int, help=f"default {d.iters} (--teacher: {DistillConfig.iters})")
-    p.add_argument("--lr", type=float, help=f"default {d.lr} (--teacher: {DistillConfig.lr})")
+    p.add_argument("--width", type=count, help=f"channels of the first layer (default {d.width}, lite {LITE_WIDTH})")
+    p.add_argument("--residual", type=count, help=f"residual blocks (default {d.num_residual}, lite {LITE_BLOCKS})")
+    p.add_argument("--size", type=count, default=d.size, help="training crop size")
+    p.add_argument("--style-size", type=count, default=d.style_size)
+    p.add_argument("--batch", type=count, help=f"default {d.batch} (--teacher: {DistillConfig.batch})")
+    p.add_argument("--iters", type=count, help=f"default {d.iters} (--teacher: {DistillConfig.iters})")
+    p.add_argument("--lr", type=positive, help=f"default {d.lr} (--teacher: {DistillConfig.lr})")
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
@@ -969,7 +984,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--styles", help="folder of style images (not needed with --alpha0)")
     p.add_argument("--name", default=a.name)
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
-    p.add_argument("--decoder-width", type=int,
+    p.add_argument("--decoder-width", type=count,
                    help=f"channels of the decoder's first conv (pytorch-AdaIN: 256; default {a.decoder_width}, "
                         "or --init's)")
     p.add_argument("--init", metavar="STYLE", help="start from this AdaIN style's decoder (name or file), e.g. "
@@ -977,10 +992,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha0", action="store_true",
                    help="train --init's reconstruction decoder, which alpha 0 uses (alpha blends the two "
                         "decoders' weights), on pixels alone; its style decoder, and so alpha 1, stay as they are")
-    p.add_argument("--size", type=int, default=a.size, help="training crop size")
-    p.add_argument("--batch", type=int, default=a.batch)
-    p.add_argument("--iters", type=int, default=a.iters)
-    p.add_argument("--lr", type=float, default=a.lr)
+    p.add_argument("--size", type=count, default=a.size, help="training crop size")
+    p.add_argument("--batch", type=count, default=a.batch)
+    p.add_argument("--iters", type=count, default=a.iters)
+    p.add_argument("--lr", type=positive, default=a.lr)
     p.add_argument("--style-weight", type=float, default=a.style_weight)
     p.add_argument("--identity", type=float, default=a.identity,
                    help="fraction of pairs where the content is its own style (teaches reconstruction)")
@@ -1006,6 +1021,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     try:
         return args.func(args)
+    except UsageError as exc:
+        print(f"rtstyle: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except RtstyleError as exc:
         print(f"rtstyle: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

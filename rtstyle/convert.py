@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .backends import Backend, create_backend
-from .errors import RtstyleError
+from .errors import RtstyleError, UsageError
 from .images import encode_image, read_image
 from .models.registry import DATA_DIR, Style, lite_variant, resolve_style
 from .pipeline import Pipeline, PipelineStats
@@ -82,9 +82,9 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
     CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`). A preset runs at its own stroke
     size (`StyleMeta.stroke_long_side`) times `stroke`."""
     if infer_scale is not None and not 0.25 <= infer_scale <= 1.0:
-        raise RtstyleError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
+        raise UsageError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
     if stroke is not None and not 0.25 <= stroke <= 4.0:
-        raise RtstyleError(f"--stroke must be between 0.25 and 4, got {stroke}")
+        raise UsageError(f"--stroke must be between 0.25 and 4, got {stroke}")
     s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
     if lite and backend in ("auto", "onnxruntime") and not torch.cuda.is_available() and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_setup()}

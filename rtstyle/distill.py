@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from .errors import RtstyleError
+from .errors import RtstyleError, UsageError
 from .models.formats import StyleMeta, save_style
 from .models.registry import LITE_SUFFIX, is_preset, resolve_style
 from .models.vgg import gram, gram_style_loss, vgg19_features
@@ -65,7 +65,7 @@ def _up_with_detail(x: torch.Tensor, small: torch.Tensor, y_small: torch.Tensor)
 def distill(cfg: DistillConfig, progress: bool = True) -> Path:
     """Train (or resume) the student; writes `<out>/<name>.safetensors` and returns it."""
     if not 0.25 <= cfg.scale < 1.0:
-        raise RtstyleError(f"--teacher-scale must be at least 0.25 and below 1, got {cfg.scale}")
+        raise UsageError(f"--teacher-scale must be at least 0.25 and below 1, got {cfg.scale}")
     teacher_style = resolve_style(cfg.teacher)
     if not is_preset(teacher_style):
         raise RtstyleError(f"--teacher {cfg.teacher}: a preset of Magenta's networks (rtstyle styles lists them); "

@@ -8,3 +8,7 @@ else is a bug and keeps its traceback.
 
 class RtstyleError(Exception):
     """A problem with the user's input, reported as one line without a traceback."""
+
+
+class UsageError(RtstyleError):
+    """An option out of its range: bad usage, exit status 2 like argparse's own errors."""

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .errors import RtstyleError
+from .errors import RtstyleError, UsageError
 from .images import resize_long_side
 from .models.vgg import STYLE_LAYERS, gram, gram_style_loss, vgg19_features
 from .train import total_variation
@@ -40,7 +40,7 @@ class GatysConfig:
 
     def check(self) -> None:
         if self.iterations < 1 or self.size < 32:
-            raise RtstyleError("--iterations must be at least 1 and --size at least 32")
+            raise UsageError("--iterations must be at least 1 and --size at least 32")
         if self.optimizer not in OPTIMIZERS:
             raise RtstyleError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
 

@@ -121,7 +121,6 @@ def test_default_export_path_is_under_engines(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--opset", "16"], "needs 17 or newer"),
     (["--height", "362"], "must be a multiple of 4"),
-    (["--batch", "0"], "at least 1"),
     (["--style", "no_such_style"], "unknown style"),
     (["--style", "onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"], "already an ONNX model"),
 ])

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import RtstyleError
+from ..errors import RtstyleError, UsageError
 from ..models.registry import Style
 from .color import gray3, keep_chroma, to_uint8
 from .upsample import at_reduced_size
@@ -141,7 +141,7 @@ class StyleImages(ABC):
         if not images:
             raise self.unbound()
         if not 0.0 <= alpha <= 1.0:
-            raise RtstyleError(f"--alpha must be between 0 and 1, got {alpha}")
+            raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
         w = mix_weights(len(images), weights)
         if preserve_color:
             images = [gray3(im[None])[0] for im in images]

@@ -24,7 +24,7 @@ import torch
 from onnx import TensorProto, numpy_helper
 from torch import nn
 
-from ..errors import RtstyleError
+from ..errors import RtstyleError, UsageError
 from .formats import file_sha256
 from .registry import Style, cache_dir
 
@@ -136,7 +136,7 @@ class ExportSpec:
         if self.opset < MIN_OPSET:
             raise RtstyleError(f"--opset {self.opset}: needs {MIN_OPSET} or newer (native InstanceNormalization)")
         if self.batch < 1:
-            raise RtstyleError(f"--batch must be at least 1, got {self.batch}")
+            raise UsageError(f"--batch must be at least 1, got {self.batch}")
         for name, side in (("height", self.height), ("width", self.width)):
             if side < 2 * stride or side % stride or side > MAX_DYNAMIC_SIDE:
                 raise RtstyleError(f"--{name} {side}: must be a multiple of {stride} between {2 * stride} and "

@@ -25,6 +25,9 @@ PRESETS = {
 }
 
 
+MIN_FLOW_SIDE = 12  # DIS flow needs frames at least this wide and high
+
+
 def small_gray(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
     """Greyscale, shrunk so the long side is at most `long_side` (None: full size)."""
     g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import RtstyleError
+from ..errors import RtstyleError, UsageError
 from ..frames import Frame
 from .composite import composite, composite_torch
-from .flow import DisFlow, Motion, analyse, small_gray
+from .flow import MIN_FLOW_SIDE, DisFlow, Motion, analyse, small_gray
 
 if TYPE_CHECKING:
     from ..models.formats import StyleMeta
@@ -52,7 +52,7 @@ def check_settings(mode: str, strength: float) -> None:
     if mode not in MODE_NAMES:
         raise RtstyleError(f"--temporal {mode!r}: choose one of {', '.join(MODE_NAMES)}")
     if not 0.0 <= strength <= 1.0:
-        raise RtstyleError(f"--temporal-strength must be between 0 and 1, got {strength}")
+        raise UsageError(f"--temporal-strength must be between 0 and 1, got {strength}")
 
 
 class TemporalSmoother:
@@ -102,6 +102,9 @@ class TemporalSmoother:
             return frame
         source = frame.original if frame.original is not None else frame.image
         gray = small_gray(_host(source), self._settings.long_side)
+        if min(gray.shape) < MIN_FLOW_SIDE:  # too small to measure motion in: passed through as it is
+            self.reset()
+            return frame
         key = (tuple(frame.image.shape), gray.shape, frame.styled_by)
         self.last_motion = None
         if self._prev_gray is not None and key == self._prev_key:

@@ -1,0 +1,51 @@
+"""Bad usage is one line and one exit status (2), before any work; frame sizes the machine
+cannot hold are refused up front."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("args, says", [
+    (["convert", "--batch", "0"], "--batch: must be at least 1"),
+    (["convert", "--batch", "-3"], "--batch: must be at least 1"),
+    (["convert", "--crf", "99"], "--crf: must be between 0 and 63"),
+    (["convert", "--crf", "-1"], "--crf: must be between 0 and 63"),
+    (["convert", "--height", "0"], "--height: must be at least 1"),
+    (["convert", "--scale", "nan"], "--scale: must be a number above 0"),
+    (["stream", "x.mp4", "--out", "o.ts", "--duration", "nan"], "--duration: must be a number above 0"),
+    (["stream", "x.mp4", "--out", "o.ts", "--timeout", "0"], "--timeout: must be a number above 0"),
+    (["stream", "x.mp4", "--out", "o.ts", "--timeout", "-1"], "--timeout: must be a number above 0"),
+    (["stream", "0", "--out", "o.ts", "--camera-fps", "-3"], "--camera-fps: must be a number above 0"),
+    (["convert", "--strength", "3"], "--strength must be between 0 and 1"),  # checked past argparse, same status
+    (["convert", "--infer-scale", "9"], "--infer-scale must be between"),
+    (["export", "--batch", "0"], "--batch: must be at least 1"),
+])
+def test_bad_options_are_usage_errors(tmp_path, args, says):
+    proc = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert says in proc.stderr.strip().splitlines()[-1] and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--height", "100000"], "177778x100000 (--height 100000) are larger than rtstyle handles"),
+    (["--scale", "50"], "16000x9000 (--scale 50) are larger than rtstyle handles"),
+])
+def test_frames_too_large_are_refused_before_any_work(tmp_path, clip, args, says):
+    big = tmp_path / "out.mp4"
+    proc = run_cli("convert", clip, "-o", big, "--style", "mosaic", *args, timeout=120)
+    assert proc.returncode == 1 and says in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not big.exists()
+
+
+def test_frames_larger_than_free_memory_are_refused(monkeypatch):
+    from rtstyle.errors import RtstyleError
+    from rtstyle.sources import files
+
+    monkeypatch.setattr(files, "available_memory", lambda: 2 * 10**9)  # a machine with 2 GB free
+    assert files.scaled_size(1920, 1080) == (1920, 1080)
+    with pytest.raises(RtstyleError, match=r"8000x8000 need about 15.4 GB of memory and 2.0 GB is free"):
+        files.scaled_size(8000, 8000)
