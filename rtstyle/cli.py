@@ -1017,9 +1017,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _setup_logging()
-    try:
+    try:  # Ctrl-C can come while the parser or a command imports torch: one line then, too
+        args = build_parser().parse_args(argv)
+        _setup_logging()
         return args.func(args)
     except UsageError as exc:
         print(f"rtstyle: error: {exc}", file=sys.stderr)

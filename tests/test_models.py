@@ -81,8 +81,9 @@ def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
         pickle.dump({"conv1.conv2d.weight": _Evil()}, f)
-    with pytest.raises(RtstyleError, match="only tensors are accepted"):
+    with pytest.raises(RtstyleError, match=r"not a checkpoint of tensors alone .*nothing in it ran") as caught:
         load_pytorch_checkpoint(path)
+    assert "weights_only" not in str(caught.value)  # never pass on advice to turn the safety off
 
 
 def test_corrupt_and_mismatched_weights(tmp_path):

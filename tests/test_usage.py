@@ -3,6 +3,8 @@ cannot hold are refused up front."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conftest import run_cli
@@ -49,3 +51,19 @@ def test_frames_larger_than_free_memory_are_refused(monkeypatch):
     assert files.scaled_size(1920, 1080) == (1920, 1080)
     with pytest.raises(RtstyleError, match=r"8000x8000 need about 15.4 GB of memory and 2.0 GB is free"):
         files.scaled_size(8000, 8000)
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.7, 1.2, 1.8])
+def test_ctrl_c_while_starting_up_is_one_line(tmp_path, clip, delay):
+    """Ctrl-C lands in the imports (torch takes a second or two), not only in the work."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "convert", str(clip), "-o", str(tmp_path / "o.mp4"),
+                             "--style", "mosaic", "-q"], stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    assert proc.returncode in (0, 130, -signal.SIGINT), err  # done already, stopped, or before Python started

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -142,11 +144,14 @@ def load_pytorch_checkpoint(path: Path) -> dict[str, Tensor]:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RtstyleError(f"{path}: no such file") from None
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
+    except pickle.UnpicklingError as exc:  # torch's text suggests weights_only=False: never pass that on
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        names = f", it names {found.group(1)}" if found else ""
+        raise RtstyleError(f"{path}: cannot load as plain weights: not a checkpoint of tensors alone{names} (rtstyle "
+                           "never unpickles anything else, so nothing in it ran)") from None
+    except Exception as exc:  # RuntimeError, EOFError... for damaged or foreign files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RtstyleError(
-            f"{path}: cannot load as plain weights (only tensors are accepted, never pickled code): {first}"
-        ) from None
+        raise RtstyleError(f"{path}: cannot load as plain weights (only tensors are accepted): {first}") from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
