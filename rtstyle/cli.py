@@ -294,12 +294,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return 128 + caught[0]
     if result.audio_errors:
         console.print(f"[yellow]warning: {src}: {result.audio_errors} damaged audio packet(s) replaced by silence[/]")
-    if result.missing_frames:
+    damaged_inside = result.video_errors or result.corrupt_frames
+    if result.missing_frames and not damaged_inside:  # nothing broke on the way: the data just stops
         console.print(f"[yellow]warning: {src}: the input ends early (truncated?): "
                       f"{result.missing_frames} indexed frame(s) have no data[/]")
-    if result.video_errors or result.corrupt_frames:
+    if damaged_inside:
+        missing = f", {result.missing_frames} indexed frame(s) missing" if result.missing_frames else ""
         console.print(f"[yellow]warning: {src}: damaged video: {result.video_errors} packet(s) did not decode, "
-                      f"{result.corrupt_frames} frame(s) decoded with errors; the output holds the "
+                      f"{result.corrupt_frames} frame(s) decoded with errors{missing}; the output holds the "
                       f"{result.frames} frames that decoded[/]")
     damaged = result.video_errors or result.missing_frames or result.corrupt_frames
     return EXIT_DAMAGED_INPUT if damaged else 0

@@ -190,6 +190,7 @@ def test_garbled_input_reports_damage(tmp_path):
     proc = run_cli("convert", garbled, "-o", out, "--style", fixture(MOSAIC8), "--height", "90", "-q")
     assert proc.returncode == 3, proc.stderr
     assert "damaged video" in proc.stderr and "Traceback" not in proc.stderr
+    assert "truncated" not in proc.stderr  # the damage is in the middle: the file does not end early
     n = int(stream(ffprobe(out), "video")["nb_read_frames"])
     assert 200 < n <= 240 and f"holds the {n} frames" in proc.stderr
     assert decode_errors(out) == ""
@@ -307,3 +308,18 @@ def test_frames_too_small_for_optical_flow_convert_unsmoothed(tmp_path, size):
     proc = run_cli("convert", src, "-o", out, "--style", "mosaic", "-q")
     assert proc.returncode == 0, proc.stderr
     assert int(stream(ffprobe(out), "video")["nb_read_frames"]) == 24
+
+
+def test_vorbis_goes_into_mp4_as_aac_and_x265_is_quiet(tmp_path):
+    """FFmpeg's MP4 muxer takes Vorbis, few players play it: re-encoded like other misfits.
+    libx265 logs two dozen info lines by default: -q means quiet."""
+    src = tmp_path / "vorbis.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x96:rate=24", "-f", "lavfi",
+                    "-i", "sine=d=1", "-t", "1", "-c:v", "libx264", "-c:a", "libvorbis", str(src)], check=True,
+                   timeout=60)
+    out = tmp_path / "o.mp4"
+    proc = run_cli("convert", src, "-o", out, "--style", "mosaic", "-q", "--codec", "libx265")
+    assert proc.returncode == 0, proc.stderr
+    assert stream(ffprobe(out), "audio")["codec_name"] == "aac" and "to aac from vorbis" in proc.stderr
+    assert stream(ffprobe(out), "video")["codec_name"] == "hevc"
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr  # the summary line alone

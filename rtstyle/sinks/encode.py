@@ -42,6 +42,8 @@ class EncoderSettings:
 
     def codec_options(self) -> dict[str, str]:
         opts = dict(self.options)
+        if self.codec == "libx265":  # x265 logs two dozen info lines to the terminal by default
+            opts.setdefault("x265-params", "log-level=error")
         if self.crf is not None:
             opts.setdefault("crf", str(self.crf))
         if self.preset:
@@ -49,12 +51,18 @@ class EncoderSettings:
         return opts
 
 
+# Audio codecs MP4/MOV players take; FFmpeg's muxer accepts more (Vorbis) that few players play.
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
+
+
 class _AudioTrack:
     """One input audio stream, copied or re-encoded into the output."""
 
     def __init__(self, out: av.container.OutputContainer, src: av.audio.stream.AudioStream):
         self.src = src
-        self.copy = src.codec_context.name in out.supported_codecs
+        name = src.codec_context.name
+        mp4 = "mp4" in out.format.name or "mov" in out.format.name
+        self.copy = name in out.supported_codecs and (not mp4 or name in MP4_AUDIO)
         if self.copy:
             self.dst = out.add_stream_from_template(src)
         else:
