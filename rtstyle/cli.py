@@ -32,7 +32,7 @@ def _console():
 
 
 def check_output(path: Path, overwrite: bool, inputs: tuple = ()) -> Path:
-    from .sinks.files import check_output
+    from .output_files import check_output
 
     return check_output(path, overwrite, inputs)
 
@@ -465,7 +465,7 @@ def _helper_thread(work: Callable[[threading.Event], None], name: str):
 
 def _output_name(args: argparse.Namespace, src: Path, suffix: str) -> Path:
     """`-o` checked (never the input, `-y` to replace), or a free default name in this folder."""
-    from .sinks.files import free_path
+    from .output_files import free_path
 
     if args.output:
         return check_output(Path(args.output), args.overwrite, (src,))
@@ -496,7 +496,7 @@ def _image_gatys(args: argparse.Namespace) -> int:
     from .backends.color import keep_chroma
     from .gatys import GatysConfig, gatys
     from .images import encode_image, read_image
-    from .sinks.files import write_whole
+    from .output_files import write_whole
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
@@ -669,7 +669,11 @@ def cmd_styles(args: argparse.Namespace) -> int:
     w = max([16, *map(len, styles)])  # user styles can have long names
     print(f"{'name':{w}s} {'origin':9s} {'format':6s} {'architecture':16s} details")
     for name, s in styles.items():
-        m = s.meta
+        try:
+            m = s.meta
+        except RtstyleError as exc:  # one damaged file must not hide the others
+            print(f"{name:{w}s} {s.origin:9s} {s.format:6s} {'?':16s} unreadable: {exc}")
+            continue
         if m.architecture == "adain":
             detail = f"decoder width {m.width}, any --style-image"
         elif m.architecture == "transformer_lite":
@@ -699,7 +703,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .models.registry import import_style
 
     style = import_style(Path(args.path), args.name, args.input_range,
-                         Path(args.predictor) if args.predictor else None, Path(args.vgg) if args.vgg else None)
+                         Path(args.predictor) if args.predictor else None, Path(args.vgg) if args.vgg else None,
+                         force=args.force)
     m = style.meta
     print(f"imported {args.path} as style {style.name!r} ({m.architecture}, {style.format}) -> {style.path}")
     return 0
@@ -943,6 +948,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(e.g. Magenta's) and this its style predictor")
     p.add_argument("--vgg", metavar="PTH", help="PATH is a pytorch-AdaIN decoder.pth and this its "
                                                 "vgg_normalised.pth")
+    p.add_argument("--force", action="store_true", help="import under a built-in style's name, shadowing it")
     p.set_defaults(func=cmd_import)
 
     d = TrainConfig

@@ -16,7 +16,7 @@ from .images import encode_image, read_image
 from .models.registry import DATA_DIR, Style, lite_variant, resolve_style
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
-from .sinks.files import OutputFile, check_output, write_whole
+from .output_files import OutputFile, check_output, write_whole
 from .sources import VideoFileSource, scaled_size
 from .temporal import TemporalSmoother
 
@@ -110,7 +110,7 @@ class VideoConversion:
     def __init__(self, src: str | Path, dst: str | Path, backend: Backend, *, height: int | None = None,
                  scale: float | None = None, encoder: EncoderSettings | None = None, batch: int = 1,
                  temporal: TemporalSmoother | None = None, overwrite: bool = False, default_name: bool = False):
-        """`dst` is written whole or not at all (`sinks.files.OutputFile`); an existing `dst` is
+        """`dst` is written whole or not at all (`output_files.OutputFile`); an existing `dst` is
         replaced only with `overwrite`, and never when it is `src` under another name."""
         self.src = Path(src)
         check_output(Path(dst), overwrite, inputs=(self.src,))

@@ -15,7 +15,7 @@ from typing import Callable
 from .backends import Backend
 from .pipeline import Pipeline, PipelineStats, Policy, Sink
 from .sinks import EncoderSettings, VideoFileSink, is_stream_target, open_sink
-from .sinks.files import OutputFile, check_output
+from .output_files import OutputFile, check_output
 from .sources import VideoFileSource, open_source
 from .temporal import TemporalSmoother
 
@@ -45,7 +45,7 @@ class StreamJob:
                  encoder: EncoderSettings | None = None, serve: str | None = None, batch: int = 1,
                  policy: Policy | str | None = None, duration: float | None = None,
                  sink: Sink | None = None, temporal: TemporalSmoother | None = None, overwrite: bool = False):
-        """A file `out` is written whole or not at all, as `convert` writes (`sinks.files`)."""
+        """A file `out` is written whole or not at all, as `convert` writes (`output_files`)."""
         to_file = bool(out) and sink is None and not serve and not is_stream_target(out)
         if to_file:
             check_output(Path(out), overwrite, inputs=(src,))

@@ -152,7 +152,7 @@ def test_interrupt_leaves_a_playable_file(tmp_path, sig, code):
                              str(fixture(MOSAIC8)), "--crf", "30"], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and sum(p.stat().st_size for p in tmp_path.iterdir()) < 20_000:
-        time.sleep(0.2)  # the output grows under a temporary name (sinks.files) until the end
+        time.sleep(0.2)  # the output grows under a temporary name (output_files) until the end
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import MOSAIC8, NC16, fixture
+from conftest import MOSAIC8, NC16, fixture, run_cli
 from rtstyle.errors import RtstyleError
 from rtstyle.models import StyleMeta, TransformerNet, import_style, load_style, resolve_style, save_style
 from rtstyle.models.formats import load_pytorch_checkpoint
@@ -160,3 +160,89 @@ def test_failed_reimport_keeps_the_existing_style(tmp_path):
     replaced = import_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"), "keep")
     assert resolve_style("keep").format == "onnx"
     assert sorted(p.name for p in replaced.path.parent.glob("keep.*")) == ["keep.json", "keep.onnx"]
+
+
+class _Shaped(torch.nn.Module):
+    """A tiny network that is not a style in one named way, for the import probe."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+        self.conv = torch.nn.Conv2d(1 if kind == "one channel" else 3, 3, 3, padding=1)
+        if kind == "NaN weights":
+            torch.nn.init.constant_(self.conv.weight, float("nan"))
+
+    def forward(self, x):
+        if self.kind == "5-D":
+            return self.conv(x[:, 0])[:, None]
+        if self.kind == "int64 input":
+            return self.conv(x.float())
+        y = self.conv(x)
+        if self.kind == "classifier":
+            return y.mean(dim=(2, 3))
+        if self.kind == "half-size output":
+            return y[:, :, ::2, ::2]
+        return y
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("one channel", "1 channels, a style takes RGB"),
+    ("classifier", "not an RGB image of that size"),
+    ("5-D", "input is 5-D"),
+    ("int64 input", "input is tensor(int64)"),
+    ("half-size output", "not an RGB image of that size"),
+    ("NaN weights", "NaN or infinite"),
+])
+def test_import_refuses_onnx_models_that_cannot_be_styles(tmp_path, kind, says):
+    shape = {"one channel": (1, 1, 32, 32), "5-D": (1, 1, 3, 32, 32)}.get(kind, (1, 3, 32, 32))
+    x = torch.zeros(shape, dtype=torch.int64 if kind == "int64 input" else torch.float32)
+    path = tmp_path / "m.onnx"
+    axes = {"x": {len(shape) - 2: "h", len(shape) - 1: "w"}}
+    torch.onnx.export(_Shaped(kind), (x,), str(path), input_names=["x"], dynamic_axes=axes, dynamo=False)
+    with pytest.raises(RtstyleError, match=re.escape(says)):
+        import_style(path, f"bad_{kind.replace(' ', '_')}")
+    assert not any(user_dir().glob("bad_*"))  # nothing stored
+
+
+def test_import_refuses_nan_weights_and_shadowing_a_built_in(tmp_path):
+    state = TransformerNet(8).state_dict()
+    state["conv1.conv2d.weight"] = torch.full_like(state["conv1.conv2d.weight"], float("nan"))
+    torch.save(state, tmp_path / "nan.pth")
+    with pytest.raises(RtstyleError, match="conv1.conv2d.weight holds NaN"):
+        import_style(tmp_path / "nan.pth", "nan_style")
+    good = TransformerNet(8).state_dict()
+    torch.save(good, tmp_path / "good.pth")
+    with pytest.raises(RtstyleError, match="'starry' is a built-in style: .*--force"):
+        import_style(tmp_path / "good.pth", "starry")
+    assert resolve_style("starry").origin == "built-in"
+    try:
+        assert import_style(tmp_path / "good.pth", "starry", force=True).origin == "user"
+        assert resolve_style("starry").origin == "user"
+    finally:
+        for p in user_dir().glob("starry.*"):
+            p.unlink()
+
+
+def test_reimport_in_another_format_leaves_no_stale_sidecar(tmp_path):
+    import_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"), "swap")
+    assert (user_dir() / "swap.json").exists()
+    torch.save(TransformerNet(8).state_dict(), tmp_path / "w.pth")
+    import_style(tmp_path / "w.pth", "swap")
+    assert sorted(p.name for p in user_dir().glob("swap.*")) == ["swap.safetensors"]
+    assert resolve_style("swap").meta.architecture == "transformer_net"
+
+
+def test_styles_lists_everything_when_one_user_file_is_damaged():
+    damaged = [user_dir() / "cut_off.onnx", user_dir() / "garbage.safetensors"]
+    user_dir().mkdir(parents=True, exist_ok=True)
+    damaged[0].write_bytes(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx").read_bytes()[:5000])
+    damaged[1].write_bytes(b"junk")
+    try:
+        proc = run_cli("styles")
+    finally:
+        for p in damaged:
+            p.unlink()
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    assert "unreadable" in rows["cut_off"] and "unreadable" in rows["garbage"]
+    assert "starry" in rows and "unreadable" not in rows["starry"]

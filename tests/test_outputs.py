@@ -1,5 +1,5 @@
 """Outputs are whole or absent and never an input: full disks, hard links, racing jobs,
-failed and killed runs (`rtstyle.sinks.files`, `VideoFileSink`'s error handling)."""
+failed and killed runs (`rtstyle.output_files`, `VideoFileSink`'s error handling)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ffprobe, run_cli
 from rtstyle.errors import RtstyleError
-from rtstyle.sinks.files import OutputFile, same_file
+from rtstyle.output_files import OutputFile, same_file
 
 FAST = ("--style", "mosaic")  # any preset: these tests are about the files
 

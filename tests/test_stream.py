@@ -130,7 +130,7 @@ def test_sigint_stops_a_live_stream_promptly_and_leaves_a_playable_file(tmp_path
     try:
         deadline = time.monotonic() + 40
         while sum(p.stat().st_size for p in tmp_path.iterdir()) < 20_000 and time.monotonic() < deadline:
-            time.sleep(0.2)  # it grows under a temporary name (sinks.files) until the stream ends
+            time.sleep(0.2)  # it grows under a temporary name (output_files) until the stream ends
         job.send_signal(signal.SIGINT)
         sent = time.monotonic()
         err = job.communicate(timeout=20)[1]

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
 from ..errors import RtstyleError
+from ..output_files import write_whole
 
 FORMAT_TAG = "rtstyle.style.v1"
 
@@ -108,8 +109,7 @@ def save_style(path: Path, state: dict[str, Tensor], meta: StyleMeta, half: bool
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=meta.to_header())
-    path.chmod(0o644)  # safetensors writes 0600; styles are shared data
+    write_whole(path, save(tensors, metadata=meta.to_header()), overwrite=True)  # never half a file
 
 
 def read_safetensors_header(path: Path) -> dict[str, str]:

