@@ -208,3 +208,38 @@ def test_http_source_plays_to_its_end_and_an_unplayable_one_gives_up(tmp_path):
         assert last.startswith("rtstyle: error:") and "giving up" in last, proc.stderr
     finally:
         stop(server)
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.timeout(120)
+def test_the_rtsp_server_goes_when_rtstyle_is_killed(gst, clip):
+    """kill -9 leaves no helper holding the port: the next --serve on it starts."""
+    port = free_port()
+    args = [*STREAM, str(clip), "--realtime", "--loop", "--serve", f"rtsp://127.0.0.1:{port}/live", "--height", "96"]
+    for attempt in range(2):
+        job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline, line = time.monotonic() + 40, ""
+            while "streaming" not in line and time.monotonic() < deadline and job.poll() is None:
+                line = job.stderr.readline()
+            assert "streaming" in line, (attempt, line, job.poll())
+            assert not port_free(port)
+            job.kill()  # SIGKILL: no cleanup runs in rtstyle
+            job.wait(10)
+            deadline = time.monotonic() + 10
+            while not port_free(port) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert port_free(port), "the RTSP helper outlived rtstyle"
+        finally:
+            stop(job)

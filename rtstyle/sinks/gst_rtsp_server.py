@@ -9,12 +9,17 @@ not under rtstyle's virtual environment, so it imports nothing from rtstyle.
     python3 gst_rtsp_server.py --port 8554 --mount /clip --file clip.mp4
         serves an H.264 MP4 file, from its start for each client, at its own pace
 
-Prints "ready" on stdout once it listens; stops on SIGTERM/SIGINT.
+Prints "ready" on stdout once it listens; stops on SIGTERM/SIGINT, and when the process
+that started it is gone (even killed with -9: the port must not stay taken).
 """
 
 import argparse
+import os
 import signal
 import sys
+
+
+PARENT_POLL_MS = 250
 
 
 def main() -> int:
@@ -55,6 +60,15 @@ def main() -> int:
     loop = GLib.MainLoop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
+    parent = os.getppid()
+
+    def parent_alive() -> bool:  # an orphan is re-parented: its parent id changes
+        if os.getppid() != parent:
+            loop.quit()
+            return False
+        return True
+
+    GLib.timeout_add(PARENT_POLL_MS, parent_alive)
     print("ready", flush=True)
     loop.run()
     return 0
