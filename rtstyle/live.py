@@ -151,6 +151,14 @@ def overlay_lines(style: str, stats: PipelineStats, state: ViewState, recording:
     return lines
 
 
+def window_open(name: str) -> bool:
+    """Whether OpenCV's window is still up; once closed, Qt's backend has no window to ask."""
+    try:
+        return cv2.getWindowProperty(name, cv2.WND_PROP_VISIBLE) >= 1
+    except cv2.error:
+        return False
+
+
 class LiveApp:
     def __init__(self, src: str, styles: list[str], first: int, load: Callable[[str], Backend], *,
                  source: SourceOptions, snapshot_dir: Path = Path("."), window: str = WINDOW,
@@ -231,7 +239,7 @@ class LiveApp:
                                   daemon=True)
         cv2.namedWindow(self.window, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
         worker.start()
-        seen, current, redraw_at = -1, None, 0.0
+        seen, current, redraw_at, shown = -1, None, 0.0, False
         try:
             while worker.is_alive():
                 count, frame = self.sink.latest()
@@ -245,7 +253,10 @@ class LiveApp:
                                                       self.state, self.sink.recorder is not None,
                                                       self.temporal.describe()))
                     cv2.imshow(self.window, view)
+                    shown = True
                 key = cv2.waitKey(15)
+                if shown and not window_open(self.window):
+                    break  # closed by its close button (the window manager): like `q`, not reopened
                 if key != -1:
                     if not self.on_key(key & 0xFF, current):
                         break

@@ -225,3 +225,50 @@ def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch)
         assert app.temporal.strength == own
     finally:
         app.job.source.close()
+
+
+def press_close_button(display: str, wid: str) -> None:
+    """What a window manager's close button does: a WM_DELETE_WINDOW message to the window
+    (xdotool 3.2016 can only destroy or kill it). Plain Xlib through ctypes."""
+    import ctypes
+    import ctypes.util
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    x11 = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11"))
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(XEvent)]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    conn = x11.XOpenDisplay(display.encode())
+    assert conn, f"cannot open {display}"
+    event = XEvent()
+    event.xclient.type, event.xclient.window, event.xclient.format = 33, int(wid), 32  # 33: ClientMessage
+    event.xclient.message_type = x11.XInternAtom(conn, b"WM_PROTOCOLS", 0)
+    event.xclient.data[0] = x11.XInternAtom(conn, b"WM_DELETE_WINDOW", 0)
+    x11.XSendEvent(conn, int(wid), 0, 0, ctypes.byref(event))
+    x11.XCloseDisplay(conn)  # flushes
+
+
+@pytest.mark.timeout(120)
+def test_the_close_button_ends_live_like_q(xvfb, tmp_path, clip):
+    """Closing the window ends `live` (exit 0); it used to come back, re-opened by the next frame."""
+    env = {**os.environ, "DISPLAY": xvfb}
+    proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "live", "--source", str(clip), "--realtime", "--loop",
+                             "--style", "mosaic"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wid = wait_size(xvfb, 320, 180)
+        time.sleep(1)
+        press_close_button(xvfb, wid)
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        stop(proc)
+    assert proc.returncode == 0 and "Traceback" not in err, err
