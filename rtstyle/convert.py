@@ -13,7 +13,7 @@ import torch
 from .backends import Backend, create_backend
 from .errors import RtstyleError, UsageError
 from .images import encode_image, read_image
-from .models.registry import DATA_DIR, Style, lite_variant, resolve_style
+from .models.registry import DATA_DIR, Style, is_lite, lite_variant, resolve_style
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .output_files import OutputFile, check_output, write_whole
@@ -79,14 +79,16 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
                  **options) -> Backend:
     """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
     unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
-    CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`). A preset runs at its own stroke
+    CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`, as for any lite style however it was
+    chosen). A preset runs at its own stroke
     size (`StyleMeta.stroke_long_side`) times `stroke`."""
     if infer_scale is not None and not 0.25 <= infer_scale <= 1.0:
         raise UsageError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
     if stroke is not None and not 0.25 <= stroke <= 4.0:
         raise UsageError(f"--stroke must be between 0.25 and 4, got {stroke}")
     s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
-    if lite and backend in ("auto", "onnxruntime") and not torch.cuda.is_available() and not options:
+    cpu_lite = (lite or is_lite(s)) and not torch.cuda.is_available()  # a lite style, however it was chosen
+    if cpu_lite and backend in ("auto", "onnxruntime") and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_setup()}
     if stroke is not None and not s.meta.stroke_long_side:
         raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")

@@ -85,6 +85,10 @@ def test_train_lite_writes_a_lite_style(tmp_path):
     backend = load_backend("tl-full", "torch", lite=True)
     assert backend.style.meta.architecture == ARCHITECTURE and backend.scale_for(360, 640) == 0.5
     assert backend(frame).shape == frame.shape
+    # chosen by its own name, without --lite, a lite style still gets the lite runtime on a CPU
+    if not torch.cuda.is_available():
+        assert load_backend(f"tl-full{LITE_SUFFIX}").name == "onnxruntime"
+        assert load_backend("tl-full").name != "onnxruntime"  # a full pytorch/examples network: PyTorch
 
 
 def test_bench_times_full_and_lite_per_style(tmp_path):
