@@ -63,7 +63,8 @@ class StreamJob:
                     sink = ServedSink(serve, encoder, rate)
                 elif to_file:
                     self.output = OutputFile(out, overwrite=overwrite)
-                    sink = VideoFileSink(self.output.path, encoder, rate, shown_as=out)
+                    sink = VideoFileSink(self.output.path, encoder, rate, shown_as=out,
+                                         live=default_policy(self.source) is Policy.LIVE)
                 else:
                     sink = open_sink(out, rate=rate, settings=encoder)
         except BaseException:

@@ -243,3 +243,25 @@ def test_the_rtsp_server_goes_when_rtstyle_is_killed(gst, clip):
             assert port_free(port), "the RTSP helper outlived rtstyle"
         finally:
             stop(job)
+
+
+@pytest.mark.timeout(90)
+def test_a_live_recording_reaches_the_disk_as_it_goes(tmp_path, clip):
+    """A low-bitrate live stream to a file used to sit in FFmpeg's 32 KiB buffer for half a
+    minute; now it is on disk within seconds (under its temporary name until it ends)."""
+    out = tmp_path / "rec" / "live.ts"
+    out.parent.mkdir()
+    job = subprocess.Popen([*STREAM, str(clip), "--realtime", "--loop", "--out", str(out), "--height", "96"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, line = time.monotonic() + 40, ""
+        while "streaming" not in line and time.monotonic() < deadline:
+            line = job.stderr.readline()
+        time.sleep(3)
+        written = sum(p.stat().st_size for p in out.parent.iterdir())
+        job.send_signal(signal.SIGINT)
+        job.communicate(timeout=30)
+    finally:
+        stop(job)
+    assert written > 0
+    assert frames_in(out) > 20

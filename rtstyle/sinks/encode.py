@@ -199,9 +199,13 @@ class VideoFileSink:
     """Encodes RGB frames into a file; the streams are created on the first frame."""
 
     def __init__(self, path: str | Path, settings: EncoderSettings | None = None,
-                 rate: Fraction = Fraction(25), audio_from: str | Path | None = None, shown_as: str | Path | None = None):
-        """`shown_as`: the name errors give (the final name, where `path` is a temporary file)."""
+                 rate: Fraction = Fraction(25), audio_from: str | Path | None = None, shown_as: str | Path | None = None,
+                 live: bool = False):
+        """`shown_as`: the name errors give (the final name, where `path` is a temporary file).
+        `live`: a recording of a live stream; every packet goes to disk at once (FFmpeg's
+        32 KiB write buffer held a low-bitrate stream back for half a minute)."""
         self.path = Path(path)
+        self.live = live
         self.name = Path(shown_as) if shown_as else self.path
         self.settings = settings or EncoderSettings()
         self.rate = rate
@@ -220,7 +224,7 @@ class VideoFileSink:
         if self.path.is_dir():
             raise RtstyleError(f"cannot write {self.name}: is a directory")
         try:
-            return av.open(str(self.path), "w")
+            return av.open(str(self.path), "w", options={"flush_packets": "1"} if self.live else None)
         except av.error.FFmpegError as exc:
             raise RtstyleError(f"cannot write {self.name}: {exc.strerror}") from None
         except ValueError as exc:  # unknown extension
