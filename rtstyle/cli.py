@@ -329,13 +329,17 @@ def _encoder(args: argparse.Namespace):
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from .sinks import is_stream_target
+    from .sinks import is_stream_target, is_v4l2_target
+    from .sinks.v4l2 import check_output_device
     from .sources import redact
     from .stream import StreamJob
 
     if not args.out and not args.serve:
         raise RtstyleError("say where the stream goes: --out FILE|URL|- or --serve rtsp://HOST:PORT/NAME")
-    if args.out and not is_stream_target(args.out):  # before the model loads: fail fast
+    if args.out and is_v4l2_target(args.out):  # a virtual webcam: checked before the model loads
+        check_output_device(args.out)
+        args.realtime = True  # a camera shows frames at their pace: a file plays at its own
+    elif args.out and not is_stream_target(args.out):  # before the model loads: fail fast
         check_output(Path(args.out), args.overwrite, (args.input,))
     options = _source_options(args)
     temporal = _smoother(args)
@@ -832,7 +836,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stream", help="restyle a camera, network stream or file into a stream or file")
     p.add_argument("input", help="a camera index (0), /dev/videoN, rtsp:// rtmp:// http(s):// URL, or a file")
-    p.add_argument("--out", help="rtsp:// or rtmp:// URL to publish to, a file, or - for MPEG-TS on stdout")
+    p.add_argument("--out", help="rtsp:// or rtmp:// URL to publish to, a file, - for MPEG-TS on stdout, or "
+                                 "/dev/videoN, a v4l2loopback device: a virtual webcam for Zoom, Meet, OBS")
     p.add_argument("--serve", metavar="URL", help="serve the output yourself at rtsp://HOST:PORT/NAME "
                                                   "(needs GStreamer's RTSP server)")
     _add_style_args(p)

@@ -265,3 +265,30 @@ def test_a_live_recording_reaches_the_disk_as_it_goes(tmp_path, clip):
         stop(job)
     assert written > 0
     assert frames_in(out) > 20
+
+
+def test_virtual_webcam_checks_and_muxer():
+    """The device path itself needs the v4l2loopback kernel module, which no test machine has:
+    these check everything up to it (the muxer, the ioctl layout, the one-line refusals)."""
+    import av
+
+    from rtstyle.sinks import is_stream_target
+    from rtstyle.sinks.v4l2 import (_CAPABILITY, RAW, V4L2_CAP_DEVICE_CAPS, V4L2_CAP_VIDEO_OUTPUT, VIDIOC_QUERYCAP,
+                                    check_output_device, read_capability)
+
+    assert av.format.ContainerFormat("v4l2").is_output and RAW.codec == "rawvideo" and RAW.pix_fmt == "yuv420p"
+    assert VIDIOC_QUERYCAP == 0x80685600 and _CAPABILITY.size == 104  # linux/videodev2.h
+    assert is_stream_target("/dev/video3")
+    loopback = _CAPABILITY.pack(b"v4l2 loopback", b"rtstyle", b"platform:v4l2loopback-000", 1,
+                                V4L2_CAP_DEVICE_CAPS | 0x3, V4L2_CAP_VIDEO_OUTPUT, 0, 0, 0)
+    camera = _CAPABILITY.pack(b"uvcvideo", b"Integrated Camera", b"usb-0000:00:14.0-8", 1,
+                              V4L2_CAP_DEVICE_CAPS | 0x1, 0x1, 0, 0, 0)
+    assert read_capability(loopback) == ("rtstyle", True) and read_capability(camera) == ("Integrated Camera", False)
+    with pytest.raises(Exception, match="not a V4L2 device"):
+        check_output_device("/dev/null")
+
+
+def test_virtual_webcam_without_the_module_is_one_line(tmp_path):
+    proc = run_cli("stream", tmp_path / "never-opened.mp4", "--out", "/dev/video63", timeout=60)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "no such device" in proc.stderr and "modprobe v4l2loopback" in proc.stderr

@@ -206,7 +206,7 @@ class VideoFileSink:
         32 KiB write buffer held a low-bitrate stream back for half a minute)."""
         self.path = Path(path)
         self.live = live
-        self.name = Path(shown_as) if shown_as else self.path
+        self.name = str(shown_as or path)
         self.settings = settings or EncoderSettings()
         self.rate = rate
         self.audio_from = Path(audio_from) if audio_from else None

@@ -25,7 +25,8 @@ FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv", "srt"
 
 
 def is_stream_target(target: str) -> bool:
-    return target == "-" or urlsplit(target).scheme.lower() in FORMATS
+    """A live target (a URL, stdout, a virtual webcam), not a file."""
+    return target == "-" or urlsplit(target).scheme.lower() in FORMATS or str(target).startswith("/dev/video")
 
 
 def low_latency(settings: EncoderSettings, rate: Fraction) -> EncoderSettings:
@@ -36,12 +37,13 @@ def low_latency(settings: EncoderSettings, rate: Fraction) -> EncoderSettings:
 class StreamSink(VideoFileSink):
     def __init__(self, target: str, settings: EncoderSettings | None = None, rate: Fraction = Fraction(25),
                  keepalive: float = 1.0):
-        self.target, self.name = target, "stdout" if target == "-" else redact(target)
+        self.target = target
         self.keepalive = keepalive
         self.repeated = 0
         self._last: Frame | None = None
         self._last_write = 0.0
-        super().__init__(target, low_latency(settings or EncoderSettings(), rate), rate)
+        super().__init__(target, low_latency(settings or EncoderSettings(), rate), rate,
+                         shown_as="stdout" if target == "-" else redact(target))  # never a password in a message
 
     def _open(self) -> av.container.OutputContainer:
         if self.target == "-":
