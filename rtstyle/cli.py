@@ -366,6 +366,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     from .models.registry import (DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, is_lite,
                                   needs_style_image)
 
+    args.realtime = not args.as_fast_as_possible  # a file plays at its own pace, as a camera would
     options = _source_options(args)
     temporal = _smoother(args)
     if not Path(args.snapshot_dir).is_dir():
@@ -384,9 +385,9 @@ def cmd_live(args: argparse.Namespace) -> int:
             styles.insert(0, first)  # a style file given by path joins the cycle
         load = lambda name: _load_backend(args, name)  # noqa: E731
     app = LiveApp(args.source, styles, styles.index(first), load,
-                  source=options, snapshot_dir=Path(args.snapshot_dir), temporal=temporal)
-    _console().print(f"live: {app.job.source.describe()}, style {first}, temporal {temporal.describe()}; "
-                     f"press h in the window for help")
+                  source=options, snapshot_dir=Path(args.snapshot_dir), temporal=temporal, quality=args.quality)
+    _console().print(f"live: {app.job.source.describe()}, style {first}, temporal {temporal.describe()}, "
+                     f"{app.quality_line()}; press h in the window for help")
     stats = StatsPrinter(args.stats)
 
     def tick(stop: threading.Event) -> None:
@@ -859,6 +860,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-dir", default=".", help="where snapshots and recordings go (default: here)")
     p.add_argument("--style-dir", help="with an arbitrary-style model: a folder of style images, cycled with n / b")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
+    p.add_argument("--quality", choices=["auto", "max"], default="auto",
+                   help="auto (default): run the network as large as still holds 20 fps here (measured at start, "
+                        "adapted while running, shown in the window); max: every style at its own size")
+    p.add_argument("--as-fast-as-possible", action="store_true",
+                   help="a file source: decode as fast as possible (the live view then drops most frames) "
+                        "instead of at its own pace")
     p.set_defaults(func=cmd_live)
 
     from .gatys import GatysConfig

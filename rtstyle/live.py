@@ -135,7 +135,7 @@ def draw_text_box(image: np.ndarray, lines: list[str], origin: tuple[int, int] =
 
 
 def overlay_lines(style: str, stats: PipelineStats, state: ViewState, recording: bool,
-                  temporal: str = "off") -> list[str]:
+                  temporal: str = "off", quality: str = "") -> list[str]:
     s = stats.snapshot(recent=True)
     lat = s["latency"]["median_ms"]
     first = f"{style} | temporal {temporal}"
@@ -147,7 +147,7 @@ def overlay_lines(style: str, stats: PipelineStats, state: ViewState, recording:
     if state.help:
         lines += [f"{k:8s} {v}" for k, v in KEYS]
     else:
-        lines.append("h: help")
+        lines.append(f"h: help | {quality}" if quality else "h: help")
     return lines
 
 
@@ -159,19 +159,110 @@ def window_open(name: str) -> bool:
         return False
 
 
+LIVE_FPS = 20.0  # what `--quality auto` holds on any machine
+RUNGS = (1.0, 0.75, 0.5, 0.35, 0.25)  # the network's size, as a fraction of what the style asks for
+ADAPT_EVERY = 2.0  # seconds between looks at the inference time
+
+
+class QualityLadder:
+    """`--quality auto`: the largest network size that holds LIVE_FPS here. Chosen from a
+    short measurement at start (`choose`), stepped down or up while running (`adapt`) from
+    the inference stage's recent time, applied to every style the user switches to (`fit`).
+    Inference runs on its own thread while decoding, smoothing and display share the other
+    cores, so its time per frame is what sets the frame rate."""
+
+    def __init__(self, size: tuple[int, int], target_fps: float = LIVE_FPS):
+        self.size = size  # (height, width) of the frames
+        self.budget_ms = 0.9 * 1000.0 / target_fps
+        self.rung = 0
+        self._bases: dict[int, float] = {}
+        self._next_look = 0.0
+
+    def fit(self, backend: Backend) -> Backend:
+        """Run `backend` at the current rung (a fraction of the scale it would run at)."""
+        key = id(backend)
+        if key not in self._bases:
+            self._bases[key] = backend.scale_for(*self.size)
+            backend.infer_min_side = 0  # the ladder decides, not --lite's automatic floor
+        backend.infer_scale = self._bases[key] * RUNGS[self.rung]
+        return backend
+
+    def network_size(self, backend: Backend) -> tuple[int, int]:
+        h, w = self.size
+        scale = backend.scale_for(h, w)
+        return round(w * scale), round(h * scale)
+
+    def choose(self, backend: Backend) -> float:
+        """Time the network on a frame of the source's size at each rung, from the top, and keep
+        the first within the budget (the last if none is); returns its time in ms."""
+        frame = np.random.default_rng(0).integers(0, 256, (*self.size, 3), dtype=np.uint8)
+        for self.rung in range(len(RUNGS)):
+            self.fit(backend)
+            backend(frame)  # warm-up: first runs allocate
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                backend(frame)
+                times.append((time.perf_counter() - t) * 1000)
+            ms = sorted(times)[1]
+            if ms <= self.budget_ms:
+                break
+        return ms
+
+    def adapt(self, backend: Backend, stats: PipelineStats, smoother: TemporalSmoother | None = None) -> str:
+        """A step down when inference takes longer than the budget, up when the bigger size would
+        fit with room to spare. Smoothing works at the frame's full size, so where it alone is
+        over the budget, it goes off (`smoother`, unless the user has set it). Returns what
+        changed ("" when nothing did)."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return ""
+        self._next_look = now + ADAPT_EVERY
+        stages = stats.snapshot(recent=True)["stages"]
+        ms = stages.get("inference", {}).get("median_ms")
+        smoothing_ms = stages.get("postprocess", {}).get("median_ms")
+        if smoother and smoother.active and smoothing_ms and smoothing_ms > 1.1 * self.budget_ms:
+            smoother.toggle()
+            self._next_look = now + 2 * ADAPT_EVERY
+            return f"smoothing off: it took {smoothing_ms:.0f} ms a frame (t turns it back on)"
+        if ms is None:
+            return ""
+        rung = self.rung
+        if ms > 1.1 * self.budget_ms and rung + 1 < len(RUNGS):
+            rung += 1
+        elif rung > 0 and ms * (RUNGS[rung - 1] / RUNGS[rung]) ** 2 < 0.75 * self.budget_ms:
+            rung -= 1  # time grows with the pixels: the square of the scale
+        if rung == self.rung:
+            return ""
+        self.rung = rung
+        self.fit(backend)
+        self._next_look = now + 2 * ADAPT_EVERY  # let the new size show in the numbers first
+        return "network size changed"
+
+
 class LiveApp:
     def __init__(self, src: str, styles: list[str], first: int, load: Callable[[str], Backend], *,
                  source: SourceOptions, snapshot_dir: Path = Path("."), window: str = WINDOW,
-                 temporal: TemporalSmoother | None = None):
+                 temporal: TemporalSmoother | None = None, quality: str = "auto"):
+        """`quality`: "auto" holds LIVE_FPS by running the network smaller where needed
+        (`QualityLadder`); "max" runs every style at its own size, however slow."""
         check_display()  # before any window is opened
         self.styles, self.load, self.window = styles, load, window
         self.snapshot_dir = snapshot_dir
         self.state = ViewState(style=first)
         self._backends: dict[str, Backend] = {}
         self.sink = LatestFrame()
-        self.job = StreamJob(src, None, self.backend(styles[first]), source=source, policy="live", sink=self.sink,
+        self.ladder: QualityLadder | None = None
+        first_backend = self.load(styles[first])
+        self.job = StreamJob(src, None, first_backend, source=source, policy="live", sink=self.sink,
                              temporal=temporal)
+        if quality == "auto":
+            info = self.job.source.info
+            self.ladder = QualityLadder((info.height, info.width))
+            self.ladder.choose(first_backend)
+        self._backends[styles[first]] = first_backend
         self.temporal = self.job.temporal
+        self.smoothing_set_by_user = temporal is not None and temporal.fixed
         self.rate = self.job.source.info.rate
         self.snapshots: list[Path] = []
         self.recordings: list[Path] = []
@@ -179,7 +270,14 @@ class LiveApp:
     def backend(self, name: str) -> Backend:
         if name not in self._backends:
             self._backends[name] = self.load(name)
-        return self._backends[name]
+        return self.ladder.fit(self._backends[name]) if self.ladder else self._backends[name]
+
+    def quality_line(self) -> str:
+        """What the ladder chose, for the overlay: the network's size and the fraction of full."""
+        if not self.ladder:
+            return "quality max"
+        w, h = self.ladder.network_size(self.backend(self.styles[self.state.style]))
+        return f"quality auto: network {w}x{h} ({RUNGS[self.ladder.rung]:g} of full)"
 
     def stop(self) -> None:
         self.job.stop()
@@ -211,6 +309,7 @@ class LiveApp:
         elif ch == "s":
             st.split = not st.split
         elif ch == "t":
+            self.smoothing_set_by_user = True  # the ladder leaves it alone from now on
             self.temporal.toggle()
             st.say(f"temporal smoothing: {self.temporal.describe()}")
         elif ch == " ":
@@ -246,12 +345,18 @@ class LiveApp:
                 if frame is not None and not self.state.paused:
                     current = frame
                 now = time.monotonic()
+                if self.ladder and not self.state.paused:
+                    smoother = None if self.smoothing_set_by_user else self.temporal
+                    changed = self.ladder.adapt(self.backend(self.styles[self.state.style]),
+                                                self.job.pipeline.stats, smoother)
+                    if changed:
+                        self.state.say(changed if changed.startswith("smoothing") else self.quality_line(), 4)
                 if current is not None and (count != seen or now >= redraw_at):  # new frame, or refresh the overlay
                     seen, redraw_at = count, now + 0.25
                     view = cv2.cvtColor(self._compose(current), cv2.COLOR_RGB2BGR)
                     draw_text_box(view, overlay_lines(self.styles[self.state.style], self.job.pipeline.stats,
                                                       self.state, self.sink.recorder is not None,
-                                                      self.temporal.describe()))
+                                                      self.temporal.describe(), self.quality_line()))
                     cv2.imshow(self.window, view)
                     shown = True
                 key = cv2.waitKey(15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -124,7 +125,8 @@ def test_live_window_styles_keys_and_quit(xvfb, tmp_path):
 
     env = {**os.environ, "DISPLAY": xvfb}
     proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "live", "--source", str(clip), "--realtime", "--loop",
-                             "--style", first, "--snapshot-dir", str(tmp_path)], env=env, cwd=tmp_path,
+                             "--style", first, "--snapshot-dir", str(tmp_path), "--quality", "max"],  # exact frames
+                            env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wid = wait_size(xvfb, frame.shape[1], frame.shape[0])
@@ -189,7 +191,7 @@ def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
 
     monkeypatch.setenv("DISPLAY", xvfb)
     app = LiveApp(str(fixture("video/cutBunny.mp4")), ["starry"], 0, load_backend,
-                  source=SourceOptions(realtime=True), temporal=TemporalSmoother("quality", 0.6))
+                  source=SourceOptions(realtime=True), temporal=TemporalSmoother("quality", 0.6), quality="max")
     try:
         assert app.temporal.active and app.job.pipeline.stages[-1].steps == [app.temporal]
         assert app.on_key(ord("t"), None)
@@ -216,7 +218,7 @@ def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch)
     own = resolve_style(steady).meta.temporal_strength
     assert own == 0.3 and resolve_style("starry").meta.temporal_strength is None
     app = LiveApp(str(fixture("video/cutBunny.mp4")), [steady, "starry"], 0, load_backend,
-                  source=SourceOptions(realtime=True), temporal=TemporalSmoother("fast"))
+                  source=SourceOptions(realtime=True), temporal=TemporalSmoother("fast"), quality="max")
     try:
         assert app.temporal.strength == own
         app.on_key(ord("n"), None)
@@ -272,3 +274,55 @@ def test_the_close_button_ends_live_like_q(xvfb, tmp_path, clip):
     finally:
         stop(proc)
     assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+def test_quality_ladder_holds_the_frame_rate():
+    """`--quality auto` without a window: the measurement picks the largest network size
+    within the budget, and the running adaptation steps down when inference is slow, up when
+    there is room, and turns smoothing off when it alone is over the budget."""
+    from rtstyle import load_backend
+    from rtstyle.live import RUNGS, QualityLadder
+    from rtstyle.pipeline import PipelineStats
+    from rtstyle.temporal import TemporalSmoother
+
+    roomy, backend = QualityLadder((360, 640), target_fps=0.5), load_backend("mosaic")  # 1.8 s a frame: fits
+    roomy.choose(backend)
+    assert roomy.rung == 0 and roomy.network_size(backend) == (512, 288)  # mosaic's strokes at 512 px
+    tight, backend = QualityLadder((360, 640), target_fps=1e6), load_backend("mosaic")  # nothing fits: smallest
+    tight.choose(backend)
+    assert tight.rung == len(RUNGS) - 1 and tight.network_size(backend) == (128, 72)
+
+    ladder, backend = QualityLadder((360, 640), target_fps=20), load_backend("mosaic")  # budget 45 ms
+    ladder.fit(backend)
+
+    def looked_at(inference_ms: float, smoothing_ms: float = 5.0, smoother=None) -> str:
+        stats = PipelineStats()
+        for _ in range(20):
+            stats.stage("inference").add(inference_ms)
+            stats.stage("postprocess").add(smoothing_ms)
+        ladder._next_look = 0.0
+        return ladder.adapt(backend, stats, smoother)
+
+    assert looked_at(80.0) and ladder.rung == 1 and backend.infer_scale == pytest.approx(0.8 * 0.75)
+    assert looked_at(60.0) and ladder.rung == 2
+    assert not looked_at(40.0) and ladder.rung == 2  # fits, but the bigger size would not
+    assert looked_at(10.0) and ladder.rung == 1  # plenty of room: back up
+    smoother = TemporalSmoother("fast")
+    assert looked_at(30.0, smoothing_ms=70.0, smoother=smoother).startswith("smoothing off")
+    assert not smoother.active and ladder.rung == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_file_plays_at_its_own_pace(xvfb, tmp_path, clip):
+    """`live` on a file: every frame read at the clip's rate (2 s), not decoded in a rush with
+    nearly all frames dropped and the window gone after a moment."""
+    env = {**os.environ, "DISPLAY": xvfb}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "rtstyle", "live", "--source", str(clip), "--style", "mosaic",
+                           "--stats"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=100)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    summary = re.search(r"frames: (\d+) in, (\d+) out", proc.stderr)
+    assert summary and int(summary.group(1)) == 48, proc.stderr[-600:]
+    assert took >= 2.0  # the clip's own length, at least
+    assert "quality auto: network" in proc.stdout + proc.stderr
