@@ -222,12 +222,17 @@ def _graceful_stop(stop, message: str):
             signal.signal(s, h)
 
 
+def _parsed(text: str, kind: type) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+
+
 def count(text: str) -> int:
     """argparse type: a whole number >= 1 (frames, batch sizes, iterations, pixels)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _parsed(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -235,10 +240,7 @@ def count(text: str) -> int:
 
 def positive(text: str) -> float:
     """argparse type: a finite number > 0 (seconds, scale factors, frame rates)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _parsed(text, float)
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
     return value
@@ -246,10 +248,7 @@ def positive(text: str) -> float:
 
 def crf_value(text: str) -> int:
     """argparse type: a constant rate factor, 0..63 (x264/x265 take up to 51, VP9/AV1 63)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _parsed(text, int)
     if not 0 <= value <= 63:
         raise argparse.ArgumentTypeError(f"must be between 0 and 63 (51 for libx264/libx265), got {value}")
     return value
