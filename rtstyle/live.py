@@ -122,15 +122,36 @@ class ViewState:
 
 
 def draw_text_box(image: np.ndarray, lines: list[str], origin: tuple[int, int] = (8, 8), scale: float = 0.5) -> None:
-    """White text on a dark box, readable on any painting."""
+    """White text on a dark box, readable on any painting. Lines too wide for the frame break
+    at their " | " separators, and the text shrinks (to 0.35) where one part is still too wide:
+    at 320x180 the status and the help stay whole."""
     font, thick = cv2.FONT_HERSHEY_SIMPLEX, 1
-    sizes = [cv2.getTextSize(line, font, scale, thick)[0] for line in lines]
+    x, y = origin
+    room = image.shape[1] - 2 * x - 12
+
+    def width(text: str, size: float) -> int:
+        return cv2.getTextSize(text, font, size, thick)[0][0]
+
+    fitted: list[str] = []
+    for line in lines:
+        parts = line.split(" | ")
+        current = parts[0]
+        for part in parts[1:]:
+            if width(f"{current} | {part}", scale) <= room:
+                current = f"{current} | {part}"
+            else:
+                fitted.append(current)
+                current = part
+        fitted.append(current)
+    widest = max(width(line, scale) for line in fitted)
+    if widest > room:
+        scale = max(0.35, scale * room / widest)
+    sizes = [cv2.getTextSize(line, font, scale, thick)[0] for line in fitted]
     line_h = max(h for _, h in sizes) + 8
     w = max(w for w, _ in sizes) + 12
-    x, y = origin
-    box = image[y:y + line_h * len(lines) + 6, x:x + w]
+    box = image[y:y + line_h * len(fitted) + 6, x:x + w]
     box[:] = (box * 0.35).astype(np.uint8)
-    for i, line in enumerate(lines):
+    for i, line in enumerate(fitted):
         cv2.putText(image, line, (x + 6, y + (i + 1) * line_h), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
 
 

@@ -326,3 +326,17 @@ def test_a_file_plays_at_its_own_pace(xvfb, tmp_path, clip):
     assert summary and int(summary.group(1)) == 48, proc.stderr[-600:]
     assert took >= 2.0  # the clip's own length, at least
     assert "quality auto: network" in proc.stdout + proc.stderr
+
+
+def test_overlay_text_fits_a_small_frame():
+    """At 320x180 the status line and the help break at " | " and shrink to fit: nothing is
+    drawn past the frame's right edge (the rightmost columns stay the picture)."""
+    from rtstyle.live import KEYS, draw_text_box
+
+    image = np.full((180, 320, 3), 200, np.uint8)
+    status = "udnie | temporal fast (strength 0.5) | 19.8 fps | latency 140 ms | dropped 12 | REC"
+    draw_text_box(image, [status, "h: help | quality auto: network 256x144 (0.5 of full)"])
+    assert (image[:, -6:] == 200).all() and (image[:60, :40] < 200).any()
+    help_image = np.full((180, 320, 3), 200, np.uint8)
+    draw_text_box(help_image, [f"{k:8s} {v}" for k, v in KEYS])
+    assert (help_image[:, -6:] == 200).all()
