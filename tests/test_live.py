@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ffprobe, fixture, steady_style, stream
+from conftest import MOSAIC8, ffprobe, fixture, steady_style, stream
 from servers import stop
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
@@ -205,19 +205,20 @@ def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
 
 
 def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch):
-    """Without --temporal-strength, `n` to a network that names no strength (a preset) falls back to
-    the default."""
+    """Without --temporal-strength, `n` to a network that names no strength (a user's import)
+    falls back to the default."""
     from rtstyle import load_backend
     from rtstyle.live import LiveApp
-    from rtstyle.models import resolve_style
+    from rtstyle.models import import_style, resolve_style
     from rtstyle.stream import SourceOptions
     from rtstyle.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
     monkeypatch.setenv("DISPLAY", xvfb)
     steady = steady_style("steady-live", 0.3)  # a network fine-tuned for stability names its own
+    plain = import_style(fixture(MOSAIC8), "plain-live").name
     own = resolve_style(steady).meta.temporal_strength
-    assert own == 0.3 and resolve_style("starry").meta.temporal_strength is None
-    app = LiveApp(str(fixture("video/cutBunny.mp4")), [steady, "starry"], 0, load_backend,
+    assert own == 0.3 and resolve_style(plain).meta.temporal_strength is None
+    app = LiveApp(str(fixture("video/cutBunny.mp4")), [steady, plain], 0, load_backend,
                   source=SourceOptions(realtime=True), temporal=TemporalSmoother("fast"), quality="max")
     try:
         assert app.temporal.strength == own

@@ -115,9 +115,8 @@ def test_strength_follows_the_style_unless_fixed():
     assert smoother.strength == 0.2 and "0.2" in smoother.describe()
     smoother.follow(plain)  # a live switch to a network that names no strength
     assert smoother.strength == DEFAULT_STRENGTH
-    smoother.follow(stable)
-    smoother.follow(resolve_style("starry").meta)  # nor do the built-in presets
-    assert smoother.strength == DEFAULT_STRENGTH
+    smoother.follow(resolve_style("starry").meta)  # a preset names the strength measured for it
+    assert smoother.strength == resolve_style("starry").meta.temporal_strength
     fixed = TemporalSmoother("fast", 0.7)
     fixed.follow(stable)
     assert fixed.strength == 0.7  # the user's --temporal-strength wins
