@@ -168,7 +168,7 @@ def _styles_in(folder: Path, origin: str) -> dict[str, Style]:
         return {}
     found = {}
     for p in sorted(folder.iterdir()):
-        if p.suffix in (".safetensors", ".onnx"):
+        if p.suffix in (".safetensors", ".onnx") and not p.name.startswith("."):  # not a file being written
             found[p.stem] = Style(p.stem, p, origin)
     return found
 
