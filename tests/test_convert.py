@@ -271,8 +271,9 @@ def test_quick_start_defaults(tmp_path):
     lines = {line.split()[0]: line for line in listing.splitlines() if line.strip()}
     for name in ("starry", "udnie", "stained_glass"):
         assert lines[name].split()[1] == "built-in"
-    # a preset shows its defaults (stroke size, strength); it names no smoothing strength: the default applies
-    assert "strokes at 512 px" in lines["starry"] and "smoothing" not in lines["starry"]
+    # a preset shows its defaults: stroke size, strength, and the smoothing strength measured for it
+    starry = resolve_style("starry").meta
+    assert "strokes at 512 px" in lines["starry"] and f"smoothing {starry.temporal_strength:g}," in lines["starry"]
     assert f"strength {float(resolve_style('candy').meta.extra['strength']):g}," in lines["candy"]
     assert "smoothing 0.3," in lines[steady]  # a style's own default strength
 

@@ -26,8 +26,11 @@ def test_gatys_moves_the_image_towards_the_style(tmp_path, optimizer):
 
 
 def test_gatys_errors_are_one_line(tmp_path):
-    for args in (["--method", "gatys"], ["--method", "gatys", "--style-image", fixture(STYLE), "--iterations", "0"],
-                 ["--method", "gatys", "--style-image", tmp_path / "missing.jpg"]):
+    for args in (["--method", "gatys"], ["--method", "gatys", "--style-image", tmp_path / "missing.jpg"]):
         proc = run_cli("image", fixture(CONTENT), "-o", tmp_path / "x.png", *args)
         assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert not (tmp_path / "x.png").exists()
+    proc = run_cli("image", fixture(CONTENT), "-o", tmp_path / "x.png", "--method", "gatys", "--style-image",
+                   fixture(STYLE), "--iterations", "0")
+    assert proc.returncode == 2 and "--iterations: must be at least 1" in proc.stderr  # bad usage
+    assert not (tmp_path / "x.png").exists()
