@@ -25,10 +25,19 @@ from conftest import run_cli
     (["convert", "--infer-scale", "9"], "--infer-scale must be between"),
     (["export", "--batch", "0"], "--batch: must be at least 1"),
 ])
-def test_bad_options_are_usage_errors(tmp_path, args, says):
-    proc = run_cli(*args, cwd=tmp_path, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    assert says in proc.stderr.strip().splitlines()[-1] and "Traceback" not in proc.stderr
+def test_bad_options_are_usage_errors(tmp_path, monkeypatch, capsys, args, says):
+    """In-process (`cli.main`, as the `rtstyle` script calls it): a process per case would
+    spend its time importing torch."""
+    from rtstyle.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        status = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert says in err.strip().splitlines()[-1] and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
