@@ -29,6 +29,7 @@ from .pipeline import PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .stream import SourceOptions, StreamJob
 from .temporal import TemporalSmoother
+from .x11 import XWindows
 
 WINDOW = "rtstyle live"
 KEYS = [("n / b", "next / previous style"), ("s", "split: original | stylized"),
@@ -360,6 +361,8 @@ class LiveApp:
         cv2.namedWindow(self.window, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
         worker.start()
         seen, current, redraw_at, shown = -1, None, 0.0, False
+        x_server = XWindows() if sys.platform.startswith("linux") else None
+        in_x, look_at = False, 0.0  # whether the X server has listed our window yet; when to ask next
         try:
             while worker.is_alive():
                 count, frame = self.sink.latest()
@@ -383,6 +386,11 @@ class LiveApp:
                 key = cv2.waitKey(15)
                 if shown and not window_open(self.window):
                     break  # closed by its close button (the window manager): like `q`, not reopened
+                if shown and x_server and now >= look_at:  # destroyed behind Qt's back (xdotool windowclose)
+                    look_at, listed = now + 0.5, x_server.exists(self.window)
+                    if listed is False and in_x:
+                        break
+                    in_x = in_x or bool(listed)
                 if key != -1:
                     if not self.on_key(key & 0xFF, current):
                         break
@@ -391,6 +399,8 @@ class LiveApp:
             self.stop()
             worker.join()
             cv2.destroyAllWindows()
+            if x_server:
+                x_server.close()
         if isinstance(result[0], BaseException):
             raise result[0]
         return result[0]

@@ -261,8 +261,11 @@ def press_close_button(display: str, wid: str) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_the_close_button_ends_live_like_q(xvfb, tmp_path, clip):
-    """Closing the window ends `live` (exit 0); it used to come back, re-opened by the next frame."""
+@pytest.mark.parametrize("close", ["close button", "xdotool windowclose"])
+def test_closing_the_window_ends_live_like_q(xvfb, tmp_path, clip, close):
+    """Closing the window ends `live` (exit 0): by its close button it used to come back,
+    re-opened by the next frame; destroyed (`xdotool windowclose`) it left a process running
+    with no window."""
     env = {**os.environ, "DISPLAY": xvfb}
     proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "live", "--source", str(clip), "--realtime", "--loop",
                              "--style", "mosaic"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
@@ -270,7 +273,10 @@ def test_the_close_button_ends_live_like_q(xvfb, tmp_path, clip):
     try:
         wid = wait_size(xvfb, 320, 180)
         time.sleep(1)
-        press_close_button(xvfb, wid)
+        if close == "close button":
+            press_close_button(xvfb, wid)
+        else:
+            x(xvfb, "windowclose", wid)
         err = proc.communicate(timeout=30)[1]
     finally:
         stop(proc)
