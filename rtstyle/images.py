@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from .errors import RtstyleError
+from .output_files import write_whole
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -35,12 +36,8 @@ def encode_image(rgb: np.ndarray, path: str | Path) -> bytes:
 
 
 def write_image(path: str | Path, rgb: np.ndarray) -> None:
-    path = Path(path)
-    data = encode_image(rgb, path)
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise RtstyleError(f"cannot write {path}: {exc.strerror}") from None
+    """`rgb` to `path`, replacing what is there, whole or not at all (`output_files`)."""
+    write_whole(path, encode_image(rgb, path), overwrite=True)
 
 
 def resize_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:

@@ -11,10 +11,13 @@ Targets that are not regular files (/dev/stdout, a v4l2 device, a FIFO) are writ
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from .errors import RtstyleError
 
@@ -121,6 +124,13 @@ class OutputFile:
     def discard(self) -> None:
         if not self.direct:
             self.path.unlink(missing_ok=True)
+
+
+def write_array(target: str | Path, array: np.ndarray) -> Path:
+    """A numpy array as a whole `.npy` file (a cache entry: an existing one is replaced)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return write_whole(target, buffer.getvalue(), overwrite=True)
 
 
 def write_whole(target: str | Path, data: bytes, *, overwrite: bool = False, default_name: bool = False) -> Path:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
-import threading
 from functools import cached_property
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..images import resize_long_side
+from ..output_files import write_array
 from ..models.adain import STATS_CHANNELS, AdaINNet, StyleStats
 from ..models.export import weights_hash
 from ..models.registry import Style, cache_dir
@@ -64,9 +63,7 @@ def image_stats(net: AdaINNet, image: np.ndarray, encoder_id: str) -> StyleStats
         stats = net.stats_of(x)
         stats = StyleStats(stats.mean.cpu(), stats.std.cpu())
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.npy")
-        np.save(tmp, torch.stack([stats.mean, stats.std]).numpy())
-        os.replace(tmp, path)
+        write_array(path, torch.stack([stats.mean, stats.std]).numpy())
     _STATS[key] = stats
     return stats
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
-import threading
 from functools import lru_cache
 
 import cv2
@@ -24,6 +22,7 @@ import torch
 from ..errors import RtstyleError
 from ..models.magenta import PREDICTOR_FILE, package_file
 from ..models.registry import Style, cache_dir
+from ..output_files import write_array
 from .base import StyleImages
 from .onnx_backend import session_options
 from .preset import PresetOnnxBackend
@@ -62,9 +61,7 @@ def style_vector(rgb: np.ndarray) -> np.ndarray:
     except (OSError, ValueError, EOFError):  # not cached yet, or a damaged entry
         vector = predict_vector(rgb)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.npy")
-        np.save(tmp, vector)
-        os.replace(tmp, path)
+        write_array(path, vector)
     _VECTORS[key] = vector
     return vector
 

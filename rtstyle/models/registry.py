@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -278,9 +277,7 @@ def blend_style(spec: str) -> Style:
     meta = StyleMeta(name=name, architecture=kinds.pop(), width=0, num_residual=0, input_range="0-1",
                      provenance=f"blend {spec}", license=weights[0][0].meta.license, extra=extra)
     path = cache_dir("blends") / f"{name}.safetensors"
-    tmp = path.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    save_style(tmp, {"condition": condition}, meta, half=False)
-    os.replace(tmp, path)
+    save_style(path, {"condition": condition}, meta, half=False)  # whole or not at all: jobs may race for it
     return Style(name, path, "blend")
 
 
