@@ -21,6 +21,7 @@ from typing import Callable
 
 from . import __version__
 from .errors import RtstyleError, UsageError
+from .output_files import check_output, free_path, write_whole
 
 EXIT_ERROR, EXIT_USAGE, EXIT_DAMAGED_INPUT = 1, 2, 3
 
@@ -29,12 +30,6 @@ def _console():
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def check_output(path: Path, overwrite: bool, inputs: tuple = ()) -> Path:
-    from .output_files import check_output
-
-    return check_output(path, overwrite, inputs)
 
 
 def _add_style_args(p: argparse.ArgumentParser) -> None:
@@ -469,7 +464,6 @@ def _helper_thread(work: Callable[[threading.Event], None], name: str):
 
 def _output_name(args: argparse.Namespace, src: Path, suffix: str) -> Path:
     """`-o` checked (never the input, `-y` to replace), or a free default name in this folder."""
-    from .output_files import free_path
 
     if args.output:
         return check_output(Path(args.output), args.overwrite, (src,))
@@ -500,7 +494,6 @@ def _image_gatys(args: argparse.Namespace) -> int:
     from .backends.color import keep_chroma
     from .gatys import GatysConfig, gatys
     from .images import encode_image, read_image
-    from .output_files import write_whole
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
