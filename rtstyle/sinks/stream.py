@@ -19,6 +19,7 @@ from ..errors import RtstyleError
 from ..frames import Frame
 from ..sources import redact
 from .encode import EncoderSettings, VideoFileSink
+from .v4l2 import is_v4l2_target
 
 FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts",
            "tcp": "mpegts"}
@@ -26,7 +27,7 @@ FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv", "srt"
 
 def is_stream_target(target: str) -> bool:
     """A live target (a URL, stdout, a virtual webcam), not a file."""
-    return target == "-" or urlsplit(target).scheme.lower() in FORMATS or str(target).startswith("/dev/video")
+    return target == "-" or urlsplit(target).scheme.lower() in FORMATS or is_v4l2_target(target)
 
 
 def low_latency(settings: EncoderSettings, rate: Fraction) -> EncoderSettings:
