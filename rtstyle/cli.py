@@ -334,7 +334,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         check_output_device(args.out)
         args.realtime = True  # a camera shows frames at their pace: a file plays at its own
     elif args.out and not is_stream_target(args.out):  # before the model loads: fail fast
-        check_output(Path(args.out), args.overwrite, (args.input,))
+        check_output(args.out, args.overwrite, (args.input,))
     options = _source_options(args)
     temporal = _smoother(args)
     backend = _load_backend(args)
@@ -466,7 +466,7 @@ def _output_name(args: argparse.Namespace, src: Path, suffix: str) -> Path:
     """`-o` checked (never the input, `-y` to replace), or a free default name in this folder."""
 
     if args.output:
-        return check_output(Path(args.output), args.overwrite, (src,))
+        return check_output(args.output, args.overwrite, (src,))
     return free_path(Path(f"{src.stem}{suffix}"))
 
 
@@ -602,7 +602,7 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
     if args.out:
         import shutil
 
-        shutil.copyfile(path, check_output(Path(args.out), args.overwrite))
+        shutil.copyfile(path, check_output(args.out, args.overwrite))
         print(f"wrote {args.out}")
     return 0
 

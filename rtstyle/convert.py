@@ -115,7 +115,7 @@ class VideoConversion:
         """`dst` is written whole or not at all (`output_files.OutputFile`); an existing `dst` is
         replaced only with `overwrite`, and never when it is `src` under another name."""
         self.src = Path(src)
-        check_output(Path(dst), overwrite, inputs=(self.src,))
+        check_output(dst, overwrite, inputs=(self.src,))
         self.backend = backend
         self.source = VideoFileSource(self.src, height=height, scale=scale)
         try:
@@ -172,7 +172,7 @@ def stylize_image(src: str | Path, dst: str | Path, backend: Backend, *, height:
     checked and written as `VideoConversion` does."""
     import cv2
 
-    check_output(Path(dst), overwrite, inputs=(src,))
+    check_output(dst, overwrite, inputs=(src,))
     image = read_image(src)
     w, h = scaled_size(image.shape[1], image.shape[0], height, scale)
     if (w, h) != (image.shape[1], image.shape[0]):

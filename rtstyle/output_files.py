@@ -39,11 +39,13 @@ def free_path(path: Path) -> Path:
     return candidate
 
 
-def check_output(path: Path, overwrite: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
+def check_output(path: str | Path, overwrite: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
     """Refuse, in one line, an output that exists (without `overwrite`), that is one of the
-    job's `inputs` under any name, or that cannot be written; returns `path`."""
-    if path.is_dir() or str(path).endswith(os.sep):
+    job's `inputs` under any name, or that cannot be written; returns it as a Path. Give the
+    name as typed: Path() drops the trailing "/" that says "a folder"."""
+    if str(path).endswith(os.sep) or Path(path).is_dir():
         raise RtstyleError(f"cannot write {path}: is a directory (give a file name)")
+    path = Path(path)
     for source in inputs:
         if same_file(path, source):
             raise RtstyleError(f"{path}: output would overwrite the input {source}")

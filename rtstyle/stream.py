@@ -48,7 +48,7 @@ class StreamJob:
         """A file `out` is written whole or not at all, as `convert` writes (`output_files`)."""
         to_file = bool(out) and sink is None and not serve and not is_stream_target(out)
         if to_file:
-            check_output(Path(out), overwrite, inputs=(src,))
+            check_output(out, overwrite, inputs=(src,))
         o = source or SourceOptions()
         self.source = open_source(src, height=o.height, scale=o.scale, realtime=o.realtime, loop=o.loop,
                                   timeout=o.timeout, reconnect_timeout=o.reconnect_timeout,

@@ -231,6 +231,7 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     ("no video stream", ["convert", "{audio_only.m4a}"], "no video stream"),
     ("output folder missing", ["convert", "VIDEO", "-o", "/nonexistent/dir/out.mp4"], "does not exist"),
     ("output is a folder", ["convert", "VIDEO", "-o", "TMP", "-y"], "is a directory"),
+    ("output names a new folder", ["convert", "VIDEO", "-o", "newdir/"], "is a directory"),
     ("corrupt weights", ["convert", "VIDEO", "--style", "{junk.pth}"], "cannot load"),
     ("mismatched weights", ["convert", "VIDEO", "--style", "{mismatched.pth}"], "neither a fast_neural_style"),
     ("unknown style", ["convert", "VIDEO", "--style", "vangogh"], "unknown style"),
