@@ -731,10 +731,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.lite and m.architecture != LITE:
             raise RtstyleError(f"--init {args.init} is a full-size network: drop --lite, or start from a lite style")
         lite, width, residual = m.architecture == LITE, m.width, m.num_residual
+    content_weight = d.content_weight if args.content_weight is None else args.content_weight
     cfg = TrainConfig(style_image=args.style_image, content=args.content, out=args.out, name=args.name,
                       width=args.width or width, num_residual=args.residual or residual, lite=lite,
                       size=args.size, style_size=args.style_size, batch=args.batch or d.batch,
-                      iters=args.iters or d.iters, lr=args.lr or d.lr, content_weight=args.content_weight,
+                      iters=args.iters or d.iters, lr=args.lr or d.lr, content_weight=content_weight,
                       style_weight=args.style_weight, tv_weight=args.tv_weight,
                       temporal_weight=args.temporal_weight, init=args.init, device=args.device)
     dest = train(cfg, progress=not args.quiet)
@@ -744,16 +745,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _distill(args: argparse.Namespace) -> int:
-    from .distill import DistillConfig, distill
+    from .distill import DistillConfig, distill, lite_report
+    from .models.registry import builtin_dir
 
-    if args.style_image or args.init or args.lite:
-        raise RtstyleError("--teacher trains a student of the teacher's own network: drop --style-image/--init/--lite")
+    if args.init or args.lite:
+        raise RtstyleError("--teacher tunes the teacher's own condition: drop --init/--lite")
+    _check_eval_photos(args)
     d = DistillConfig
     cfg = DistillConfig(teacher=args.teacher, content=args.content, out=args.out, name=args.name,
                         scale=args.teacher_scale, size=args.size, batch=args.batch or d.batch,
-                        iters=args.iters or d.iters, lr=args.lr or d.lr, device=args.device)
+                        iters=args.iters or d.iters, lr=args.lr or d.lr, device=args.device,
+                        content_weight=d.content_weight if args.content_weight is None else args.content_weight)
     dest = distill(cfg, progress=not args.quiet)
-    print(f"wrote {dest} (rtstyle import {dest} --name {dest.stem} makes --lite --style {args.teacher} use it)")
+    shadow = " --force" if (builtin_dir() / dest.name).exists() else ""  # in place of the built-in student
+    print(f"wrote {dest} (rtstyle import {dest} --name {dest.stem}{shadow} makes --lite --style {args.teacher} "
+          f"use it)")
+    if args.style_image:  # the teacher's painting: both measures, teacher against student
+        from .convert import sample_frames
+        from .images import read_image
+        from .train import load_content
+
+        photos = load_content(Path(args.eval_photos), cfg.frame, 4) if args.eval_photos else sample_frames()
+        for label, result in lite_report(dest, args.teacher, read_image(args.style_image), photos).items():
+            print(f"quality, {label}: {result}")
     return 0
 
 
@@ -958,12 +972,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig
     p = sub.add_parser("train", help="train a feed-forward network for one style image, or (--teacher) distil a "
                                      "preset into a lite student")
-    p.add_argument("--style-image")
+    p.add_argument("--style-image", help="the painting (--teacher: the teacher's, for the quality report)")
     p.add_argument("--content", required=True, help="folder of images and/or videos")
     p.add_argument("--name", help="the new style's name (--teacher: default TEACHER_lite)")
     p.add_argument("--teacher", metavar="PRESET",
-                   help="distil this preset into a student that paints, at --teacher-scale of the frame's size, "
-                        "what the preset paints at full size (for --lite)")
+                   help="tune this preset's condition so that, run at --teacher-scale of the frame's size, it "
+                        "paints what the preset paints at its own stroke size (for --lite)")
     p.add_argument("--teacher-scale", type=float, default=0.5, help="--teacher: the student's size (default 0.5)")
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
     p.add_argument("--lite", action="store_true", help="train the CPU architecture (depthwise-separable blocks)")
@@ -974,7 +988,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=count, help=f"default {d.batch} (--teacher: {DistillConfig.batch})")
     p.add_argument("--iters", type=count, help=f"default {d.iters} (--teacher: {DistillConfig.iters})")
     p.add_argument("--lr", type=positive, help=f"default {d.lr} (--teacher: {DistillConfig.lr})")
-    p.add_argument("--content-weight", type=float, default=d.content_weight)
+    p.add_argument("--content-weight", type=float,
+                   help=f"default {d.content_weight:g} (--teacher: {DistillConfig.content_weight:g}, against the "
+                        f"teacher's features)")
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
     p.add_argument("--temporal-weight", type=float, default=d.temporal_weight,

@@ -1,36 +1,45 @@
-"""`rtstyle train --teacher PRESET`: a student that paints at reduced size what the teacher paints at full size.
+"""`rtstyle train --teacher PRESET`: the preset's condition re-tuned to paint, at `--lite`'s size, what the preset paints.
 
 `--lite` runs the network at half the frame's size and upsamples with the frame's own detail
-(`backends.upsample`): a quarter of the work, but the teacher's strokes come out twice as
-large relative to the frame, which the style ratio measures as a different painting. The
-student is the teacher's own network (started from its weights, its condition folded in)
-trained through that exact path: a crop is downscaled by `scale`, stylized by the student,
-brought back by `detail_upsample`, and compared with the teacher's output on the full crop:
-pixel by pixel (L1), in VGG-19 features (relu2_2), and in the Gram matrices of relu1_1..relu3_1.
-The Gram term matters: pixel and feature losses alone teach the student the *average* of the
-teacher's strokes, which keeps the scene but looks less like the painting. The result is a
-style file named NAME_lite, which `--lite` picks for NAME.
+(`backends.upsample`): a quarter of the work, but the strokes come out larger relative to the
+frame than at the preset's own stroke size, which the style ratio measures as a different
+painting. The network stays Magenta's; only the preset's condition (its 100-d style vector or
+26 painting weights) is trained, starting from the teacher's, so the student is a preset too:
+a few hundred bytes, the same speed, the shared ONNX export.
+
+Each step takes crops of frames at `frame` px on the long side; the teacher paints them the way
+`convert` does at its stroke size, the student the way `--lite` does (downscaled by `scale`,
+upsampled with detail, both mixed at the preset's strength), and the loss is the Gram distance
+of the two in VGG-19 relu1_1..relu4_1 at the scale the style ratio is measured at. Matching the
+teacher's output, not the painting, keeps the preset's look: tuned straight against the painting
+the condition found a grey cross-hatch that scores well and looks like neither. Measured in
+BENCHMARKS.md ("`--lite`"): the ratio falls from 0.71-0.94 to 0.54-0.71 for starry within a few
+dozen steps, the scene kept.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .errors import RtstyleError, UsageError
+from .backends.upsample import network_size
+from .metrics import EVAL_LONG_SIDE, Judgement, judge
 from .models.formats import StyleMeta, save_style
-from .models.registry import LITE_SUFFIX, is_preset, resolve_style
-from .models.vgg import gram, gram_style_loss, vgg19_features
+from .models.registry import LITE_SUFFIX, Style, is_preset, resolve_style
+from .models.vgg import CONTENT_LAYER, STYLE_LAYERS, gram, vgg19_features
 from .train import (after_step, load_content, loss_log, optimise, progress_bar, random_crops, resume, run_files,
                     training_device)
 
-CONTENT = "relu2_2"
-TEXTURE = ("relu1_1", "relu2_1", "relu3_1")
+LITE_FRAME = 640  # the frame size --lite is made for (640x360 at 24 fps on two cores)
 
 
 @dataclass
@@ -40,26 +49,44 @@ class DistillConfig:
     out: str
     name: str | None = None  # default: TEACHER_lite
     scale: float = 0.5  # the size the student runs at, relative to the frame (--lite's)
-    size: int = 256
-    batch: int = 2
-    iters: int = 1500
-    lr: float = 2e-4
-    pixel_weight: float = 10.0
-    feature_weight: float = 0.02
-    gram_weight: float = 1e-3
-    checkpoint_every: int = 100
+    frame: int = LITE_FRAME  # long side of the frames the student is made for
+    size: int = 256  # crop size, in frame pixels
+    batch: int = 4
+    iters: int = 60
+    lr: float = 0.02
+    content_weight: float = 1.0  # relu2_2 features of the teacher's output: keeps its scene where Gram alone drifts
+    strength: float | None = None  # the student's mix with the frame (default: the teacher's)
+    checkpoint_every: int = 20
     seed: int = 0
     frames_per_video: int = 40
     device: str = "auto"
 
 
-def _up_with_detail(x: torch.Tensor, small: torch.Tensor, y_small: torch.Tensor) -> torch.Tensor:
+class _Condition(nn.Module):
+    """The trained part: the condition alone, so checkpoints and the saved style hold only it."""
+
+    def __init__(self, start: Tensor):
+        super().__init__()
+        self.condition = nn.Parameter(start.detach().clone())
+
+
+def up_with_detail(x: Tensor, small: Tensor, y_small: Tensor) -> Tensor:
     """`upsample.detail_upsample` on float NCHW 0..1 tensors, differentiable."""
     size = x.shape[-2:]
     luma = torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
     lost = (x * luma).sum(1, keepdim=True) - F.interpolate((small * luma).sum(1, keepdim=True), size=size,
                                                           mode="bicubic", align_corners=False)
     return F.interpolate(y_small, size=size, mode="bicubic", align_corners=False) + lost
+
+
+def paint(net: nn.Module, condition: Tensor, x: Tensor, scale: float, strength: float) -> Tensor:
+    """What the pipeline shows for crops `x` (NCHW 0..1) with the network at `scale` of their size."""
+    if scale < 1.0:
+        small = F.interpolate(x, size=network_size(*x.shape[-2:], scale, net.stride), mode="area")
+        y = up_with_detail(x, small, net(small, condition))
+    else:
+        y = net(x, condition)
+    return torch.lerp(x, y.clamp(0.0, 1.0), strength)
 
 
 def distill(cfg: DistillConfig, progress: bool = True) -> Path:
@@ -75,42 +102,66 @@ def distill(cfg: DistillConfig, progress: bool = True) -> Path:
     out_dir, ckpt_path, log_path = run_files(cfg.out, name)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    teacher = teacher_style.build().to(device)
-    student = teacher_style.build().to(device).requires_grad_(True)
-    vgg = vgg19_features("relu3_1").to(device)
-    pool = load_content(Path(cfg.content), max(cfg.size * 2, 512), cfg.frames_per_video)
-    opt = torch.optim.Adam([p for p in student.parameters() if p.requires_grad], lr=cfg.lr)
+    conditioned = teacher_style.build().to(device)
+    net, start_condition = conditioned.net, conditioned.condition
+    student = _Condition(start_condition)
+    strength = float(teacher_style.meta.extra.get("strength", 1.0))
+    student_strength = strength if cfg.strength is None else cfg.strength
+    if not 0.0 < student_strength <= 1.0:
+        raise UsageError(f"the student's strength must be above 0 and at most 1, got {student_strength}")
+    teacher_scale = min(1.0, (teacher_style.meta.stroke_long_side or cfg.frame) / cfg.frame)
+    measured_at = EVAL_LONG_SIDE / cfg.frame  # the style ratio's scale, in frame pixels
+    vgg = vgg19_features("relu4_1").to(device)
+    pool = load_content(Path(cfg.content), cfg.frame, cfg.frames_per_video)
+    opt = torch.optim.Adam(student.parameters(), lr=cfg.lr)
     start = resume(ckpt_path, student, opt, "model")
     if start:
         rng.seed(cfg.seed + start)
-    columns = ["pixel", "features", "gram", "total"]
+
+    def features(y: Tensor) -> dict[str, Tensor]:
+        y = F.interpolate(y, scale_factor=measured_at, mode="bilinear", antialias=True, align_corners=False)
+        return vgg(y * 255.0, (*STYLE_LAYERS, CONTENT_LAYER))
+
+    columns = ["gram", "content", "total"]
     log_file, log = loss_log(log_path, start, columns)
-    small_size = max(16, round(cfg.size * cfg.scale / 4) * 4)
     t0 = time.monotonic()
     last: dict[str, float] = {}
     with progress_bar(progress) as bar:
         task = bar.add_task(f"distil {name}", total=cfg.iters, completed=start, losses="")
         for it in range(start, cfg.iters):
             x = random_crops(pool, cfg.batch, cfg.size, rng).to(device) / 255.0
-            small = F.interpolate(x, size=(small_size, small_size), mode="area")
             with torch.no_grad():
-                target = teacher(x)
-                wanted = vgg(target * 255.0, (CONTENT, *TEXTURE))
-            y = _up_with_detail(x, small, student(small)).clamp(0.0, 1.0)
-            got = vgg(y * 255.0, (CONTENT, *TEXTURE))
-            terms = {"pixel": cfg.pixel_weight * F.l1_loss(y, target),
-                     "features": cfg.feature_weight * F.mse_loss(got[CONTENT], wanted[CONTENT]) / 255.0,
-                     "gram": cfg.gram_weight * gram_style_loss(got, {k: gram(wanted[k]) for k in TEXTURE})}
+                wanted = features(paint(net, start_condition, x, teacher_scale, strength))
+            got = features(paint(net, student.condition, x, cfg.scale, student_strength))
+            terms = {"gram": sum(F.mse_loss(gram(got[k]), gram(wanted[k])) for k in STYLE_LAYERS),
+                     "content": cfg.content_weight * F.mse_loss(got[CONTENT_LAYER], wanted[CONTENT_LAYER])}
             last = optimise(terms, opt)
             after_step(it + 1, last, columns, (log, log_file, bar, task, t0), cfg.iters, cfg.checkpoint_every,
                        ckpt_path, student, opt)
     log_file.close()
     meta = teacher_style.meta
-    extra = dict(meta.extra)  # its strength and stroke size: --lite halves the size as for the teacher
-    extra |= {"lite_of": teacher_style.name, "summary": f"lite student of {teacher_style.name}",
-              "train_config": str(asdict(cfg)), "final_losses": str(last)}
+    extra = dict(meta.extra)  # its strength and stroke size: --lite runs it at `scale` as it would the teacher
+    extra |= {"lite_of": teacher_style.name, "strength": f"{student_strength:g}", "summary": f"{meta.extra.get('summary', teacher_style.name)}, for --lite",
+              "train_config": json.dumps(asdict(cfg)), "final_losses": json.dumps(last)}
     dest = out_dir / f"{name}.safetensors"
     save_style(dest, student.state_dict(), StyleMeta(
         name=name, architecture=meta.architecture, width=0, num_residual=0, input_range="0-1",
-        provenance=f"distilled by rtstyle train --teacher {teacher_style.name}", license=meta.license, extra=extra))
+        provenance=f"distilled by rtstyle train --teacher {teacher_style.name}", license=meta.license, extra=extra),
+        half=False)
     return dest
+
+
+def lite_report(student: Path, teacher: str, painting: np.ndarray, photos: list[np.ndarray],
+                frame: int = LITE_FRAME) -> dict[str, Judgement]:
+    """Both measures for the teacher as `convert` runs it and for `--lite` with the teacher's
+    default lite path and with the student, on photos at `frame` px: the student earns its place
+    only if it beats the default lite path. Written beside the student as NAME.quality.json."""
+    from .convert import load_backend
+
+    teacher_style = resolve_style(teacher)
+    runs = {"teacher": load_backend(teacher_style), "lite (no student)": load_backend(teacher_style, lite=True),
+            "lite (student)": load_backend(Style(student.stem, student, "file"), lite=True)}
+    result = {label: judge(lambda photo, i, b=b: b(photo), photos, [painting], long_side=frame)
+              for label, b in runs.items()}
+    student.with_suffix(".quality.json").write_text(json.dumps({k: v.as_dict() for k, v in result.items()}, indent=2))
+    return result

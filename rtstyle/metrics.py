@@ -93,14 +93,15 @@ class Judgement:
 
 
 def judge(stylize: Callable[[np.ndarray, int], np.ndarray], photos: list[np.ndarray],
-          paintings: list[np.ndarray]) -> Judgement:
-    """Structure and style ratio of `stylize` on every photo (at EVAL_LONG_SIDE) against every
-    painting in turn: `stylize(photo, i)` paints `paintings[i]` (a per-style network ignores i)."""
+          paintings: list[np.ndarray], long_side: int = EVAL_LONG_SIDE) -> Judgement:
+    """Structure and style ratio of `stylize` on every photo (given it at `long_side`; measured
+    at EVAL_LONG_SIDE as always) against every painting in turn: `stylize(photo, i)` paints
+    `paintings[i]` (a per-style network ignores i)."""
     structure, ratio = [], []
     for i, painting in enumerate(paintings):
         target = gram_targets(painting)
         for photo in photos:
-            photo = resize_long_side(photo, EVAL_LONG_SIDE)
+            photo = resize_long_side(photo, long_side)
             out = stylize(photo, i)
             structure.append(structure_score(out, photo))
             ratio.append(style_loss(out, target) / style_loss(photo, target))

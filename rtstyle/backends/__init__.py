@@ -8,7 +8,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.magenta import STYLE_VECTOR
-from ..models.registry import PRESET_ARCHITECTURES, Style, is_preset, needs_style_image
+from ..models.registry import PRESET_ARCHITECTURES, Style, is_condition, needs_style_image
 from .adain import ARCHITECTURE as ADAIN, AdaINOnnxBackend, AdaINTorchBackend
 from .arbitrary import ARCHITECTURE as ARBITRARY, ArbitraryStyleBackend
 from .base import Backend, StyleImages
@@ -78,7 +78,7 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         from .tensorrt_backend import TensorRTBackend  # needs the compile package only here
 
         return TensorRTBackend(style, device=device, precision=precision, **options)
-    if backend == "onnxruntime" and is_preset(style):
+    if backend == "onnxruntime" and is_condition(style):
         return PresetOnnxBackend(style, device=device, precision=precision, **options)
     cls = TorchBackend if backend == "torch" else OnnxBackend
     return cls(style, device=device, precision=precision, **options)

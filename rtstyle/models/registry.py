@@ -182,10 +182,14 @@ ARBITRARY_DEFAULT = "magenta"  # the built-in network `--style-image` uses when 
 ARBITRARY_ARCHITECTURES = ("adain", "magenta_arbitrary")  # styles that take --style-image
 
 
+def is_condition(style: Style) -> bool:
+    """A condition alone for one of Magenta's networks: a preset, or a preset's lite student."""
+    return style.meta.architecture in PRESET_ARCHITECTURES and not needs_style_image(style)
+
+
 def is_preset(style: Style) -> bool:
-    """A condition alone for one of Magenta's networks (not a distilled student with weights of its own)."""
-    m = style.meta
-    return m.architecture in PRESET_ARCHITECTURES and "lite_of" not in m.extra and not needs_style_image(style)
+    """A preset users pick by name and blend (a lite student is `--lite`'s choice, not theirs)."""
+    return is_condition(style) and "lite_of" not in style.meta.extra
 
 
 def needs_style_image(style: Style) -> bool:
