@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from rtstyle.backends import create_backend
-from rtstyle.gatys import GatysConfig, gatys
+from rtstyle.configs import GatysConfig
+from rtstyle.gatys import gatys
 from rtstyle.images import read_image, resize_long_side
 from rtstyle.metrics import style_loss_ratio
 from rtstyle.models import resolve_style

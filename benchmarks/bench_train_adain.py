@@ -17,8 +17,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from rtstyle.train import DEVICES, training_device
-from rtstyle.train_adain import AdaINTrainConfig, native_bf16, train_adain
+from rtstyle.configs import DEVICES, AdaINTrainConfig
+from rtstyle.train import training_device
+from rtstyle.train_adain import native_bf16, train_adain
 
 SAMPLE = Path(__file__).resolve().parents[1] / "rtstyle" / "data" / "sample.mp4"
 

@@ -220,10 +220,8 @@ def run_bench(cfg: BenchConfig, progress=print) -> dict:
         folder = Path(tmp)
         sizes = [parse_size(s) for s in cfg.sizes]
         photo = sample_frames((40,))[0]
-        threads = torch.get_num_threads()
         for (style, lite), name, precision in itertools.product(_settings(cfg, folder), cfg.backends,
                                                                  cfg.precisions):
-            torch.set_num_threads(threads)  # a lite setting on the CPU lowers it for the whole process
             options = {}
             if name == "torch":
                 options = {"cuda_graphs": cfg.cuda_graphs} | ({"compile": cfg.compile} if cfg.compile else {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +65,12 @@ class ConvertResult:
 LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (BENCHMARKS.md, issue #7)
 
 
-def lite_cpu_setup() -> int:
+def lite_cpu_threads() -> int:
     """--lite on a CPU: the small network runs on ONNX Runtime with all cores but one, which is
     left to decoding, smoothing and encoding. Measured on 2 cores (BENCHMARKS.md, issue #7):
-    `convert --lite` 20.1 fps on PyTorch with 2 threads, 33.7 fps on ONNX Runtime with 1.
-    Sets PyTorch's (process-wide) thread count the same way; returns the count."""
-    threads = max(1, (os.cpu_count() or 2) - 1)
-    torch.set_num_threads(threads)
-    return threads
+    `convert --lite` 20.1 fps on PyTorch with 2 threads, 33.7 fps on ONNX Runtime with 1. Only
+    the session gets the count: the process's other thread pools are left as they are."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None, *,
@@ -79,7 +78,7 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
                  **options) -> Backend:
     """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
     unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
-    CPU, `auto` then means ONNX Runtime: `lite_cpu_setup`, as for any lite style however it was
+    CPU, `auto` then means ONNX Runtime: `lite_cpu_threads`, as for any lite style however it was
     chosen). A preset runs at its own stroke
     size (`StyleMeta.stroke_long_side`) times `stroke`."""
     if infer_scale is not None and not 0.25 <= infer_scale <= 1.0:
@@ -89,7 +88,7 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
     s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
     cpu_lite = (lite or is_lite(s)) and not torch.cuda.is_available()  # a lite style, however it was chosen
     if cpu_lite and backend in ("auto", "onnxruntime") and not options:
-        backend, options = "onnxruntime", {"threads": lite_cpu_setup()}
+        backend, options = "onnxruntime", {"threads": lite_cpu_threads()}
     if stroke is not None and not s.meta.stroke_long_side:
         raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
     b = create_backend(s, backend, precision=precision, **options)
@@ -117,24 +116,20 @@ class VideoConversion:
         self.src = Path(src)
         check_output(dst, overwrite, inputs=(self.src,))
         self.backend = backend
-        self.source = VideoFileSource(self.src, height=height, scale=scale)
-        try:
+        with contextlib.ExitStack() as undo:  # what is open is closed again if a later step fails
+            self.source = VideoFileSource(self.src, height=height, scale=scale)
+            undo.callback(self.source.close)
             self.output = OutputFile(dst, overwrite=overwrite, default_name=default_name)
-        except BaseException:
-            self.source.close()
-            raise
-        self.dst = self.output.target
-        try:
+            undo.callback(self.output.discard)
+            self.dst = self.output.target
             self.sink = VideoFileSink(self.output.path, encoder, rate=self.source.info.rate, audio_from=self.src,
                                       shown_as=self.dst)
-        except BaseException:
-            self.source.close()
-            self.output.discard()
-            raise
-        self.temporal = temporal or TemporalSmoother()
-        self.temporal.follow(backend.meta)
-        self.pipeline = Pipeline.standard(self.source, backend, self.sink, batch=batch,
-                                          postprocess=[self.temporal])
+            undo.callback(self.sink.close)
+            self.temporal = temporal or TemporalSmoother()
+            self.temporal.follow(backend.meta)
+            self.pipeline = Pipeline.standard(self.source, backend, self.sink, batch=batch,
+                                              postprocess=[self.temporal])
+            undo.pop_all()
 
     @property
     def info(self):

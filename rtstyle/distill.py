@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .configs import LITE_FRAME, DistillConfig
 from .errors import RtstyleError, UsageError
 from .backends.upsample import network_size
 from .metrics import EVAL_LONG_SIDE, Judgement, judge
@@ -39,27 +40,7 @@ from .models.vgg import CONTENT_LAYER, STYLE_LAYERS, gram, vgg19_features
 from .train import (after_step, load_content, loss_log, optimise, progress_bar, random_crops, resume, run_files,
                     training_device)
 
-LITE_FRAME = 640  # the frame size --lite is made for (640x360 at 24 fps on two cores)
 
-
-@dataclass
-class DistillConfig:
-    teacher: str  # a preset (or a blend of presets)
-    content: str
-    out: str
-    name: str | None = None  # default: TEACHER_lite
-    scale: float = 0.5  # the size the student runs at, relative to the frame (--lite's)
-    frame: int = LITE_FRAME  # long side of the frames the student is made for
-    size: int = 256  # crop size, in frame pixels
-    batch: int = 4
-    iters: int = 60
-    lr: float = 0.02
-    content_weight: float = 1.0  # relu2_2 features of the teacher's output: keeps its scene where Gram alone drifts
-    strength: float | None = None  # the student's mix with the frame (default: the teacher's)
-    checkpoint_every: int = 20
-    seed: int = 0
-    frames_per_video: int = 40
-    device: str = "auto"
 
 
 class _Condition(nn.Module):

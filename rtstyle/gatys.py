@@ -10,39 +10,18 @@ models are judged against.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .errors import RtstyleError, UsageError
+from .configs import GatysConfig
 from .images import resize_long_side
 from .models.vgg import STYLE_LAYERS, gram, gram_style_loss, vgg19_features
 from .train import total_variation
 
 CONTENT_LAYER = "relu4_2"
-OPTIMIZERS = ("lbfgs", "adam")
-
-
-@dataclass
-class GatysConfig:
-    iterations: int = 150
-    size: int = 256  # long side of the optimised image (about 2 s an iteration on 2 CPU cores)
-    optimizer: str = "lbfgs"
-    # weights of the normalised terms (each divided by its target's mean square, so they do not
-    # depend on VGG's activation scale or the image size)
-    content_weight: float = 1.0
-    style_weight: float = 1e3
-    tv_weight: float = 1e-3
-    lr: float = 2.0  # Adam's step on the 0..255 scale (L-BFGS uses its own line search)
-
-    def check(self) -> None:
-        if self.iterations < 1 or self.size < 32:
-            raise UsageError("--iterations must be at least 1 and --size at least 32")
-        if self.optimizer not in OPTIMIZERS:
-            raise RtstyleError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
 def _tensor(rgb: np.ndarray) -> torch.Tensor:

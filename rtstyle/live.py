@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +23,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .backends import Backend
+from .backends import Backend, StyleImages
 from .errors import RtstyleError
 from .frames import Frame
+from .models.registry import needs_style_image
 from .pipeline import PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .stream import SourceOptions, StreamJob
@@ -32,6 +34,7 @@ from .temporal import TemporalSmoother
 from .x11 import XWindows
 
 WINDOW = "rtstyle live"
+BACKENDS_KEPT = 4  # styles kept loaded, so n/b back and forth is instant without holding every style
 KEYS = [("n / b", "next / previous style"), ("s", "split: original | stylized"),
         ("t", "temporal smoothing on / off"), ("p", "snapshot to PNG"),
         ("r", "start / stop recording to mp4"), ("space", "pause"), ("h", "this help"), ("q / Esc", "quit")]
@@ -262,6 +265,62 @@ class QualityLadder:
         return "network size changed"
 
 
+@dataclass
+class StyleCycle:
+    """What the live `n`/`b` keys step through: style labels, how to load one, and (optionally)
+    `warm_up(stop)`, work a helper thread can do ahead so that a later switch is quick."""
+
+    labels: list[str]
+    load: Callable[[str], Backend]
+    start: int = 0  # the label shown first
+    warm_up: Callable[[threading.Event], None] | None = None
+
+
+def style_cycle(first: str | None, lite: bool, load: Callable[[str], Backend]) -> StyleCycle:
+    """Every style that needs no style image, starting at `first` (default: the default style).
+    Lite variants come in through `lite` (each style's, where it has one; presets are their own),
+    and a style file given by path joins the cycle."""
+    from .models.registry import DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, is_lite
+
+    styles = available_styles()
+    names = [n for n, st in styles.items() if not needs_style_image(st) and not is_lite(st)]
+    if lite:
+        names = [n for n in names if f"{n}{LITE_SUFFIX}" in styles
+                 or styles[n].meta.architecture in PRESET_ARCHITECTURES]
+    first = first or DEFAULT_STYLE
+    if first not in names:
+        names.insert(0, first)
+    return StyleCycle(names, load, names.index(first))
+
+
+def style_image_cycle(base: StyleImages, paths: list[Path], alpha: float = 1.0,
+                      preserve_color: bool = False) -> StyleCycle:
+    """An arbitrary-style model stepping through style images, each bound when chosen. Where the
+    model caches what it computes of a style image (AdaIN's statistics), `warm_up` does that for
+    every image ahead, so a switch costs milliseconds. The first image is read here: a bad one
+    fails with one line before a window opens."""
+    from .images import read_image
+
+    by_label: dict[str, Path] = {}
+    for p in paths:
+        by_label[p.stem if p.stem not in by_label else f"{p.stem}-{len(by_label)}"] = p
+    read_image(paths[0])
+
+    def load(label: str) -> Backend:
+        return base.with_style([read_image(by_label[label])], alpha=alpha, preserve_color=preserve_color)
+
+    def warm_up(stop: threading.Event) -> None:
+        for label in list(by_label)[1:]:
+            if stop.is_set():
+                return
+            try:
+                load(label)
+            except RtstyleError:
+                pass  # reported when the user picks it
+
+    return StyleCycle(list(by_label), load, warm_up=warm_up if base.caches_styles else None)
+
+
 class LiveApp:
     def __init__(self, src: str, styles: list[str], first: int, load: Callable[[str], Backend], *,
                  source: SourceOptions, snapshot_dir: Path = Path("."), window: str = WINDOW,
@@ -272,7 +331,8 @@ class LiveApp:
         self.styles, self.load, self.window = styles, load, window
         self.snapshot_dir = snapshot_dir
         self.state = ViewState(style=first)
-        self._backends: dict[str, Backend] = {}
+        self._backends: OrderedDict[str, Backend] = OrderedDict()  # the last BACKENDS_KEPT styles shown
+        self._loading: tuple[str, threading.Thread, list] | None = None  # (name, loader, [backend or error])
         self.sink = LatestFrame()
         self.ladder: QualityLadder | None = None
         first_backend = self.load(styles[first])
@@ -282,7 +342,8 @@ class LiveApp:
             info = self.job.source.info
             self.ladder = QualityLadder((info.height, info.width))
             self.ladder.choose(first_backend)
-        self._backends[styles[first]] = first_backend
+        self.active = styles[first]  # the style on screen (the selection runs ahead while one loads)
+        self._backends[self.active] = first_backend
         self.temporal = self.job.temporal
         self.smoothing_set_by_user = temporal is not None and temporal.fixed
         self.rate = self.job.source.info.rate
@@ -290,15 +351,65 @@ class LiveApp:
         self.recordings: list[Path] = []
 
     def backend(self, name: str) -> Backend:
-        if name not in self._backends:
-            self._backends[name] = self.load(name)
+        """A style that is loaded (the one shown, or one of the last few), fitted to the ladder."""
+        self._backends.move_to_end(name)
         return self.ladder.fit(self._backends[name]) if self.ladder else self._backends[name]
+
+    def _activate(self, name: str) -> None:
+        backend = self.backend(name)
+        self.temporal.follow(backend.meta)  # frames still in flight take the new strength too
+        self.job.pipeline.inference.set_model(backend)
+        self.active = name
+        while len(self._backends) > BACKENDS_KEPT:  # the oldest goes, never the one shown
+            self._backends.popitem(last=False)
+        self.state.say(f"style: {name}")
+
+    def _select(self, name: str) -> None:
+        """Show `name`: at once if it is loaded, else once a helper thread has loaded it (an ONNX
+        export or an engine build takes a while; the window keeps running with the old style)."""
+        if name in self._backends:
+            self._activate(name)
+        elif self._loading is None:
+            result: list = []
+            loader = threading.Thread(target=self._load_into, args=(name, result), name="rtstyle-style-load",
+                                      daemon=True)
+            self._loading = (name, loader, result)
+            loader.start()
+            self.state.say(f"loading {name}…", 60)
+        # else: one load at a time; `poll_load` starts the next once this one is done
+
+    def _load_into(self, name: str, result: list) -> None:
+        try:
+            result.append(self.load(name))
+        except RtstyleError as exc:
+            result.append(exc)
+
+    def poll_load(self) -> None:
+        """On the UI thread: take a finished load, and switch to it if it is still the one selected."""
+        if self._loading is None or self._loading[1].is_alive():
+            return
+        name, _, (result,) = self._loading
+        self._loading = None
+        if isinstance(result, RtstyleError):
+            self.state.say(f"cannot load {name}: {result}", 5)
+            if self.styles[self.state.style] == name:
+                self.state.style = self.styles.index(self.active)
+            return
+        self._backends[name] = result
+        self._select(self.styles[self.state.style])
+
+    def settle(self, timeout: float = 600.0) -> None:
+        """Wait until the selected style is loaded and shown (scripted use and tests)."""
+        deadline = time.monotonic() + timeout
+        while self._loading is not None and time.monotonic() < deadline:
+            self._loading[1].join(max(0.0, deadline - time.monotonic()))
+            self.poll_load()
 
     def quality_line(self) -> str:
         """What the ladder chose, for the overlay: the network's size and the fraction of full."""
         if not self.ladder:
             return "quality max"
-        w, h = self.ladder.network_size(self.backend(self.styles[self.state.style]))
+        w, h = self.ladder.network_size(self.backend(self.active))
         return f"quality auto: network {w}x{h} ({RUNGS[self.ladder.rung]:g} of full)"
 
     def stop(self) -> None:
@@ -320,14 +431,7 @@ class LiveApp:
             return False
         if ch in ("n", "b"):
             st.style = (st.style + (1 if ch == "n" else -1)) % len(self.styles)
-            name = self.styles[st.style]
-            try:
-                backend = self.backend(name)
-                self.temporal.follow(backend.meta)  # frames still in flight take the new strength too
-                self.job.pipeline.inference.set_model(backend)
-                st.say(f"style: {name}")
-            except RtstyleError as exc:
-                st.say(f"cannot load {name}: {exc}", 5)
+            self._select(self.styles[st.style])
         elif ch == "s":
             st.split = not st.split
         elif ch == "t":
@@ -369,16 +473,17 @@ class LiveApp:
                 if frame is not None and not self.state.paused:
                     current = frame
                 now = time.monotonic()
+                self.poll_load()
                 if self.ladder and not self.state.paused:
                     smoother = None if self.smoothing_set_by_user else self.temporal
-                    changed = self.ladder.adapt(self.backend(self.styles[self.state.style]),
+                    changed = self.ladder.adapt(self.backend(self.active),
                                                 self.job.pipeline.stats, smoother)
                     if changed:
                         self.state.say(changed if changed.startswith("smoothing") else self.quality_line(), 4)
                 if current is not None and (count != seen or now >= redraw_at):  # new frame, or refresh the overlay
                     seen, redraw_at = count, now + 0.25
                     view = cv2.cvtColor(self._compose(current), cv2.COLOR_RGB2BGR)
-                    draw_text_box(view, overlay_lines(self.styles[self.state.style], self.job.pipeline.stats,
+                    draw_text_box(view, overlay_lines(self.active, self.job.pipeline.stats,
                                                       self.state, self.sink.recorder is not None,
                                                       self.temporal.describe(), self.quality_line()))
                     cv2.imshow(self.window, view)
@@ -398,6 +503,8 @@ class LiveApp:
         finally:
             self.stop()
             worker.join()
+            if self._loading:  # never leave a thread inside torch as the process exits
+                self._loading[1].join()
             cv2.destroyAllWindows()
             if x_server:
                 x_server.close()

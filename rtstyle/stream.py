@@ -7,6 +7,7 @@ frame, in order).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,13 @@ class StreamJob:
         if to_file:
             check_output(out, overwrite, inputs=(src,))
         o = source or SourceOptions()
-        self.source = open_source(src, height=o.height, scale=o.scale, realtime=o.realtime, loop=o.loop,
-                                  timeout=o.timeout, reconnect_timeout=o.reconnect_timeout,
-                                  camera_size=o.camera_size, camera_fps=o.camera_fps)
         self.output: OutputFile | None = None
-        try:
+        with contextlib.ExitStack() as undo:  # what is open is closed again if a later step fails
+            self.source = open_source(src, height=o.height, scale=o.scale, realtime=o.realtime, loop=o.loop,
+                                      timeout=o.timeout, reconnect_timeout=o.reconnect_timeout,
+                                      camera_size=o.camera_size, camera_fps=o.camera_fps)
+            undo.callback(self.source.close)
+            self.policy = Policy(policy) if policy else default_policy(self.source)
             if sink is None:
                 rate = self.source.info.rate
                 if serve:
@@ -63,21 +66,18 @@ class StreamJob:
                     sink = ServedSink(serve, encoder, rate)
                 elif to_file:
                     self.output = OutputFile(out, overwrite=overwrite)
+                    undo.callback(self.output.discard)
                     sink = VideoFileSink(self.output.path, encoder, rate, shown_as=out,
                                          live=default_policy(self.source) is Policy.LIVE)
                 else:
                     sink = open_sink(out, rate=rate, settings=encoder)
-        except BaseException:
-            self.source.close()
-            if self.output:
-                self.output.discard()
-            raise
-        self.sink = sink
-        self.policy = Policy(policy) if policy else default_policy(self.source)
-        self.temporal = temporal or TemporalSmoother()
-        self.temporal.follow(backend.meta)
-        self.pipeline = Pipeline.standard(self.source, backend, sink, batch=batch, policy=self.policy,
-                                          postprocess=[self.temporal])
+                undo.callback(sink.close)  # a sink the caller gave stays the caller's
+            self.sink = sink
+            self.temporal = temporal or TemporalSmoother()
+            self.temporal.follow(backend.meta)
+            self.pipeline = Pipeline.standard(self.source, backend, sink, batch=batch, policy=self.policy,
+                                              postprocess=[self.temporal])
+            undo.pop_all()
         self.duration = duration
 
     def stop(self) -> None:

@@ -21,13 +21,14 @@ import csv
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .configs import DEVICES, LITE_BLOCKS, LITE_WIDTH, TrainConfig
 from .errors import RtstyleError
 from .images import IMAGE_SUFFIXES, read_image, resize_long_side
 from .metrics import EVAL_LONG_SIDE, Judgement, judge
@@ -38,34 +39,6 @@ from .models.vgg import CONTENT_LAYER, STYLE_LAYERS, gram, gram_style_loss, vgg1
 
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v"}
-
-
-@dataclass
-class TrainConfig:
-    style_image: str
-    content: str
-    out: str
-    name: str
-    width: int = 16
-    num_residual: int = 5
-    lite: bool = False  # the CPU architecture (models.lite) instead of TransformerNet
-    size: int = 256
-    style_size: int = 512
-    batch: int = 1
-    iters: int = 1200
-    lr: float = 1e-3
-    content_weight: float = 15.0  # keeps the scene: structure >= 0.65 after a default run (BENCHMARKS.md, #20)
-    style_weight: float = 5.0
-    tv_weight: float = 100.0
-    temporal_weight: float = 0.0  # > 0: train for stable output under camera motion and noise
-    init: str | None = None  # a style (name or weights file) to start from instead of random weights
-    checkpoint_every: int = 50
-    seed: int = 0
-    frames_per_video: int = 40
-    device: str = "auto"  # "cpu", "cuda", or "auto": the GPU where PyTorch sees one
-
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def training_device(name: str) -> torch.device:
@@ -203,6 +176,21 @@ def after_step(done: int, last: dict[str, float], columns: list[str], run: tuple
     if done % every == 0 or done == total:
         log_file.flush()
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iteration": done}, ckpt_path)
+
+
+def network_shape(init: str | None, lite: bool) -> tuple[bool, int, int]:
+    """(lite, width, residual blocks) of the network a run trains: the `init` style's own when
+    fine-tuning one, else the architecture's defaults."""
+    if not init:
+        return (True, LITE_WIDTH, LITE_BLOCKS) if lite else (False, TrainConfig.width, TrainConfig.num_residual)
+    from .models.registry import resolve_style
+
+    m = resolve_style(init).meta
+    if m.architecture not in ("transformer_net", LITE):
+        raise RtstyleError(f"--init {init}: a {m.architecture} network cannot be trained here")
+    if lite and m.architecture != LITE:
+        raise RtstyleError(f"--init {init} is a full-size network: drop --lite, or start from a lite style")
+    return m.architecture == LITE, m.width, m.num_residual
 
 
 def start_from(model: torch.nn.Module, spec: str) -> None:

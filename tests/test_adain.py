@@ -189,6 +189,20 @@ def test_pytorch_adain_checkpoints_import_and_run(pytorch_adain_files, photo, tm
     assert np.abs(got.astype(float) - ref.round().numpy()).max() <= 1
 
 
+def test_pytorch_adain_checkpoints_that_do_not_fit_store_nothing(pytorch_adain_files, tmp_path):
+    """A decoder whose later layers do not fit: one line, and no style file left behind."""
+    from rtstyle.models.registry import user_dir
+
+    decoder = build_decoder(256).state_dict()
+    decoder["3.weight"] = torch.zeros(7, 256, 3, 3)  # a layer of another network
+    torch.save(decoder, tmp_path / "decoder.pth")
+    proc = run_cli("import", tmp_path / "decoder.pth", "--vgg", pytorch_adain_files / "vgg_normalised.pth",
+                   "--name", "misfit")
+    assert proc.returncode == 1 and "weights do not fit adain" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not list(user_dir().glob("misfit*"))
+
+
 def test_export_takes_the_statistics_as_inputs(tmp_path):
     import onnxruntime as ort
 

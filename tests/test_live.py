@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from shutil import which
 
@@ -223,10 +224,48 @@ def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch)
     try:
         assert app.temporal.strength == own
         app.on_key(ord("n"), None)
+        app.settle()
         assert app.temporal.strength == DEFAULT_STRENGTH
-        app.on_key(ord("b"), None)
+        app.on_key(ord("b"), None)  # loaded already: at once
         assert app.temporal.strength == own
     finally:
+        app.job.source.close()
+
+
+def test_styles_load_off_the_ui_thread_and_only_a_few_stay_loaded(xvfb, monkeypatch):
+    """`n` on a style not yet loaded returns at once (the window keeps showing the old style, and
+    says so); the switch happens when the load is done. At most BACKENDS_KEPT stay loaded."""
+    from rtstyle import load_backend
+    from rtstyle.convert import SAMPLE_CLIP
+    from rtstyle.live import BACKENDS_KEPT, LiveApp
+    from rtstyle.stream import SourceOptions
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    styles = ["starry", "udnie", "mosaic", "candy", "frost", "dusk"]
+    assert len(styles) > BACKENDS_KEPT
+    release = threading.Event()
+
+    def slow_load(name):
+        if name == "udnie":
+            release.wait(30)  # an export or an engine build, as long as the test likes
+        return load_backend(name)
+
+    app = LiveApp(str(SAMPLE_CLIP), styles, 0, slow_load, source=SourceOptions(realtime=True), quality="max")
+    try:
+        t0 = time.monotonic()
+        app.on_key(ord("n"), None)
+        assert time.monotonic() - t0 < 1.0  # the UI thread did not wait for the load
+        app.poll_load()
+        assert app.active == "starry" and "loading udnie" in app.state.message
+        release.set()
+        app.settle()
+        assert app.active == "udnie" and app.state.message == "style: udnie"
+        for _ in styles:
+            app.on_key(ord("n"), None)
+            app.settle()
+        assert app.active == "udnie" and len(app._backends) <= BACKENDS_KEPT
+    finally:
+        release.set()
         app.job.source.close()
 
 

@@ -115,6 +115,30 @@ def test_a_name_taken_while_the_job_ran_is_not_overwritten(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o-1.png", "o-2.png", "o.png"]  # no temporary left
 
 
+def test_a_job_that_fails_while_being_built_leaves_nothing_open_or_behind(tmp_path, clip):
+    """A style whose metadata is broken fails after the source, the temporary output and the
+    encoder are open: all of them are closed and removed again, for convert and stream alike."""
+    from rtstyle.convert import VideoConversion, load_backend
+    from rtstyle.models.formats import load_style, save_style
+    from rtstyle.models.registry import resolve_style
+    from rtstyle.stream import StreamJob
+
+    state, meta = load_style(resolve_style("starry").path)
+    meta.extra["temporal_strength"] = "7"
+    bad = tmp_path / "styles" / "bad.safetensors"
+    save_style(bad, state, meta, half=False)
+    backend = load_backend(str(bad), "torch")
+    out = tmp_path / "out"
+    out.mkdir()
+    open_before = len(os.listdir("/proc/self/fd"))
+    for build in (lambda: VideoConversion(clip, out / "c.mp4", backend),
+                  lambda: StreamJob(str(clip), str(out / "s.mkv"), backend)):
+        with pytest.raises(RtstyleError, match="temporal_strength 7.0 is not between 0 and 1"):
+            build()
+    assert list(out.iterdir()) == []  # no temporary .part file left
+    assert len(os.listdir("/proc/self/fd")) <= open_before  # the input and the encoder's file are closed
+
+
 def test_two_jobs_racing_for_one_name_both_keep_their_result(tmp_path, clip):
     args = [sys.executable, "-m", "rtstyle", "convert", str(clip), "-o", "race.mp4", *FAST]
     procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

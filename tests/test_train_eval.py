@@ -214,7 +214,7 @@ def test_builtin_style_meets_the_quality_bar(name):
 def test_lite_meets_the_same_bar(name):
     """`--lite` (the network at half of a 640 px frame, with the preset's student where it ships
     one, `rtstyle train --teacher`) keeps the presets' bar on every fixture photo."""
-    from rtstyle.distill import LITE_FRAME
+    from rtstyle.configs import LITE_FRAME
 
     from eval_style import photos
 

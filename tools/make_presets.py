@@ -43,7 +43,8 @@ from rtstyle.backends.base import mix
 from rtstyle.backends.style_vector import predict_vector
 from rtstyle.convert import load_backend, sample_frames
 from rtstyle.images import read_image, resize_long_side, write_image
-from rtstyle.distill import LITE_FRAME, DistillConfig, distill, lite_report
+from rtstyle.configs import LITE_FRAME, DistillConfig
+from rtstyle.distill import distill, lite_report
 from rtstyle.metrics import EVAL_LONG_SIDE, Judgement, gram_targets, structure_score, style_loss
 from rtstyle.models.formats import StyleMeta, load_style, save_style
 from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR

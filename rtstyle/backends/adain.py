@@ -25,7 +25,8 @@ from ..images import resize_long_side
 from ..output_files import write_array
 from ..models.adain import STATS_CHANNELS, AdaINNet, StyleStats
 from ..models.export import weights_hash
-from ..models.registry import Style, cache_dir
+from ..models.registry import Style
+from ..paths import cache_dir
 from .base import StyleImages
 from .onnx_backend import OnnxBackend
 from .torch_backend import TorchBackend

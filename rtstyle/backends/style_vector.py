@@ -21,7 +21,8 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.magenta import PREDICTOR_FILE, package_file
-from ..models.registry import Style, cache_dir
+from ..models.registry import Style
+from ..paths import cache_dir
 from ..output_files import write_array
 from .base import StyleImages
 from .onnx_backend import session_options

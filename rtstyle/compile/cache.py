@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..paths import cache_dir
 from .profiles import Profile
 
 
@@ -36,16 +37,11 @@ class EngineKey:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:24]
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rtstyle" / "engines"
-
-
 class EngineCache:
     """Engines in one folder: `<digest>.engine` plus `<digest>.json` (the key), and a shared timing cache."""
 
     def __init__(self, root: Path | None = None):
-        self.root = Path(root) if root else default_cache_dir()
+        self.root = Path(root) if root else cache_dir("engines")
 
     def path(self, key: EngineKey) -> Path:
         return self.root / f"{key.digest()}.engine"

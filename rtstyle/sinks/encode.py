@@ -10,6 +10,7 @@ interrupted conversion calls too.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,11 +26,26 @@ from ..frames import Frame
 from ..sources import open_input
 
 
-# FFmpeg's messages reach Python only at ERROR and above, and only to be captured
-# (see `_AudioTrack.intact`); the user sees rtstyle's own summary instead.
-av.logging.set_level(av.logging.ERROR)
+# FFmpeg's messages, where they reach Python, are captured (`_AudioTrack.intact`), not printed:
+# the user sees rtstyle's own summary instead. The command line also keeps FFmpeg's own stderr
+# quiet (`cli.terminal.setup_logging`); a library user's log level is theirs.
 logging.getLogger("libav").addHandler(logging.NullHandler())
 logging.getLogger("libav").propagate = False
+
+
+@contextlib.contextmanager
+def ffmpeg_errors():
+    """Capture FFmpeg's messages of the block: its errors at least, whatever the process's log
+    level (PyAV captures nothing while the level is unset, FFmpeg's default)."""
+    unset = av.logging.get_level() is None
+    if unset:
+        av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as logs:
+            yield logs
+    finally:
+        if unset:
+            av.logging.set_level(None)
 
 
 @dataclass
@@ -75,7 +91,7 @@ class _AudioTrack:
 
     def intact(self, packet: av.Packet) -> bool:
         """Whether the decoder takes `packet` without complaint (damaged packets are not copied)."""
-        with av.logging.Capture() as logs:
+        with ffmpeg_errors() as logs:
             try:
                 self.src.decode(packet)
             except av.error.FFmpegError:

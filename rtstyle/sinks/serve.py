@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import deque
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -52,17 +53,33 @@ class RtspServer:
         cmd = [system_python(), str(HELPER), "--host", parts.hostname, "--port", str(parts.port or 8554),
                "--mount", parts.path, *media]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ready: list[str] = []
-        reader = threading.Thread(target=lambda: ready.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(start_timeout)
-        if not ready or ready[0].strip() != "ready":
+        # Both pipes are read for the helper's whole life: a full pipe would stall it mid-stream.
+        self.errors: deque[str] = deque(maxlen=20)  # its last words, for the error line
+        self.started, ready = False, threading.Event()
+        drains = [threading.Thread(target=self._drain, args=(self.proc.stdout, ready), daemon=True),
+                  threading.Thread(target=self._drain, args=(self.proc.stderr, None), daemon=True)]
+        for t in drains:
+            t.start()
+        ready.wait(start_timeout)
+        if not self.started:
             self.close()
-            err = (self.proc.stderr.read() or "").strip().splitlines()
-            reason = err[-1] if err else "no answer"
+            drains[1].join(5)
+            reason = next((line for line in reversed(self.errors) if line), "no answer")
             if self.proc.returncode == 3:
                 raise RtstyleError(f"--serve needs {NEEDS}: {reason}")
             raise RtstyleError(f"--serve {url}: the RTSP server did not start: {reason}")
+
+    def _drain(self, pipe, ready: threading.Event | None) -> None:
+        """Read `pipe` to its end. stdout: its "ready" line, or its end (the helper gave up), sets
+        `ready`; stderr: the lines go to `errors`."""
+        for line in pipe:
+            if ready is None:
+                self.errors.append(line.strip())
+            elif line.strip() == "ready":
+                self.started = True
+                ready.set()
+        if ready is not None:
+            ready.set()
 
     def close(self) -> None:
         if self.proc.poll() is None:

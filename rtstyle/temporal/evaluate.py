@@ -166,14 +166,13 @@ def write_json(report: TemporalReport, path: Path) -> None:
 
 
 def write_plot(report: TemporalReport, path: Path) -> None:
-    """Warping error along the clip (off vs on), and the fidelity measures below it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Warping error along the clip (off vs on), and the fidelity measures below it. Drawn on a
+    figure of its own (no pyplot), so the process's matplotlib backend is left as it was."""
+    from matplotlib.figure import Figure
 
     pf = report.per_frame
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    fig = Figure(figsize=(10, 6))
+    top, bottom = fig.subplots(2, 1, sharex=True)
     frames = np.arange(1, len(pf["warping_error_off"]) + 1)
     top.plot(frames, pf["warping_error_off"], label="temporal off (per-frame)", color="tab:red", lw=1)
     top.plot(frames, pf["warping_error_on"], label=f"temporal {report.temporal}", color="tab:blue", lw=1)
@@ -193,7 +192,6 @@ def write_plot(report: TemporalReport, path: Path) -> None:
     bottom.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 class Replay:

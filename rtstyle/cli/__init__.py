@@ -1,0 +1,57 @@
+"""`rtstyle` command line: one module per command, each a thin layer over the Python API.
+
+Every command module has `add_parsers(sub)`, which registers its subcommand(s) with their
+`cmd_*` function. Nothing here imports torch until a command runs, so `rtstyle --help` is quick.
+
+Errors in the user's input end in one line on stderr and a non-zero exit:
+1 error, 2 usage, 3 output written but the input was damaged, 130/143 interrupted
+(the output holds the frames done so far).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..errors import RtstyleError, UsageError
+from . import bench, convert, engines, eval_temporal, image, live, stream, styles, train
+from .terminal import EXIT_ERROR, EXIT_USAGE, setup_logging
+
+COMMANDS = (convert, stream, live, image, eval_temporal, engines, bench, styles, train)  # in --help's order
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer for video.")
+    ap.add_argument("--version", action="version", version=f"rtstyle {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parsers(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:  # Ctrl-C can come while the parser or a command imports torch: one line then, too
+        args = build_parser().parse_args(argv)
+        setup_logging()
+        return args.func(args)
+    except UsageError as exc:
+        print(f"rtstyle: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RtstyleError as exc:
+        print(f"rtstyle: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rtstyle: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`rtstyle styles | head`): stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141
+    except Exception as exc:  # a bug: one line by default, the traceback on request
+        if os.environ.get("RTSTYLE_DEBUG"):
+            raise
+        print(f"rtstyle: internal error: {type(exc).__name__}: {exc} (set RTSTYLE_DEBUG=1 for details)",
+              file=sys.stderr)
+        return EXIT_ERROR
+
