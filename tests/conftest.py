@@ -59,13 +59,100 @@ def content_dir(tmp_path) -> Path:
     return d
 
 
-def steady_style(name: str, strength: float) -> str:
-    """A user style (the fixture nc8 mosaic network) that names its own smoothing strength, as
-    networks fine-tuned for stability do; the built-in presets name none. Returns its name."""
+# --- data the tests make or the package ships: no third-party file needed ---------------------
+
+@pytest.fixture(scope="session")
+def network(tmp_path_factory) -> Path:
+    """A style file given by path, as a user's own network would be: the `mosaic` preset's
+    condition under another name, with no defaults of its own (strength, stroke size, smoothing).
+    It paints like a real style network, and ships with the package. The third-party checkpoints
+    (fixtures) stay for the tests of their formats."""
+    from rtstyle.models.formats import StyleMeta, load_style, save_style
+    from rtstyle.models.registry import resolve_style
+
+    state, meta = load_style(resolve_style("mosaic").path)
+    path = tmp_path_factory.mktemp("network") / "net.safetensors"
+    save_style(path, state, StyleMeta(name="net", architecture=meta.architecture, width=0, num_residual=0,
+                                      input_range=meta.input_range, provenance="tests/conftest.py"), half=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixed_onnx(network, tmp_path_factory) -> Path:
+    """`network` exported to ONNX at a fixed 256x256 (`rtstyle export`, static): a model that
+    takes one input size only, as many published ONNX style models do."""
+    from rtstyle.models.export import ExportSpec, export_style
+    from rtstyle.models.registry import resolve_style
+
+    path = tmp_path_factory.mktemp("onnx") / "net_256x256.onnx"
+    export_style(resolve_style(str(network)), path, ExportSpec(height=256, width=256, dynamic=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def transformer_net(tmp_path_factory) -> Path:
+    """A TransformerNet (width 8, seeded weights) saved as pytorch/examples saves checkpoints (a
+    plain state_dict): for what depends on the architecture or the format, not on the look (its
+    output is near black)."""
+    import torch
+
+    from rtstyle.models.transformer_net import TransformerNet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("transformer_net") / "net8.pth"
+    torch.save(TransformerNet(width=8).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def photo_file(tmp_path_factory) -> Path:
+    """A real photo-like picture: frame 40 of the bundled sample clip (640x360), as a PNG."""
+    from rtstyle.convert import sample_frames
+    from rtstyle.images import write_image
+
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    write_image(path, sample_frames((40,))[0])
+    return path
+
+
+def painting(name: str = "stained_glass") -> np.ndarray:
+    """A painting the project draws itself (tools/make_style_image.py: stained_glass, brush_strokes)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import make_style_image
+
+    return getattr(make_style_image, name)()
+
+
+@pytest.fixture(scope="session")
+def painting_files(tmp_path_factory) -> tuple[Path, Path]:
+    """Two style images (the project's own drawings) as PNG files."""
+    from rtstyle.images import write_image
+
+    folder = tmp_path_factory.mktemp("paintings")
+    paths = (folder / "stained_glass.png", folder / "brush_strokes.png")
+    for path in paths:
+        write_image(path, painting(path.stem))
+    return paths
+
+
+@pytest.fixture(scope="session")
+def short_clip(tmp_path_factory) -> Path:
+    """2 s of the bundled sample clip at 320x180, its AAC audio copied: 48 frames."""
+    from rtstyle.convert import SAMPLE_CLIP
+
+    out = tmp_path_factory.mktemp("clips") / "short.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE_CLIP), "-t", "2", "-vf", "scale=320:180",
+                    "-c:v", "libx264", "-c:a", "copy", str(out)], check=True, timeout=60)
+    return out
+
+
+def steady_style(network: Path, name: str, strength: float) -> str:
+    """A user style (`network` imported) that names its own smoothing strength, as networks
+    fine-tuned for stability do. Returns its name."""
     from rtstyle.models.formats import load_style, save_style
     from rtstyle.models.registry import import_style
 
-    style = import_style(fixture(MOSAIC8), name)
+    style = import_style(network, name)
     state, meta = load_style(style.path)
     meta.extra["temporal_strength"] = f"{strength:g}"
     save_style(style.path, state, meta, half=False)

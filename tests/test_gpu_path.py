@@ -21,7 +21,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import MOSAIC8, fixture, run_cli
+from conftest import fixture, run_cli
 from rtstyle.backends import TorchBackend, create_backend, tensorrt_available
 from rtstyle.backends.tensor_ops import from_network, to_network
 from rtstyle.compile.cache import EngineCache, EngineKey
@@ -44,17 +44,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def dynamic_export(tmp_path_factory):
+def dynamic_export(tmp_path_factory, network):
     out = tmp_path_factory.mktemp("export") / "mosaic8_dyn.onnx"
-    proc = run_cli("export", "--style", fixture(MOSAIC8), "--dynamic", "-o", out, check=True)
+    proc = run_cli("export", "--style", network, "--dynamic", "-o", out, check=True)
     return out, proc.stdout
 
 
 # --- export ---------------------------------------------------------------------------------
 
-def test_static_export_is_valid_with_sidecar_and_parity(tmp_path):
+def test_static_export_is_valid_with_sidecar_and_parity(tmp_path, transformer_net, photo_file):
     out = tmp_path / "m.onnx"
-    proc = run_cli("export", "--style", fixture(MOSAIC8), "--height", "120", "--width", "200", "-o", out,
+    proc = run_cli("export", "--style", transformer_net, "--height", "120", "--width", "200", "-o", out,
                    check=True)
     assert "max |diff|" in proc.stdout and "1x3x120x200" in proc.stdout
     model = onnx.load(str(out))
@@ -66,19 +66,19 @@ def test_static_export_is_valid_with_sidecar_and_parity(tmp_path):
     side = json.loads(out.with_suffix(".json").read_text())
     exp = side["export"]
     assert exp["input"]["layout"] == "NCHW" and exp["input"]["range"] == "0-255" and exp["opset"] == 18
-    assert exp["source_sha256_16"] == weights_hash(fixture(MOSAIC8))
+    assert exp["source_sha256_16"] == weights_hash(transformer_net)
     assert exp["max_abs_diff_vs_pytorch_fp32"]["1x3x120x200"] < 0.05
     # the export runs as a style of its own, on ONNX Runtime, and matches PyTorch
-    photo = cv2.resize(read_image(fixture(CONTENT[1])), (200, 120), interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(read_image(photo_file), (200, 120), interpolation=cv2.INTER_AREA)
     via_onnx = create_backend(resolve_style(str(out)))
     assert via_onnx.name == "onnxruntime" and via_onnx.fixed_size == (120, 200)
-    assert psnr(via_onnx(photo), TorchBackend(resolve_style(fixture(MOSAIC8)))(photo)) > 45
+    assert psnr(via_onnx(photo), TorchBackend(resolve_style(transformer_net))(photo)) > 45
 
 
 @pytest.mark.parametrize("h,w,batch", [(256, 256, 1), (360, 640, 1), (132, 200, 2), (1080 // 4 * 4, 64, 1)])
-def test_dynamic_export_runs_at_many_sizes(dynamic_export, h, w, batch):
+def test_dynamic_export_runs_at_many_sizes(dynamic_export, h, w, batch, network):
     out, _ = dynamic_export
-    model = resolve_style(fixture(MOSAIC8)).build()
+    model = resolve_style(network).build()
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     shape = session.get_inputs()[0].shape
     assert not any(isinstance(d, int) for d in (shape[0], shape[2], shape[3])), shape
@@ -97,24 +97,23 @@ def test_dynamic_export_reports_its_checks(dynamic_export):
     assert len(diffs) >= 3 and max(diffs.values()) < 0.05  # several sizes were checked
 
 
-def test_fp16_export_close_to_fp32(tmp_path):
-    style = resolve_style(fixture(MOSAIC8))
+def test_fp16_export_close_to_fp32(tmp_path, network, photo_file):
+    style = resolve_style(network)
     info = export_style(style, tmp_path / "h.onnx", ExportSpec(height=256, width=256, fp16=True))
     assert info["export"]["input"]["dtype"] == "float16"
     model = onnx.load(str(tmp_path / "h.onnx"))
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
-    photo = cv2.resize(read_image(fixture(CONTENT[0])), (256, 256), interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(read_image(photo_file), (256, 256), interpolation=cv2.INTER_AREA)
     half = create_backend(resolve_style(str(tmp_path / "h.onnx")))
     assert half.precision == "fp16"
     assert psnr(half(photo), TorchBackend(style)(photo)) >= 35
 
 
-def test_default_export_path_is_under_engines(tmp_path):
-    proc = run_cli("export", "--style", fixture(MOSAIC8), "--height", "64", "--width", "64", "--batch", "2",
+def test_default_export_path_is_under_engines(tmp_path, transformer_net):
+    proc = run_cli("export", "--style", transformer_net, "--height", "64", "--width", "64", "--batch", "2",
                    cwd=tmp_path, check=True)
-    made = tmp_path / "engines" / "mosaic_nc8_b1_e2_1e05_1e10"
-    assert sorted(p.name for p in made.iterdir()) == ["mosaic_nc8_b1_e2_1e05_1e10_64x64_b2_fp32_op18.json",
-                                                      "mosaic_nc8_b1_e2_1e05_1e10_64x64_b2_fp32_op18.onnx"]
+    made = tmp_path / "engines" / "net8"
+    assert sorted(p.name for p in made.iterdir()) == ["net8_64x64_b2_fp32_op18.json", "net8_64x64_b2_fp32_op18.onnx"]
     assert "input [2, 3, 64, 64]" in proc.stdout
 
 
@@ -122,11 +121,11 @@ def test_default_export_path_is_under_engines(tmp_path):
     (["--opset", "16"], "needs 17 or newer"),
     (["--height", "362"], "must be a multiple of 4"),
     (["--style", "no_such_style"], "unknown style"),
-    (["--style", "onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"], "already an ONNX model"),
+    (["--style", "ONNX"], "already an ONNX model"),
 ])
-def test_export_errors_are_one_line(tmp_path, args, message):
-    args = [str(fixture(a)) if a.startswith("onnx/") else a for a in args]
-    proc = run_cli("export", *(["--style", str(fixture(MOSAIC8))] if "--style" not in args else []), *args,
+def test_export_errors_are_one_line(tmp_path, args, message, network, fixed_onnx):
+    args = [str(fixed_onnx) if a == "ONNX" else a for a in args]
+    proc = run_cli("export", *(["--style", str(network)] if "--style" not in args else []), *args,
                    "-o", tmp_path / "x.onnx")
     assert proc.returncode == 1, proc.stderr
     assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
@@ -242,8 +241,8 @@ def test_build_engine_checks_shapes_before_needing_a_gpu(dynamic_export, tmp_pat
 
 
 @pytest.mark.skipif(HAS_TRT and CUDA, reason="TensorRT and CUDA are both present here")
-def test_tensorrt_backend_without_tensorrt_is_one_line_error(tmp_path):
-    proc = run_cli("image", fixture(CONTENT[0]), "-o", tmp_path / "x.png", "--backend", "tensorrt")
+def test_tensorrt_backend_without_tensorrt_is_one_line_error(tmp_path, photo_file):
+    proc = run_cli("image", photo_file, "-o", tmp_path / "x.png", "--backend", "tensorrt")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
     assert "TensorRT" in proc.stderr or "CUDA" in proc.stderr
     assert not (tmp_path / "x.png").exists()
@@ -256,23 +255,23 @@ def test_tensorrt_backend_without_tensorrt_is_one_line_error(tmp_path):
     (["--backend", "onnxruntime", "--cuda-graphs"], "apply to the torch backend"),
     (["--backend", "onnxruntime", "--precision", "fp16"], "is an fp32 model"),
 ])
-def test_gpu_options_on_a_cpu_machine(tmp_path, args, message):
-    proc = run_cli("image", fixture(CONTENT[0]), "-o", tmp_path / "x.png", "--style", fixture(MOSAIC8), *args)
+def test_gpu_options_on_a_cpu_machine(tmp_path, args, message, transformer_net, photo_file):
+    proc = run_cli("image", photo_file, "-o", tmp_path / "x.png", "--style", transformer_net, *args)
     assert proc.returncode == 1 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
 
 
-def test_auto_backend_without_tensorrt_keeps_the_plain_choice():
-    style = resolve_style(fixture(MOSAIC8))
+def test_auto_backend_without_tensorrt_keeps_the_plain_choice(transformer_net, fixed_onnx):
+    style = resolve_style(transformer_net)
     if tensorrt_available():
         pytest.skip("TensorRT and CUDA are present: auto picks TensorRT here")
     assert create_backend(style).name == "torch"
-    assert create_backend(resolve_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"))).name \
+    assert create_backend(resolve_style(fixed_onnx)).name \
         == "onnxruntime"
 
 
 # --- CUDA fast path pieces that run anywhere -------------------------------------------------
 
-def test_device_side_conversions_round_trip_and_resize():
+def test_device_side_conversions_round_trip_and_resize(photo_file):
     rng = np.random.default_rng(0)
     frames = torch.from_numpy(rng.integers(0, 256, (2, 48, 64, 3), dtype=np.uint8))
     x = to_network(frames, torch.float32, 1 / 255)
@@ -280,20 +279,20 @@ def test_device_side_conversions_round_trip_and_resize():
     assert torch.equal(from_network(x, 1 / 255), frames)  # exact round trip
     cl = to_network(frames, torch.float32, 1.0, channels_last=True)
     assert cl.is_contiguous(memory_format=torch.channels_last)
-    photo = cv2.resize(read_image(fixture(CONTENT[2])), (640, 360), interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(read_image(photo_file), (640, 360), interpolation=cv2.INTER_AREA)
     small = from_network(to_network(torch.from_numpy(photo)[None], torch.float32, 1.0, size=(180, 320)), 1.0)[0]
     assert psnr(small.numpy(), cv2.resize(photo, (320, 180), interpolation=cv2.INTER_AREA)) > 30
 
 
-def test_channels_last_and_inductor_compile_match_eager(tmp_path, monkeypatch):
-    style = resolve_style(fixture(MOSAIC8))
-    frame = cv2.resize(read_image(fixture(CONTENT[1])), (96, 64), interpolation=cv2.INTER_AREA)
+def test_channels_last_and_inductor_compile_match_eager(tmp_path, monkeypatch, transformer_net, photo_file):
+    style = resolve_style(transformer_net)
+    frame = cv2.resize(read_image(photo_file), (96, 64), interpolation=cv2.INTER_AREA)
     eager = TorchBackend(style)(frame)
     assert psnr(TorchBackend(style, channels_last=True)(frame), eager) > 45
     # torch.compile in its own process (bounded by a timeout), one compile thread on a small CI machine
     monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "1")
     cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    proc = run_cli("image", tmp_path / "in.png", "-o", tmp_path / "out.png", "--style", fixture(MOSAIC8),
+    proc = run_cli("image", tmp_path / "in.png", "-o", tmp_path / "out.png", "--style", transformer_net,
                    "--compile", "inductor", timeout=240, check=True)
     assert "on torch(" in proc.stderr
     assert psnr(read_image(tmp_path / "out.png"), eager) > 45
@@ -326,8 +325,8 @@ def test_bench_writes_json_and_table(tmp_path):
 
 @pytest.mark.cuda
 @needs_cuda
-def test_cuda_fast_path_options_match_fp32_cpu():
-    style = resolve_style(fixture(MOSAIC8))
+def test_cuda_fast_path_options_match_fp32_cpu(network):
+    style = resolve_style(network)
     cpu = TorchBackend(style, device="cpu")
     for kwargs in ({}, {"cuda_graphs": True}, {"precision": "bf16"}):
         gpu = TorchBackend(style, device="cuda", **kwargs)
@@ -338,8 +337,8 @@ def test_cuda_fast_path_options_match_fp32_cpu():
 
 @pytest.mark.cuda
 @needs_trt
-def test_tensorrt_fp16_parity_with_fp32_pytorch(tmp_path):
-    style = resolve_style(fixture(MOSAIC8))
+def test_tensorrt_fp16_parity_with_fp32_pytorch(tmp_path, network):
+    style = resolve_style(network)
     cache = EngineCache(tmp_path)
     from rtstyle.backends.tensorrt_backend import TensorRTBackend
 
@@ -400,14 +399,14 @@ def test_an_image_input_must_be_identifiable(tmp_path):
 
 @pytest.mark.cuda
 @needs_trt
-def test_tensorrt_adain_matches_pytorch_for_two_styles(tmp_path):
+def test_tensorrt_adain_matches_pytorch_for_two_styles(tmp_path, photo_file):
     from rtstyle.backends.tensorrt_backend import AdaINTensorRTBackend
 
     style = resolve_style("adain")
     engine = AdaINTensorRTBackend(style, precision="fp16", cache=EngineCache(tmp_path),
                                   profile=Profile((1, 3, 256, 256), (1, 3, 360, 640), (1, 3, 720, 1280)))
     cpu = create_backend(style, "torch", device="cpu")
-    photo = cv2.resize(read_image(fixture(CONTENT[1])), (640, 360), interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(read_image(photo_file), (640, 360), interpolation=cv2.INTER_AREA)
     outs = []
     for rel in ("images/style/candy.jpg", "images/style/udnie.jpg"):
         image = read_image(fixture(rel))
@@ -417,10 +416,10 @@ def test_tensorrt_adain_matches_pytorch_for_two_styles(tmp_path):
     assert psnr(outs[0], outs[1]) < 25  # the style inputs reached the engine
 
 
-def _trainer_args(tmp_path: Path, content: Path) -> dict[str, list]:
+def _trainer_args(tmp_path: Path, content: Path, painting: Path) -> dict[str, list]:
     styles = tmp_path / "styles"
     styles.mkdir()
-    cv2.imwrite(str(styles / "udnie.png"), cv2.imread(str(fixture("images/style/udnie.jpg"))))
+    (styles / "udnie.png").write_bytes(painting.read_bytes())
     return {
         "train": ["train", "--style-image", styles / "udnie.png", "--content", content, "--name", "tiny",
                   "--out", tmp_path / "t", "--width", "4", "--size", "64", "--style-size", "96", "-q"],
@@ -430,8 +429,8 @@ def _trainer_args(tmp_path: Path, content: Path) -> dict[str, list]:
 
 
 @pytest.mark.skipif(CUDA, reason="a CUDA GPU is present here")
-def test_training_on_cuda_without_a_gpu_is_one_line(tmp_path, content_dir):
-    for command, args in _trainer_args(tmp_path, content_dir).items():
+def test_training_on_cuda_without_a_gpu_is_one_line(tmp_path, content_dir, painting_files):
+    for command, args in _trainer_args(tmp_path, content_dir, painting_files[1]).items():
         proc = run_cli(*args, "--iters", "1", "--device", "cuda")
         assert proc.returncode == 1, (command, proc.stderr)
         lines = proc.stderr.strip().splitlines()
@@ -440,15 +439,15 @@ def test_training_on_cuda_without_a_gpu_is_one_line(tmp_path, content_dir):
 
 @pytest.mark.cuda
 @needs_cuda
-def test_trainers_run_on_cuda_and_resume_on_cpu(tmp_path, content_dir):
-    photo = read_image(fixture(CONTENT[0]))[:128, :128]
-    for command, args in _trainer_args(tmp_path, content_dir).items():
+def test_trainers_run_on_cuda_and_resume_on_cpu(tmp_path, content_dir, photo_file, painting_files):
+    photo = read_image(photo_file)[:128, :128]
+    for command, args in _trainer_args(tmp_path, content_dir, painting_files[1]).items():
         run_cli(*args, "--iters", "2", "--device", "cuda", check=True)
         run_cli(*args, "--iters", "3", "--device", "cpu", check=True)  # the checkpoint is device-neutral
         name = args[args.index("--name") + 1]
         assert torch.load(tmp_path / "t" / f"{name}.ckpt.pt", weights_only=True)["iteration"] == 3
         backend = create_backend(resolve_style(str(tmp_path / "t" / f"{name}.safetensors")), "torch", device="cuda")
         if command == "train-adain":
-            backend = backend.with_style([read_image(fixture("images/style/udnie.jpg"))])
+            backend = backend.with_style([read_image(painting_files[1])])
         out = backend(photo)
         assert out.shape == photo.shape and out.std() > 0

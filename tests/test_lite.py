@@ -27,12 +27,17 @@ def test_lite_net_keeps_the_interface_at_a_fraction_of_the_weights():
     assert n(lite) * 10 < n(full)
 
 
-def test_a_preset_is_its_own_lite_variant():
-    """--lite on a preset (or a blend of presets) runs the preset itself, smaller (load_backend);
+def test_a_preset_is_its_own_lite_variant_unless_it_ships_a_student():
+    """--lite on a preset (or a blend of presets) runs the preset itself, smaller (load_backend),
+    or its student where it ships one (`rtstyle train --teacher`, tools/make_presets.py --lite);
     a style that needs --style-image has none."""
     styles = available_styles()
-    for name in ("starry", "udnie", "mosaic", "candy", "stained_glass"):
-        assert lite_variant(name) == styles[name]
+    for name in ("starry", "udnie", "mosaic", "candy", "stained_glass", "frost"):
+        student = styles.get(f"{name}{LITE_SUFFIX}")
+        assert lite_variant(name) == (student or styles[name])
+        if student:
+            assert student.meta.extra["lite_of"] == name and student.meta.architecture == styles[name].meta.architecture
+    assert lite_variant("starry").name == "starry_lite" and lite_variant("udnie").name == "udnie"
     blend = lite_variant("starry:0.7,udnie:0.3")
     assert blend.origin == "blend" and blend.meta.architecture == styles["starry"].meta.architecture
     with pytest.raises(RtstyleError, match="no lite variant"):
@@ -92,7 +97,8 @@ def test_train_lite_writes_a_lite_style(tmp_path):
 
 
 def test_bench_times_full_and_lite_per_style(tmp_path):
-    """A preset's lite variant is itself at --lite's half size: its rows are told apart as NAME (lite)."""
+    """A preset's lite variant (itself, or its student) runs at --lite's half size: its rows are
+    told apart as NAME (lite)."""
     import json
 
     out = tmp_path / "bench.json"
@@ -101,14 +107,14 @@ def test_bench_times_full_and_lite_per_style(tmp_path):
                    check=True)
     rows = json.loads(out.read_text())["results"]
     assert len(rows) == 8 and not any(r["error"] for r in rows)
-    assert {(r["style"], r["size"]) for r in rows} == {(s, z) for s in ("starry", "starry (lite)", "udnie",
-                                                                         "udnie (lite)") for z in ("96x64", "640x360")}
+    shown = ("starry", "starry_lite", "udnie", "udnie (lite)")  # starry ships a student; udnie is its own
+    assert {(r["style"], r["size"]) for r in rows} == {(s, z) for s in shown for z in ("96x64", "640x360")}
     scale = {(r["style"], r["size"]): r["infer_scale"] for r in rows}
-    assert all(scale[s, "96x64"] == 1.0 for s in ("starry", "starry (lite)", "udnie", "udnie (lite)"))
+    assert all(scale[s, "96x64"] == 1.0 for s in shown)
     # full: the preset's stroke size (the network's long side at 512 / 384 px); lite: half size from 360 lines
     assert scale["starry", "640x360"] == pytest.approx(512 / 640)
     assert scale["udnie", "640x360"] == pytest.approx(384 / 640)
-    assert scale["starry (lite)", "640x360"] == scale["udnie (lite)", "640x360"] == 0.5
-    lite_360 = next(r for r in rows if r["style"] == "starry (lite)" and r["size"] == "640x360")
+    assert scale["starry_lite", "640x360"] == scale["udnie (lite)", "640x360"] == 0.5
+    lite_360 = next(r for r in rows if r["style"] == "starry_lite" and r["size"] == "640x360")
     assert lite_360["model_ms"]["rescale"] > 0 and lite_360["e2e_fps"] > 0
-    assert "| starry (lite) | torch | fp32 | 640x360 | 0.5 | cpu |" in proc.stdout
+    assert "| starry_lite | torch | fp32 | 640x360 | 0.5 | cpu |" in proc.stdout

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import MOSAIC8, ffprobe, fixture, steady_style, stream
+from rtstyle.convert import SAMPLE_CLIP
+from conftest import ffprobe, steady_style, stream
 from servers import stop
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
@@ -107,13 +108,13 @@ def wait_for(display: str, expected: np.ndarray, timeout: float = 45) -> np.ndar
 
 
 @pytest.mark.timeout(240)
-def test_live_window_styles_keys_and_quit(xvfb, tmp_path):
+def test_live_window_styles_keys_and_quit(xvfb, tmp_path, photo_file):
     from rtstyle import available_styles, load_backend
     from rtstyle.models.registry import needs_style_image
 
     # a still clip, so every frame stylizes to the same known image
     clip = tmp_path / "still.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(fixture("images/content/golden_gate.jpg")),
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(photo_file),
                     "-t", "4", "-r", "12", "-vf", "scale=320:-2", "-pix_fmt", "yuv420p", str(clip)], check=True)
     with av.open(str(clip)) as c:
         frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
@@ -176,7 +177,7 @@ def test_no_display_fails_before_any_window(display, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     if display:
         env["DISPLAY"] = display
-    proc = subprocess.run([sys.executable, "-m", "rtstyle", "live", "--source", str(fixture("video/cup.mp4"))],
+    proc = subprocess.run([sys.executable, "-m", "rtstyle", "live", "--source", str(SAMPLE_CLIP)],
                           env=env, capture_output=True, text=True, timeout=50)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -191,7 +192,7 @@ def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
     from rtstyle.temporal import TemporalSmoother
 
     monkeypatch.setenv("DISPLAY", xvfb)
-    app = LiveApp(str(fixture("video/cutBunny.mp4")), ["starry"], 0, load_backend,
+    app = LiveApp(str(SAMPLE_CLIP), ["starry"], 0, load_backend,
                   source=SourceOptions(realtime=True), temporal=TemporalSmoother("quality", 0.6), quality="max")
     try:
         assert app.temporal.active and app.job.pipeline.stages[-1].steps == [app.temporal]
@@ -205,7 +206,7 @@ def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
         app.job.source.close()
 
 
-def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch):
+def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch, network):
     """Without --temporal-strength, `n` to a network that names no strength (a user's import)
     falls back to the default."""
     from rtstyle import load_backend
@@ -215,11 +216,11 @@ def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch)
     from rtstyle.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
     monkeypatch.setenv("DISPLAY", xvfb)
-    steady = steady_style("steady-live", 0.3)  # a network fine-tuned for stability names its own
-    plain = import_style(fixture(MOSAIC8), "plain-live").name
+    steady = steady_style(network, "steady-live", 0.3)  # a network fine-tuned for stability names its own
+    plain = import_style(network, "plain-live").name
     own = resolve_style(steady).meta.temporal_strength
     assert own == 0.3 and resolve_style(plain).meta.temporal_strength is None
-    app = LiveApp(str(fixture("video/cutBunny.mp4")), [steady, plain], 0, load_backend,
+    app = LiveApp(str(SAMPLE_CLIP), [steady, plain], 0, load_backend,
                   source=SourceOptions(realtime=True), temporal=TemporalSmoother("fast"), quality="max")
     try:
         assert app.temporal.strength == own

@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from shutil import which
 
 import pytest
 
-from conftest import ffprobe, fixture, run_cli, stream
+from conftest import ffprobe, run_cli, stream
+from rtstyle.convert import SAMPLE_CLIP
 from servers import ffmpeg_receiver, free_port, gst_file_server, stop, wait_listening
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
@@ -27,13 +29,31 @@ def gst():
         pytest.fail("GStreamer's RTSP server is required (./setup.sh dev installs it)")
 
 
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """The bundled clip twice over (13 s): a camera that is still sending when the tests cut it off."""
+    out = tmp_path_factory.mktemp("long") / "long.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "1", "-i", str(SAMPLE_CLIP), "-c", "copy", str(out)],
+                   check=True, timeout=60)
+    return out
+
+
+def started(job: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait for the job's "streaming" line: its model is loaded (a first run exports it to ONNX)
+    and its source is open, so what the test does next happens mid-stream."""
+    deadline, line = time.monotonic() + timeout, ""
+    while "streaming" not in line and time.monotonic() < deadline and job.poll() is None:
+        line = job.stderr.readline()
+    assert "streaming" in line, (line, job.poll())
+
+
 def frames_in(path) -> int:
     return int(stream(ffprobe(path), "video")["nb_read_frames"])
 
 
 @pytest.mark.timeout(120)
-def test_rtsp_in_rtsp_out_survives_a_source_restart(gst, tmp_path):
-    clip = fixture("video/cutBunny.mp4")
+def test_rtsp_in_rtsp_out_survives_a_source_restart(gst, tmp_path, long_clip):
+    clip = long_clip
     src_port, out_port = free_port(), free_port()
     received = tmp_path / "received.ts"
     server = gst_file_server(clip, src_port)
@@ -42,7 +62,8 @@ def test_rtsp_in_rtsp_out_survives_a_source_restart(gst, tmp_path):
                             "--height", "96", "--duration", "12", "--reconnect-timeout", "20"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(4)
+        started(job)
+        time.sleep(2)
         stop(server, signal.SIGKILL)  # the camera dies mid-stream...
         time.sleep(2)
         server = gst_file_server(clip, src_port)  # ...and comes back
@@ -63,7 +84,7 @@ def test_rtsp_in_rtsp_out_survives_a_source_restart(gst, tmp_path):
 
 @pytest.mark.timeout(120)
 def test_file_to_stdout_mpegts_keeps_every_frame(tmp_path):
-    clip = fixture("video/cutBunny.mp4")
+    clip = SAMPLE_CLIP
     out = tmp_path / "out.ts"
     with out.open("wb") as f:
         proc = subprocess.run([*STREAM, str(clip), "--out", "-", "--height", "96"], stdout=f,
@@ -71,23 +92,19 @@ def test_file_to_stdout_mpegts_keeps_every_frame(tmp_path):
     assert proc.returncode == 0, proc.stderr
     info = ffprobe(out)
     assert info["format"]["format_name"] == "mpegts"
-    assert frames_in(out) == 240  # a file source is offline: nothing dropped, ends at its end
+    assert frames_in(out) == 156  # a file source is offline: nothing dropped, ends at its end
 
 
 @pytest.mark.timeout(120)
 def test_realtime_file_serve_over_rtsp(gst, tmp_path):
-    clip = fixture("video/cutBunny.mp4")
+    clip = SAMPLE_CLIP
     port = free_port()
     job = subprocess.Popen([*STREAM, str(clip), "--realtime", "--serve", f"rtsp://127.0.0.1:{port}/live",
                             "--height", "96", "--duration", "9", "--stats"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     got = tmp_path / "viewer.ts"
     try:
-        deadline = time.monotonic() + 30
-        line = ""
-        while "streaming" not in line and time.monotonic() < deadline:  # printed once the server is up
-            line = job.stderr.readline()
-        assert "streaming" in line, line
+        started(job)  # printed once the server is up
         viewer = subprocess.run(["ffmpeg", "-v", "error", "-y", "-rtsp_transport", "tcp", "-i",
                                  f"rtsp://127.0.0.1:{port}/live", "-t", "3", "-c", "copy", str(got)],
                                 capture_output=True, text=True, timeout=40)
@@ -108,7 +125,7 @@ def test_dead_endpoints_give_one_line_errors(tmp_path):
     assert proc.returncode == 1 and time.monotonic() - started < 25
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot connect" in lines[0], proc.stderr
-    clip = fixture("video/cutBunny.mp4")
+    clip = SAMPLE_CLIP
     proc = run_cli("stream", clip, "--out", f"rtsp://127.0.0.1:{port}/x", "--height", "96", timeout=30)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("rtstyle: error:") and "publishing" in proc.stderr
@@ -123,7 +140,7 @@ def test_dead_endpoints_give_one_line_errors(tmp_path):
 
 @pytest.mark.timeout(90)
 def test_sigint_stops_a_live_stream_promptly_and_leaves_a_playable_file(tmp_path):
-    clip = fixture("video/cup.mp4")
+    clip = SAMPLE_CLIP
     out = tmp_path / "live.ts"
     job = subprocess.Popen([*STREAM, str(clip), "--realtime", "--loop", "--out", str(out), "--height", "96"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -144,18 +161,18 @@ def test_sigint_stops_a_live_stream_promptly_and_leaves_a_playable_file(tmp_path
 
 @pytest.mark.timeout(120)
 def test_convert_stats_summary(tmp_path):
-    clip = fixture("video/cutBunny.mp4")
+    clip = SAMPLE_CLIP
     proc = run_cli("convert", clip, "-o", tmp_path / "o.mp4", "--height", "96", "--stats", timeout=110)
     assert proc.returncode == 0, proc.stderr
     assert "stats:" in proc.stderr and "stats summary" in proc.stderr
-    assert "frames: 240 in, 240 out, 0 dropped" in proc.stderr
+    assert "frames: 156 in, 156 out, 0 dropped" in proc.stderr
     for stage in ("source", "preprocess", "inference", "postprocess", "sink"):
         assert f"  {stage}" in proc.stderr
 
 
 @pytest.mark.timeout(90)
-def test_a_source_that_stays_dead_ends_with_one_error_and_a_playable_file(gst, tmp_path):
-    clip = fixture("video/cutBunny.mp4")
+def test_a_source_that_stays_dead_ends_with_one_error_and_a_playable_file(gst, tmp_path, long_clip):
+    clip = long_clip
     port = free_port()
     out = tmp_path / "partial.ts"
     server = gst_file_server(clip, port)
@@ -163,7 +180,8 @@ def test_a_source_that_stays_dead_ends_with_one_error_and_a_playable_file(gst, t
                             "--timeout", "2", "--reconnect-timeout", "4"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(4)
+        started(job)
+        time.sleep(2)
         stop(server, signal.SIGKILL)
         killed = time.monotonic()
         err = job.communicate(timeout=60)[1]
@@ -180,7 +198,7 @@ def test_a_source_that_stays_dead_ends_with_one_error_and_a_playable_file(gst, t
 
 @pytest.mark.timeout(120)
 def test_http_source_plays_to_its_end_and_an_unplayable_one_gives_up(tmp_path):
-    clip = fixture("video/cutBunny.mp4")
+    clip = SAMPLE_CLIP
     site = tmp_path / "site"
     site.mkdir()
     # Python's http.server cannot serve byte ranges, so an MP4 with its index at the end cannot
@@ -198,7 +216,7 @@ def test_http_source_plays_to_its_end_and_an_unplayable_one_gives_up(tmp_path):
                        "--policy", "offline", timeout=100)
         assert proc.returncode == 0, proc.stderr
         assert "stream lost" not in proc.stderr  # its end is the end, not a drop to reconnect from
-        assert frames_in(out) == 240
+        assert frames_in(out) == 156
 
         started = time.monotonic()
         proc = run_cli("stream", f"http://127.0.0.1:{port}/clip.mp4", "--out", tmp_path / "never.ts",
@@ -230,10 +248,7 @@ def test_the_rtsp_server_goes_when_rtstyle_is_killed(gst, clip):
     for attempt in range(2):
         job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline, line = time.monotonic() + 40, ""
-            while "streaming" not in line and time.monotonic() < deadline and job.poll() is None:
-                line = job.stderr.readline()
-            assert "streaming" in line, (attempt, line, job.poll())
+            started(job)
             assert not port_free(port)
             job.kill()  # SIGKILL: no cleanup runs in rtstyle
             job.wait(10)
@@ -254,9 +269,7 @@ def test_a_live_recording_reaches_the_disk_as_it_goes(tmp_path, clip):
     job = subprocess.Popen([*STREAM, str(clip), "--realtime", "--loop", "--out", str(out), "--height", "96"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline, line = time.monotonic() + 40, ""
-        while "streaming" not in line and time.monotonic() < deadline:
-            line = job.stderr.readline()
+        started(job)
         time.sleep(3)
         written = sum(p.stat().st_size for p in out.parent.iterdir())
         job.send_signal(signal.SIGINT)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import fixture, run_cli, steady_style
+from rtstyle.convert import SAMPLE_CLIP
+from conftest import run_cli, steady_style
 from rtstyle.errors import RtstyleError
 from rtstyle.frames import Frame
 from rtstyle.images import read_image
@@ -24,8 +25,8 @@ STEP = 3  # pan speed, pixels per frame
 
 
 @pytest.fixture(scope="module")
-def photo() -> np.ndarray:
-    image = read_image(fixture("images/content/golden_gate.jpg"))
+def photo(photo_file) -> np.ndarray:
+    image = read_image(photo_file)
     return cv2.resize(image, (SIZE[0] * 2, SIZE[1] * 2), interpolation=cv2.INTER_AREA)
 
 
@@ -182,11 +183,9 @@ def test_torch_path_on_cuda_matches_cpu(photo):
     assert (gpu.cpu().int() - cpu.int()).abs().max() <= 1
 
 
-def test_eval_temporal_writes_json_plot_and_strip(tmp_path):
-    clip = fixture("video/cutBunny.mp4")
-    steady = steady_style("steady-eval", 0.3)  # a network that names its own smoothing strength
-    r = run_cli("eval-temporal", str(clip), "--style", steady,
-                "--style-image", str(fixture("images/style/mosaic.jpg")),
+def test_eval_temporal_writes_json_plot_and_strip(tmp_path, network, painting_files):
+    steady = steady_style(network, "steady-eval", 0.3)  # a network that names its own smoothing strength
+    r = run_cli("eval-temporal", str(SAMPLE_CLIP), "--style", steady, "--style-image", str(painting_files[0]),
                 "--frames", "10", "--every", "4", "--height", "180", "-o", str(tmp_path / "m"), "-q")
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "m.json").read_text())
@@ -210,6 +209,6 @@ def test_eval_temporal_writes_json_plot_and_strip(tmp_path):
     (["--frames", "1"], "needs at least 2 frames"),
 ])
 def test_eval_temporal_bad_input_is_one_line(tmp_path, args, message):
-    r = run_cli("eval-temporal", str(fixture("video/cutBunny.mp4")), "-o", str(tmp_path / "m"), "-q", *args)
+    r = run_cli("eval-temporal", str(SAMPLE_CLIP), "-o", str(tmp_path / "m"), "-q", *args)
     assert r.returncode == (2 if "must be between" in message else 1)
     assert message in r.stderr and "Traceback" not in r.stderr

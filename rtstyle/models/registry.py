@@ -182,8 +182,9 @@ ARBITRARY_ARCHITECTURES = ("adain", "magenta_arbitrary")  # styles that take --s
 
 
 def is_condition(style: Style) -> bool:
-    """A condition alone for one of Magenta's networks: a preset, or a preset's lite student."""
-    return style.meta.architecture in PRESET_ARCHITECTURES and not needs_style_image(style)
+    """A condition alone for one of Magenta's networks: a preset, or a preset's lite student (not
+    an ONNX export of one, which holds the network too)."""
+    return style.format != "onnx" and style.meta.architecture in PRESET_ARCHITECTURES and not needs_style_image(style)
 
 
 def is_preset(style: Style) -> bool:
