@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from shutil import which
 
 import cv2
 import numpy as np
 import pytest
+
+from servers import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
@@ -206,7 +209,21 @@ def clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ffmpeg_tools():
-    from shutil import which
-
     if not which("ffprobe") or not which("ffmpeg"):
         pytest.fail("ffmpeg/ffprobe are required for the end-to-end tests (./setup.sh dev installs them)")
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    """An Xvfb display (":N") for the tests of the live window, stopped at the end."""
+    for tool in ("Xvfb", "xdotool"):
+        if not which(tool):
+            pytest.fail(f"{tool} is required for the live-window tests (./setup.sh dev installs it)")
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()  # Xvfb writes its display number once it accepts clients
+    yield f":{number}"
+    stop(proc)

@@ -18,10 +18,9 @@ from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
 from rtstyle.models import import_style, resolve_style
 from servers import stop
-from test_live import wait_for, wait_size, x, xvfb  # noqa: F401 (xvfb: the fixture)
+from screens import wait_for, wait_size, x
 
 PAIR = "onnx/magenta_arbitrary"
-CANDY, UDNIE = "images/style/candy.jpg", "images/style/udnie.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +31,8 @@ def magenta() -> str:
 
 
 @pytest.fixture(scope="module")
-def photo() -> np.ndarray:
-    return cv2.resize(read_image(fixture("images/content/sailboat.jpg")), (384, 384), interpolation=cv2.INTER_AREA)
+def photo(photo_file) -> np.ndarray:
+    return cv2.resize(read_image(photo_file), (384, 384), interpolation=cv2.INTER_AREA)
 
 
 def mad(a: np.ndarray, b: np.ndarray) -> float:
@@ -48,19 +47,19 @@ def test_import_lists_the_pair_as_one_style(magenta):
     assert "magenta_arbitrary" in proc.stdout and "predict" not in proc.stdout  # the predictor is not a style
 
 
-def test_any_image_is_a_style(magenta, photo):
+def test_any_image_is_a_style(magenta, photo, painting_files):
     base = create_backend(resolve_style(magenta))
     assert isinstance(base, ArbitraryStyleBackend) and base.fixed_size == (384, 384)
-    candy = base.with_style([read_image(fixture(CANDY))])(photo)
-    udnie = base.with_style([read_image(fixture(UDNIE))])(photo)
+    candy = base.with_style([read_image(painting_files[0])])(photo)
+    udnie = base.with_style([read_image(painting_files[1])])(photo)
     assert candy.shape == photo.shape and candy.dtype == np.uint8
     assert mad(candy, photo) > 20 and mad(udnie, photo) > 20  # stylized
     assert mad(candy, udnie) > 15  # and each image gives its own look
 
 
-def test_mixing_weights_are_normalised(magenta, photo):
+def test_mixing_weights_are_normalised(magenta, photo, painting_files):
     base = create_backend(resolve_style(magenta))
-    images = [read_image(fixture(CANDY)), read_image(fixture(UDNIE))]
+    images = [read_image(painting_files[0]), read_image(painting_files[1])]
     only_candy = base.with_style(images[:1])
     np.testing.assert_allclose(base.with_style(images, [1, 0]).style_vector, only_candy.style_vector, atol=1e-6)
     np.testing.assert_allclose(base.with_style(images, [2, 2]).style_vector,
@@ -73,9 +72,9 @@ def test_mixing_weights_are_normalised(magenta, photo):
             base.with_style(images, bad)
 
 
-def test_alpha_moves_from_the_content_to_the_style(magenta, photo):
+def test_alpha_moves_from_the_content_to_the_style(magenta, photo, painting_files):
     base = create_backend(resolve_style(magenta))
-    candy = [read_image(fixture(CANDY))]
+    candy = [read_image(painting_files[0])]
     full, none = base.with_style(candy, alpha=1.0)(photo), base.with_style(candy, alpha=0.0)(photo)
     half = base.with_style(candy, alpha=0.5)(photo)
     assert mad(none, photo) < mad(half, photo) < mad(full, photo)
@@ -84,37 +83,37 @@ def test_alpha_moves_from_the_content_to_the_style(magenta, photo):
         base.with_style(candy, alpha=1.5)
 
 
-def test_sessions_are_shared_between_styles(magenta):
+def test_sessions_are_shared_between_styles(magenta, painting_files):
     base = create_backend(resolve_style(magenta))
-    bound = base.with_style([read_image(fixture(CANDY))])
+    bound = base.with_style([read_image(painting_files[0])])
     assert bound.session is base.session and bound.predictor is base.predictor and base.style_vector is None
 
 
 @pytest.mark.parametrize("args,message", [
     ([], "give --style-image"),
     (["--style-image", "MISSING.jpg"], "no such file"),
-    (["--style-image", CANDY, "--style-weights", "1", "2"], "style-weights"),
-    (["--style-image", CANDY, "--alpha", "2"], "--alpha must be between 0 and 1"),
-    (["--style-image", CANDY, "--backend", "torch"], "runs on onnxruntime"),
+    (["--style-image", "PAINTING", "--style-weights", "1", "2"], "style-weights"),
+    (["--style-image", "PAINTING", "--alpha", "2"], "--alpha must be between 0 and 1"),
+    (["--style-image", "PAINTING", "--backend", "torch"], "runs on onnxruntime"),
 ])
-def test_arbitrary_errors_are_one_line(magenta, tmp_path, args, message):
-    args = [str(fixture(a)) if a.startswith("images/") else a for a in args]
-    proc = run_cli("image", fixture("images/content/amber.jpg"), "-o", tmp_path / "o.png", "--style", magenta, *args)
+def test_arbitrary_errors_are_one_line(magenta, tmp_path, args, message, photo_file, painting_files):
+    args = [str(painting_files[0]) if a == "PAINTING" else a for a in args]
+    proc = run_cli("image", photo_file, "-o", tmp_path / "o.png", "--style", magenta, *args)
     usage = "must be between" in message  # an option out of range: bad usage, status 2
     assert proc.returncode == (2 if usage else 1) and message in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "o.png").exists()
 
 
-def test_style_image_with_a_per_style_network_is_refused(tmp_path):
-    proc = run_cli("image", fixture("images/content/amber.jpg"), "-o", tmp_path / "o.png", "--style", "starry",
-                   "--style-image", fixture(CANDY))
+def test_style_image_with_a_per_style_network_is_refused(tmp_path, painting_files, photo_file):
+    proc = run_cli("image", photo_file, "-o", tmp_path / "o.png", "--style", "starry",
+                   "--style-image", painting_files[0])
     assert proc.returncode == 1 and "needs an arbitrary-style model" in proc.stderr
 
 
 @pytest.mark.usefixtures("ffmpeg_tools")
-def test_convert_with_a_style_image_keeps_every_frame(magenta, tmp_path):
+def test_convert_with_a_style_image_keeps_every_frame(magenta, tmp_path, painting_files):
     out = tmp_path / "o.mp4"
-    run_cli("convert", "--style", magenta, "--style-image", fixture(UDNIE), "--alpha", "0.8", "--height", "180",
+    run_cli("convert", "--style", magenta, "--style-image", painting_files[1], "--alpha", "0.8", "--height", "180",
             "-o", out, "-q", check=True)
     v = stream(ffprobe(out), "video")
     assert int(v["nb_read_frames"]) == 156 and (int(v["width"]), int(v["height"])) == (320, 180)
@@ -122,20 +121,20 @@ def test_convert_with_a_style_image_keeps_every_frame(magenta, tmp_path):
 
 @pytest.mark.timeout(240)
 @pytest.mark.usefixtures("ffmpeg_tools")
-def test_live_style_dir_cycles_style_images(magenta, xvfb, tmp_path):
+def test_live_style_dir_cycles_style_images(magenta, xvfb, tmp_path, photo_file, painting_files):
     clip = tmp_path / "still.mp4"
     # lossless, so every frame is the same (the 384x384 model magnifies coding noise between P-frames)
-    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(fixture("images/content/golden_gate.jpg")),
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(photo_file),
                     "-t", "4", "-r", "12", "-vf", "scale=320:-2", "-pix_fmt", "yuv420p", "-c:v", "libx264",
                     "-qp", "0", str(clip)], check=True)
     with av.open(str(clip)) as c:
         frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
     styles = tmp_path / "styles"
     styles.mkdir()
-    for name in (CANDY, UDNIE):
-        (styles / name.split("/")[-1]).write_bytes(fixture(name).read_bytes())
+    for painting in painting_files:
+        (styles / painting.name).write_bytes(painting.read_bytes())
     base = create_backend(resolve_style(magenta))
-    expected = [base.with_style([read_image(styles / n)])(frame) for n in ("candy.jpg", "udnie.jpg")]
+    expected = [base.with_style([read_image(styles / p.name)])(frame) for p in sorted(painting_files)]
     assert mad(expected[0], expected[1]) > 15
     env = {**os.environ, "DISPLAY": xvfb}
     proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "live", "--source", str(clip), "--realtime", "--loop",

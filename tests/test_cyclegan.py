@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ffprobe, fixture, run_cli, stream
-from test_convert import short_clip  # noqa: F401 (the fixture)
+from conftest import ffprobe, run_cli, stream
 from rtstyle.backends import create_backend
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
 from rtstyle.models import resolve_style
 from rtstyle.models.cyclegan import ResnetGenerator
 
-CONTENT = "images/content/golden_gate.jpg"
 LEVELS = (200, 120, 40)  # R, G, B the constant generator paints
 
 
@@ -68,7 +66,7 @@ def test_checkpoint_variants_load_and_match(tmp_path, variant):
         assert torch.allclose(style.build()(x), g(x), atol=1e-4)
 
 
-def test_import_then_every_mode_paints_in_rgb_0_255(tmp_path, short_clip):
+def test_import_then_every_mode_paints_in_rgb_0_255(tmp_path, short_clip, photo_file):
     """The constant generator pins down the output mapping: -1..1 back to 0..255, RGB order."""
     ckpt = tmp_path / "latest_net_G.pth"
     torch.save(constant_generator().state_dict(), ckpt)
@@ -77,7 +75,7 @@ def test_import_then_every_mode_paints_in_rgb_0_255(tmp_path, short_clip):
     assert any("painter" in line and "cyclegan_resnet" in line and "ngf 8, 2 res blocks" in line
                for line in listing.splitlines())
     out = tmp_path / "o.png"
-    run_cli("image", fixture(CONTENT), "-o", out, "--style", "painter", "--height", "96", check=True)
+    run_cli("image", photo_file, "-o", out, "--style", "painter", "--height", "96", check=True)
     img = read_image(out)
     assert img.shape[0] == 96 and np.abs(img.reshape(-1, 3).astype(int) - LEVELS).max() <= 1
     video = tmp_path / "o.mp4"

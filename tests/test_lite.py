@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import MOSAIC8, fixture, run_cli
+from conftest import run_cli
 from rtstyle.backends import create_backend
 from rtstyle.convert import load_backend
 from rtstyle.errors import RtstyleError
@@ -15,7 +15,6 @@ from rtstyle.models import TransformerNet, resolve_style
 from rtstyle.models.lite import ARCHITECTURE, LiteTransformerNet
 from rtstyle.models.registry import LITE_SUFFIX, available_styles, import_style, lite_variant
 
-PHOTO = "images/content/sailboat.jpg"
 
 
 def test_lite_net_keeps_the_interface_at_a_fraction_of_the_weights():
@@ -44,13 +43,14 @@ def test_a_preset_is_its_own_lite_variant_unless_it_ships_a_student():
         lite_variant("magenta")
 
 
-def test_lite_flag_runs_a_preset_on_onnxruntime_at_half_size_on_360_lines(tmp_path):
+def test_lite_flag_runs_a_preset_on_onnxruntime_at_half_size_on_360_lines(tmp_path, photo_file):
     out = tmp_path / "o.png"
-    proc = run_cli("image", fixture(PHOTO), "-o", out, "--style", "starry", "--lite", "--height", "360", check=True)
-    said = proc.stdout + proc.stderr
-    assert "style starry on onnxruntime(starry, cpu" in said and "infer-scale 0.5 from 360 lines" in said
-    assert read_image(out).shape == (360, 360, 3)  # the square photo at --height 360
-    proc = run_cli("image", fixture(PHOTO), "-o", tmp_path / "e.png", "--style", "adain", "--lite")
+    for style, runs in (("udnie", "udnie"), ("starry", "starry_lite")):  # udnie is its own, starry has a student
+        proc = run_cli("image", photo_file, "-o", out, "--style", style, "--lite", "--height", "360", "-y", check=True)
+        said = proc.stdout + proc.stderr
+        assert f"style {runs} on onnxruntime({runs}, cpu" in said and "infer-scale 0.5 from 360 lines" in said
+        assert read_image(out).shape == (360, 640, 3)
+    proc = run_cli("image", photo_file, "-o", tmp_path / "e.png", "--style", "adain", "--lite")
     assert proc.returncode == 1 and "no lite variant" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -71,20 +71,20 @@ def test_automatic_scale_keeps_small_frames_whole():
     assert np.array_equal(backend(frame), whole)
 
 
-def test_train_lite_writes_a_lite_style(tmp_path):
+def test_train_lite_writes_a_lite_style(tmp_path, painting_files, transformer_net):
     from rtstyle.images import write_image
 
     content = tmp_path / "content"
     content.mkdir()
     write_image(content / "a.png", (np.random.default_rng(1).random((96, 128, 3)) * 255).astype(np.uint8))
-    run_cli("train", "--lite", "--style-image", fixture("images/style/udnie.jpg"), "--content", content, "--name",
+    run_cli("train", "--lite", "--style-image", painting_files[1], "--content", content, "--name",
             "tl", "--out", tmp_path / "t", "--size", "64", "--style-size", "96", "--iters", "2", "-q", check=True)
     style = resolve_style(tmp_path / "t" / "tl.safetensors")
     assert style.meta.architecture == ARCHITECTURE and (style.meta.width, style.meta.num_residual) == (8, 3)
     frame = (np.random.default_rng(2).random((64, 80, 3)) * 255).astype(np.uint8)
     assert create_backend(style, "torch")(frame).shape == frame.shape
     # imported beside a full network NAME as NAME_lite, it is what --lite runs for NAME
-    import_style(fixture(MOSAIC8), "tl-full")
+    import_style(transformer_net, "tl-full")
     import_style(style.path, f"tl-full{LITE_SUFFIX}")
     assert lite_variant("tl-full").name == f"tl-full{LITE_SUFFIX}"
     backend = load_backend("tl-full", "torch", lite=True)

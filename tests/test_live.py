@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from shutil import which
 
 import av
 import cv2
@@ -17,94 +16,10 @@ import pytest
 
 from rtstyle.convert import SAMPLE_CLIP
 from conftest import ffprobe, steady_style, stream
+from screens import BELOW_OVERLAY, diff, wait_for, wait_size, x
 from servers import stop
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
-
-
-@pytest.fixture(scope="module")
-def xvfb():
-    for tool in ("Xvfb", "xdotool"):
-        if not which(tool):
-            pytest.fail(f"{tool} is required for the live-window tests (./setup.sh dev installs it)")
-    read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as f:
-        number = f.readline().strip()  # Xvfb writes its display number once it accepts clients
-    yield f":{number}"
-    stop(proc)
-
-
-def x(display: str, *args: str, timeout: float = 30) -> str:
-    out = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True,
-                         text=True, timeout=timeout)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def window(display: str) -> tuple[str, dict[str, int]]:
-    wid = x(display, "search", "--sync", "--name", "^rtstyle live$", timeout=90).split()[0]
-    geo = dict(line.split("=") for line in x(display, "getwindowgeometry", "--shell", wid).split())
-    return wid, {k: int(v) for k, v in geo.items() if k in ("X", "Y", "WIDTH", "HEIGHT")}
-
-
-def wait_size(display: str, width: int, height: int, timeout: float = 60) -> str:
-    """The window's id once it has taken the frame's size (it starts tiny, before the first frame)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        wid, g = window(display)
-        if (g["WIDTH"], g["HEIGHT"]) == (width, height):
-            return wid
-        assert time.monotonic() < deadline, f"window stayed {g['WIDTH']}x{g['HEIGHT']}, expected {width}x{height}"
-        time.sleep(0.3)
-
-
-def screenshot(display: str) -> np.ndarray:
-    png = subprocess.run(["ffmpeg", "-v", "error", "-f", "x11grab", "-video_size", "1280x720", "-i", display,
-                          "-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"],
-                         capture_output=True, timeout=30, check=True).stdout
-    return cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def window_image(display: str) -> np.ndarray:
-    _, g = window(display)
-    return screenshot(display)[g["Y"]:g["Y"] + g["HEIGHT"], g["X"]:g["X"] + g["WIDTH"]]
-
-
-BELOW_OVERLAY = slice(140, None)  # rows the overlay (two lines) never covers
-
-
-def diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) if a.shape == b.shape else 255.0
-
-
-def reexpose(display: str) -> None:
-    """Unmap and map the window. Under a bare Xvfb (no window manager), Qt now and then never
-    paints a new window (all black) although the app keeps calling imshow; mapping it again
-    makes it paint. Measured under CPU load: 17 black starts in 121; all 11 re-mapped ones painted."""
-    wid, _ = window(display)
-    x(display, "windowunmap", "--sync", wid)
-    x(display, "windowmap", "--sync", wid)
-
-
-def wait_for(display: str, expected: np.ndarray, timeout: float = 45) -> np.ndarray:
-    """Screenshots of the window until its part below the overlay shows `expected`."""
-    start = time.monotonic()
-    shot, reexposed = None, False
-    while time.monotonic() < start + timeout:
-        shot = window_image(display)
-        if diff(shot[BELOW_OVERLAY], expected[BELOW_OVERLAY]) < 4:
-            return shot
-        if not shot.any() and time.monotonic() > start + 3 and not reexposed:
-            reexpose(display)
-            reexposed = True
-        time.sleep(0.5)
-    what = ("never painted (all black)" if shot is not None and not shot.any() else
-            f"diff {diff(shot[BELOW_OVERLAY], expected[BELOW_OVERLAY]):.1f}" if shot is not None else "no screenshot")
-    raise AssertionError(f"the window never showed the expected frame in {timeout:.0f} s (last: {what}"
-                         f"{', after re-exposing it' if reexposed else ''})")
 
 
 @pytest.mark.timeout(240)

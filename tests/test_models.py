@@ -124,22 +124,22 @@ def test_builtin_styles_are_registered_with_metadata():
         assert m.stroke_long_side and 0 < float(m.extra["strength"]) <= 1, m.extra  # the defaults load_backend uses
 
 
-def test_import_checkpoint_then_find_by_name():
-    style = import_style(fixture(MOSAIC8), "mosaic-test")
+def test_import_checkpoint_then_find_by_name(transformer_net):
+    style = import_style(transformer_net, "mosaic-test")
     assert style.path.parent == user_dir() and style.path.suffix == ".safetensors"
     found = resolve_style("mosaic-test")
     assert found.origin == "user" and found.meta.width == 8
-    ref = resolve_style(fixture(MOSAIC8)).build()
+    ref = resolve_style(transformer_net).build()
     x = torch.rand(1, 3, 32, 32) * 255
     torch.testing.assert_close(found.build()(x), ref(x))
 
 
-def test_import_onnx_and_errors(tmp_path):
-    style = import_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"), "mosaic-onnx")
+def test_import_onnx_and_errors(tmp_path, fixed_onnx, transformer_net):
+    style = import_style(fixed_onnx, "mosaic-onnx")
     assert resolve_style("mosaic-onnx").format == "onnx"
     assert style.path.with_suffix(".json").is_file()
     with pytest.raises(RtstyleError, match="invalid style name"):
-        import_style(fixture(MOSAIC8), "../escape")
+        import_style(transformer_net, "../escape")
     (tmp_path / "x.txt").write_text("hi")
     with pytest.raises(RtstyleError, match="unsupported format"):
         import_style(tmp_path / "x.txt", "x")
@@ -150,14 +150,14 @@ def test_unknown_style_lists_the_choices():
         resolve_style("nope")
 
 
-def test_failed_reimport_keeps_the_existing_style(tmp_path):
-    import_style(fixture(MOSAIC8), "keep")
+def test_failed_reimport_keeps_the_existing_style(tmp_path, fixed_onnx, transformer_net):
+    import_style(transformer_net, "keep")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(RtstyleError):
         import_style(junk, "keep")
     assert resolve_style("keep").meta.width == 8
-    replaced = import_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"), "keep")
+    replaced = import_style(fixed_onnx, "keep")
     assert resolve_style("keep").format == "onnx"
     assert sorted(p.name for p in replaced.path.parent.glob("keep.*")) == ["keep.json", "keep.onnx"]
 
@@ -223,8 +223,8 @@ def test_import_refuses_nan_weights_and_shadowing_a_built_in(tmp_path):
             p.unlink()
 
 
-def test_reimport_in_another_format_leaves_no_stale_sidecar(tmp_path):
-    import_style(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx"), "swap")
+def test_reimport_in_another_format_leaves_no_stale_sidecar(tmp_path, fixed_onnx):
+    import_style(fixed_onnx, "swap")
     assert (user_dir() / "swap.json").exists()
     torch.save(TransformerNet(8).state_dict(), tmp_path / "w.pth")
     import_style(tmp_path / "w.pth", "swap")
@@ -232,10 +232,10 @@ def test_reimport_in_another_format_leaves_no_stale_sidecar(tmp_path):
     assert resolve_style("swap").meta.architecture == "transformer_net"
 
 
-def test_styles_lists_everything_when_one_user_file_is_damaged():
+def test_styles_lists_everything_when_one_user_file_is_damaged(fixed_onnx):
     damaged = [user_dir() / "cut_off.onnx", user_dir() / "garbage.safetensors"]
     user_dir().mkdir(parents=True, exist_ok=True)
-    damaged[0].write_bytes(fixture("onnx/fast_neural_style_nc8/mosaic_nc8_256x256.onnx").read_bytes()[:5000])
+    damaged[0].write_bytes(fixed_onnx.read_bytes()[:5000])
     damaged[1].write_bytes(b"junk")
     try:
         proc = run_cli("styles")
