@@ -62,12 +62,12 @@ class ConvertResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (BENCHMARKS.md, issue #7)
+LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (docs/benchmarks/history.md, issue #7)
 
 
 def lite_cpu_threads() -> int:
     """--lite on a CPU: the small network runs on ONNX Runtime with all cores but one, which is
-    left to decoding, smoothing and encoding. Measured on 2 cores (BENCHMARKS.md, issue #7):
+    left to decoding, smoothing and encoding. Measured on 2 cores (docs/benchmarks/history.md, issue #7):
     `convert --lite` 20.1 fps on PyTorch with 2 threads, 33.7 fps on ONNX Runtime with 1. Only
     the session gets the count: the process's other thread pools are left as they are."""
     return max(1, (os.cpu_count() or 2) - 1)

@@ -13,7 +13,7 @@ upsampled with detail, both mixed at the preset's strength), and the loss is the
 of the two in VGG-19 relu1_1..relu4_1 at the scale the style ratio is measured at. Matching the
 teacher's output, not the painting, keeps the preset's look: tuned straight against the painting
 the condition found a grey cross-hatch that scores well and looks like neither. Measured in
-BENCHMARKS.md ("`--lite`"): the ratio falls from 0.71-0.94 to 0.54-0.71 for starry within a few
+docs/benchmarks/history.md ("`--lite`"): the ratio falls from 0.71-0.94 to 0.54-0.71 for starry within a few
 dozen steps, the scene kept.
 """
 

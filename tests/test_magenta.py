@@ -76,7 +76,7 @@ def test_multistyle26_matches_onnx_runtime_on_the_original_file(style):
 
 def test_arbitrary_network_matches_its_float_graph_and_the_int8_one_closely():
     """The native module is the float network exactly; the original runs int8 activations,
-    which cost it 27-30 dB on the fixture photos (BENCHMARKS.md)."""
+    which cost it 27-30 dB on the fixture photos (docs/benchmarks/history.md)."""
     vector = predict_vector(scene(256, 256, seed=3))
     original = ort.InferenceSession(str(package_file("arbitrary_transform.onnx")), providers=["CPUExecutionProvider"])
     floats = ort.InferenceSession(reference_graph(package_file("arbitrary_transform.onnx")).SerializeToString(),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import NC16, ROOT, fixture, run_cli
+from conftest import ROOT, fixture, run_cli
 from rtstyle.backends import create_backend
 from rtstyle.convert import SAMPLE_SHOTS, load_backend
 from rtstyle.images import read_image, resize_long_side, write_image
@@ -26,15 +26,15 @@ from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, is_l
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-def test_train_writes_weights_log_and_resumes(tmp_path, content_dir):
-    style = fixture("images/style/udnie.jpg")
+def test_train_writes_weights_log_and_resumes(tmp_path, content_dir, painting_files):
+    style = painting_files[1]
     args = ["train", "--style-image", style, "--content", content_dir, "--name", "tiny", "--out", tmp_path / "t",
             "--width", "4", "--size", "64", "--style-size", "96", "-q"]
     first = run_cli(*args, "--iters", "3")
     assert first.returncode == 0, first.stderr
     weights = tmp_path / "t" / "tiny.safetensors"
     meta = resolve_style(weights).meta
-    assert meta.width == 4 and "udnie.jpg" in meta.provenance
+    assert meta.width == 4 and style.name in meta.provenance
     second = run_cli(*args, "--iters", "5")
     assert second.returncode == 0, second.stderr
     rows = list(csv.DictReader(open(tmp_path / "t" / "tiny.losses.csv")))
@@ -84,18 +84,18 @@ def test_stability_views_show_the_same_scene_at_the_returned_offset():
     assert len(offsets) > 10
 
 
-def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir):
-    import_style(fixture(f"{NC16}/mosaic_nc16_b1_e2_1e05_1e10.model"), "tune-base")  # a TransformerNet to start from
-    style = fixture("images/style/mosaic.jpg")
+def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir, transformer_net, painting_files):
+    import_style(transformer_net, "tune-base")  # a TransformerNet (width 8) to start from
+    style = painting_files[0]
     args = ["train", "--style-image", style, "--content", content_dir, "--init", "tune-base", "--temporal-weight",
             "10", "--size", "64", "--style-size", "96", "--iters", "2", "-q"]
     proc = run_cli(*args, "--name", "steady", "--out", tmp_path / "t")
     assert proc.returncode == 0, proc.stderr
     meta = resolve_style(tmp_path / "t" / "steady.safetensors").meta
-    assert (meta.architecture, meta.width, meta.num_residual) == ("transformer_net", 16, 5)  # tune-base's network
+    assert (meta.architecture, meta.width, meta.num_residual) == ("transformer_net", 8, 5)  # tune-base's network
     rows = list(csv.DictReader(open(tmp_path / "t" / "steady.losses.csv")))
     assert len(rows) == 2 and all(float(r["temporal"]) > 0 for r in rows)
-    bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--width", "8")
+    bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--width", "16")
     assert bad.returncode == 1 and "--init tune-base" in bad.stderr and "Traceback" not in bad.stderr
     resumed = run_cli(*[a for a in args if a not in ("--temporal-weight", "10")], "--iters", "3",
                       "--name", "steady", "--out", tmp_path / "t")  # argparse: the last --iters wins
@@ -106,10 +106,10 @@ def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir):
 
 
 @pytest.mark.parametrize("init", ["starry", "magenta"])
-def test_train_init_from_a_preset_is_one_line(tmp_path, content_dir, init):
+def test_train_init_from_a_preset_is_one_line(tmp_path, content_dir, init, painting_files):
     """Presets are conditions of Magenta's networks, not TransformerNets: nothing to fine-tune."""
     for lite in ([], ["--lite"]):
-        proc = run_cli("train", "--style-image", fixture("images/style/udnie.jpg"), "--content", content_dir,
+        proc = run_cli("train", "--style-image", painting_files[1], "--content", content_dir,
                        "--init", init, "--name", "x", "--out", tmp_path / "o", "--iters", "1", "-q", *lite)
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -117,9 +117,9 @@ def test_train_init_from_a_preset_is_one_line(tmp_path, content_dir, init):
     assert not (tmp_path / "o").exists()
 
 
-def test_train_without_content_is_one_line(tmp_path):
+def test_train_without_content_is_one_line(tmp_path, painting_files):
     (tmp_path / "empty").mkdir()
-    proc = run_cli("train", "--style-image", fixture("images/style/udnie.jpg"), "--content", tmp_path / "empty",
+    proc = run_cli("train", "--style-image", painting_files[1], "--content", tmp_path / "empty",
                    "--name", "x", "--out", tmp_path / "o", "--iters", "1", "-q")
     assert proc.returncode == 1 and "no images or videos" in proc.stderr and "Traceback" not in proc.stderr
 

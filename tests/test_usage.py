@@ -3,11 +3,13 @@ cannot hold are refused up front."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 
 @pytest.mark.parametrize("args, says", [
@@ -76,3 +78,20 @@ def test_ctrl_c_while_starting_up_is_one_line(tmp_path, clip, delay):
     err = proc.communicate(timeout=60)[1]
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
     assert proc.returncode in (0, 130, -signal.SIGINT), err  # done already, stopped, or before Python started
+
+
+def test_the_cli_reference_is_generated_from_the_parser():
+    """docs/cli.md is every command's --help: a changed option without a regenerated file fails here."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "make_cli_docs.py"), "--check"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = (ROOT / "docs" / "cli.md").read_text()
+    assert "## rtstyle convert" in text and "--teacher-scale" in text
+
+
+def test_help_does_not_import_torch():
+    """`rtstyle --help` and every command's --help stay quick: the parser imports no torch."""
+    code = ("import sys\nfrom rtstyle.cli import build_parser\nbuild_parser()\n"
+            "print(sorted(m for m in ('torch', 'onnxruntime', 'av') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

@@ -102,7 +102,7 @@ def main() -> int:
     else:
         arch = f"TransformerNet (Johnson et al. 2016), width {meta.width}, {meta.num_residual} residual blocks"
         versus = ""
-    video_note = (" (this network's own, from the benchmark in BENCHMARKS.md, "
+    video_note = (" (this network's own, from the benchmark in docs/benchmarks/history.md, "
                   "\"The default setting meets the targets\")"
                   if meta.temporal_strength is not None else " (the default for networks that name none)")
     ratios = "\n".join(f"| {k} | {v:.3f} |" for k, v in result["ratios"].items())

@@ -36,7 +36,7 @@ def auto_backend(style: Style) -> str:
     if tensorrt_available() and not _any_image(style):
         return "tensorrt"
     if style.meta.architecture in PRESET_ARCHITECTURES and not torch.cuda.is_available():
-        return "onnxruntime"  # 4-5x PyTorch's speed on a CPU for these networks (BENCHMARKS.md)
+        return "onnxruntime"  # 4-5x PyTorch's speed on a CPU for these networks (docs/benchmarks/history.md)
     return "onnxruntime" if style.format == "onnx" else "torch"
 
 

@@ -102,7 +102,7 @@ class AdaINTorchBackend(AdaINStyle, TorchBackend):
         if options.get("cuda_graphs") or options.get("compile"):
             raise RtstyleError("--cuda-graphs and --compile are not available for AdaIN styles")
         # NHWC on the CPU too: oneDNN runs these plain VGG-style convolutions faster in it
-        # (a 640x360 frame 629 -> 485 ms, a 256 px style image 76 -> 63 ms; BENCHMARKS.md)
+        # (a 640x360 frame 629 -> 485 ms, a 256 px style image 76 -> 63 ms; docs/benchmarks/history.md)
         options.setdefault("channels_last", True)
         super().__init__(style, device, precision, **options)
         self.stats: StyleStats | None = None

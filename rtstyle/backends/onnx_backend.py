@@ -23,7 +23,7 @@ def _fixed_dims(shape: list) -> tuple[int, int] | None:
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """Measured on 2 CPU cores (BENCHMARKS.md, issue #7): full graph optimisation (starry
+    """Measured on 2 CPU cores (docs/benchmarks/history.md, issue #7): full graph optimisation (starry
     at 640x360: 135 ms against 181 with basic), the memory arena on (off: 162 ms); `threads`
     intra-op threads (default: one per core)."""
     opts = ort.SessionOptions()

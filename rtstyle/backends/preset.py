@@ -5,7 +5,7 @@ instead of exporting every preset and blend, the network is exported once with t
 condition as a second input and each preset feeds its own: switching presets (the live
 `n`/`b` keys) or trying a blend costs no export. On a CPU this is the default backend for
 presets: ONNX Runtime runs these networks 4-5x faster than PyTorch's oneDNN path
-(BENCHMARKS.md, "Magenta's networks").
+(docs/benchmarks/history.md, "Magenta's networks").
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ frame (after Petschnigg et al. 2004). Measured against the full-resolution styli
 the fixture photos at 640x360, half-size inference (starry): style-loss ratio 0.498 with
 the detail, 0.649 bicubic, 0.744 bilinear; a fast guided filter (He & Sun 2015, any radius
 and eps tried) scored 1.1-1.8, because its local linear model of the luminance replaces
-the network's texture (BENCHMARKS.md, issue #7).
+the network's texture (docs/benchmarks/history.md, issue #7).
 
 Works on NHWC uint8 frames: torch tensors on any device (F.interpolate), or numpy arrays,
 which OpenCV resizes (the same half-pixel bicubic and area filters) four times faster than
-torch on a CPU: 3.5 against 15 ms a 640x360 frame on one core (BENCHMARKS.md, issue #20).
+torch on a CPU: 3.5 against 15 ms a 640x360 frame on one core (docs/benchmarks/history.md, issue #20).
 """
 
 from __future__ import annotations

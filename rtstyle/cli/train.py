@@ -130,7 +130,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
     p.add_argument("--temporal-weight", type=float, default=d.temporal_weight,
                    help="weight of the stability loss (outputs of shifted, noisy views must agree); "
-                        "0 = off. Makes video flicker less (see BENCHMARKS.md)")
+                        "0 = off. Makes video flicker less (see docs/benchmarks/history.md)")
     p.add_argument("--init", metavar="STYLE", help="start from this style's weights (name or file), "
                                                    "e.g. to fine-tune it with --temporal-weight")
     p.add_argument("--device", choices=DEVICES, default=d.device,

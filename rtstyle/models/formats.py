@@ -51,7 +51,7 @@ class StyleMeta:
 
     @property
     def temporal_strength(self) -> float | None:
-        """The smoothing strength measured best for this network (BENCHMARKS.md), if it names one."""
+        """The smoothing strength measured best for this network (docs/benchmarks/history.md), if it names one."""
         value = self.extra.get("temporal_strength")
         if value is None:
             return None

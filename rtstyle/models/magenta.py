@@ -239,7 +239,7 @@ def reference_graph(path: Path, int8_activations: bool = False):
     is fully convolutional) and, unless `int8_activations`, its activation quantization
     removed (each Quantize/DequantizeLinear of a computed tensor becomes an Identity): the
     float reference the native module must match; the int8 original differs from it by what
-    int8 activations cost (tests, BENCHMARKS.md)."""
+    int8 activations cost (tests, docs/benchmarks/history.md)."""
     import onnx
 
     model = onnx.load(str(path))

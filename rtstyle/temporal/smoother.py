@@ -9,7 +9,7 @@ a style switch, take the fresh stylization as it is.
 
 How much to carry over depends on the network: one trained for stability (`rtstyle
 train --temporal-weight`) flickers little by itself, and blending costs style (see
-BENCHMARKS.md), so such a style names its own lighter strength in its metadata
+docs/benchmarks/history.md), so such a style names its own lighter strength in its metadata
 (`temporal_strength`). Unless the user fixes `--temporal-strength`, the smoother
 follows the style it is given (`follow`), also across live style switches.
 """
