@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import onnxruntime as ort
@@ -227,3 +229,21 @@ def test_infer_scale_cli(tmp_path, photo_file, fixed_onnx):
         proc = run_cli("image", photo, "-o", tmp_path / "x.png", *args)
         status = 2 if "between" in message else 1  # out of range: bad usage
         assert proc.returncode == status and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("backend,precision,options,message", [
+    ("onnxruntime", "bf16", {}, "--precision bf16: the onnxruntime backend runs fp32, fp16"),
+    ("onnxruntime", None, {"cuda_graphs": True}, "--cuda-graphs applies to the torch backend, not onnxruntime"),
+    ("torch", None, {"threads": 1}, "--threads applies to the onnxruntime backend, not torch"),
+])
+def test_one_table_says_what_each_runtime_takes(network, backend, precision, options, message):
+    """runtimes.RUNTIMES is the one list of backends, precisions and options: the CLI's choices
+    come from it and create_backend refuses what a runtime does not have, in one line."""
+    from rtstyle.cli import build_parser
+    from rtstyle.runtimes import BACKEND_CHOICES, PRECISIONS
+
+    with pytest.raises(RtstyleError, match=re.escape(message)):
+        create_backend(resolve_style(str(network)), backend, precision=precision, **options)
+    convert = build_parser()._subparsers._group_actions[0].choices["convert"]
+    choices = {a.dest: a.choices for a in convert._actions}
+    assert tuple(choices["backend"]) == BACKEND_CHOICES and tuple(choices["precision"]) == PRECISIONS

@@ -8,6 +8,7 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.magenta import STYLE_VECTOR
+from ..runtimes import BACKEND_NAMES, check_request
 from ..models.registry import PRESET_ARCHITECTURES, Style, is_condition, needs_style_image
 from .adain import ARCHITECTURE as ADAIN, AdaINOnnxBackend, AdaINTorchBackend
 from .arbitrary import ARCHITECTURE as ARBITRARY, ArbitraryStyleBackend
@@ -17,8 +18,6 @@ from .preset import PresetOnnxBackend
 from .style_vector import StyleVectorBackend, StyleVectorOnnxBackend
 from .torch_backend import TensorBackend, TorchBackend
 
-BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt")
-TORCH_OPTIONS = {"cuda_graphs", "compile", "channels_last"}  # the CUDA fast path's switches
 
 
 def tensorrt_available() -> bool:
@@ -52,8 +51,10 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         backend = auto_backend(style)
     if backend not in BACKEND_NAMES:
         raise RtstyleError(f"unknown backend {backend!r} (choose from auto, {', '.join(BACKEND_NAMES)})")
-    if set(options) & TORCH_OPTIONS and backend != "torch":
-        raise RtstyleError(f"--cuda-graphs and --compile apply to the torch backend, not {backend}")
+    try:
+        check_request(backend, precision, options)
+    except ValueError as exc:
+        raise RtstyleError(str(exc)) from None
     if style.meta.architecture == ARBITRARY:
         if backend != "onnxruntime":
             raise RtstyleError(f"style {style.name!r} is an arbitrary-style ONNX pair: it runs on onnxruntime")

@@ -18,12 +18,12 @@ import torch
 
 from ..errors import RtstyleError
 from ..models.registry import Style
+from ..runtimes import PRECISIONS, torch_dtype
 from .base import Backend, mix
 from .color import gray3, keep_chroma
 from .upsample import at_reduced_size
 from .tensor_ops import from_network, to_network
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 COMPILERS = ("inductor", "tensorrt")  # torch.compile backends: PyTorch's own, torch-tensorrt's
 
 
@@ -109,11 +109,11 @@ class TorchBackend(TensorBackend):
         self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         cuda = self._device.type == "cuda"
         self._precision = precision or ("fp16" if cuda else "fp32")
-        if self._precision not in DTYPES:
-            raise RtstyleError(f"precision {self._precision!r}: choose one of {', '.join(DTYPES)}")
+        if self._precision not in PRECISIONS:
+            raise RtstyleError(f"precision {self._precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not cuda and self._precision != "fp32":
             raise RtstyleError(f"precision {self._precision} needs a CUDA GPU; the CPU backend runs fp32")
-        self.dtype = DTYPES[self._precision]
+        self.dtype = torch_dtype(self._precision)
         self.channels_last = cuda if channels_last is None else channels_last
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model = style.build().to(self._device, self.dtype, memory_format=fmt)

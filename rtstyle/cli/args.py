@@ -8,6 +8,7 @@ import math
 
 from ..errors import RtstyleError, UsageError
 from ..output_files import check_output, free_path
+from ..runtimes import BACKEND_CHOICES, PRECISIONS
 
 
 def _parsed(text: str, kind: type) -> int | float:
@@ -45,10 +46,10 @@ def crf_value(text: str) -> int:
 def add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", "-s", help="built-in or imported style name, a blend of presets (starry:0.7,udnie:0.3), "
                                          "or a .pth/.model/.safetensors/.onnx file (default: starry)")
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"],
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
                    help="inference backend (default: auto: TensorRT on a GPU where installed, else PyTorch on a "
                         "GPU; on a CPU ONNX Runtime for presets and ONNX files, PyTorch for other weights)")
-    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"],
+    p.add_argument("--precision", choices=PRECISIONS,
                    help="network precision (default: fp16 on a GPU, fp32 on the CPU)")
     p.add_argument("--cuda-graphs", action="store_true", help="torch on a GPU: replay CUDA graphs per frame size")
     p.add_argument("--compile", choices=["inductor", "tensorrt"],

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 import sys
 
+from ..runtimes import BACKEND_NAMES, PRECISIONS
 from .args import count
 from .terminal import EXIT_ERROR
 
@@ -38,8 +39,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--width", type=count, help="time an untrained TransformerNet of this width instead "
                                              "(32: the full pytorch/examples network)")
     p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
-                   choices=["torch", "onnxruntime", "tensorrt"])
-    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"])
+                   choices=BACKEND_NAMES)
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=PRECISIONS)
     p.add_argument("--sizes", nargs="+", metavar="WxH", help="frame sizes (default: 640x360 1280x720 1920x1080)")
     p.add_argument("--runs", type=count, default=5, help="timed model runs per setting (median; default: 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default: 2)")

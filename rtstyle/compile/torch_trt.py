@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import RtstyleError
 from ..paths import cache_dir
+from ..runtimes import torch_dtype
 from .profiles import Profile
 from .tensorrt_build import gpu_identity
 
@@ -25,11 +26,9 @@ def require_torch_tensorrt():
 
 
 def compile_options(precision: str) -> dict:
-    from ..backends.torch_backend import DTYPES
-
     cache = cache_dir("engines") / "torch-tensorrt"
     return {
-        "enabled_precisions": {DTYPES[precision]},
+        "enabled_precisions": {torch_dtype(precision)},
         "cache_built_engines": True,
         "reuse_cached_engines": True,
         "engine_cache_dir": str(cache),
@@ -40,10 +39,8 @@ def compile_options(precision: str) -> dict:
 
 def compile_style(model, profile: Profile, precision: str):
     """Ahead-of-time compile of `model` (on the GPU, in `precision`) for the shapes of `profile`."""
-    from ..backends.torch_backend import DTYPES
-
     torch_tensorrt = require_torch_tensorrt()
-    dtype = DTYPES[precision]
+    dtype = torch_dtype(precision)
     spec = torch_tensorrt.Input(min_shape=profile.min, opt_shape=profile.opt, max_shape=profile.max, dtype=dtype)
     return torch_tensorrt.compile(model.to("cuda", dtype).eval(), ir="dynamo", inputs=[spec],
                                   **compile_options(precision))

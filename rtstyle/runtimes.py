@@ -1,0 +1,52 @@
+"""What each inference runtime can do: one table the command line, `rtstyle bench` and the
+backends read (the model is ultralytics' table of export formats), torch-free for `--help`.
+
+`torch_dtype` maps a precision name to torch's dtype; it imports torch only when called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str  # the --backend value
+    precisions: tuple[str, ...]  # what it runs a network in
+    devices: tuple[str, ...]
+    options: tuple[str, ...]  # the keyword options its backends take (`create_backend(**options)`)
+    package: str  # what to install for it
+
+
+RUNTIMES = (
+    Runtime("torch", PRECISIONS, ("cpu", "cuda"), ("cuda_graphs", "compile", "channels_last"), "torch"),
+    Runtime("onnxruntime", ("fp32", "fp16"), ("cpu", "cuda"), ("threads",), "onnxruntime (onnxruntime-gpu for CUDA)"),
+    Runtime("tensorrt", ("fp32", "fp16"), ("cuda",), ("profile", "cache"), "tensorrt, on a CUDA GPU"),
+)
+BACKEND_NAMES = tuple(r.name for r in RUNTIMES)
+BACKEND_CHOICES = ("auto", *BACKEND_NAMES)  # auto: the best that runs here (backends.auto_backend)
+
+
+def runtime(name: str) -> Runtime:
+    return next(r for r in RUNTIMES if r.name == name)
+
+
+def check_request(backend: str, precision: str | None, options: dict) -> None:
+    """Refuse, in one line, a precision or an option the runtime does not have (a ValueError the
+    caller words as its own error)."""
+    rt = runtime(backend)
+    if precision and precision not in rt.precisions:
+        raise ValueError(f"--precision {precision}: the {backend} backend runs {', '.join(rt.precisions)}")
+    if foreign := sorted(set(options) - set(rt.options)):
+        owner = next((r.name for r in RUNTIMES if set(foreign) <= set(r.options)), "no")
+        flags = " and ".join(f"--{o.replace('_', '-')}" for o in foreign)
+        raise ValueError(f"{flags} appl{'y' if len(foreign) > 1 else 'ies'} to the {owner} backend, not {backend}")
+
+
+def torch_dtype(precision: str):
+    """torch's dtype for a precision name (fp32, fp16, bf16)."""
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
