@@ -1,4 +1,4 @@
-"""What each inference runtime can do: one table the command line, `rtstyle bench` and the
+"""What each inference runtime takes: one table the command line, `rtstyle bench` and the
 backends read (the model is ultralytics' table of export formats), torch-free for `--help`.
 
 `torch_dtype` maps a precision name to torch's dtype; it imports torch only when called.
@@ -15,15 +15,13 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 class Runtime:
     name: str  # the --backend value
     precisions: tuple[str, ...]  # what it runs a network in
-    devices: tuple[str, ...]
     options: tuple[str, ...]  # the keyword options its backends take (`create_backend(**options)`)
-    package: str  # what to install for it
 
 
 RUNTIMES = (
-    Runtime("torch", PRECISIONS, ("cpu", "cuda"), ("cuda_graphs", "compile", "channels_last"), "torch"),
-    Runtime("onnxruntime", ("fp32", "fp16"), ("cpu", "cuda"), ("threads",), "onnxruntime (onnxruntime-gpu for CUDA)"),
-    Runtime("tensorrt", ("fp32", "fp16"), ("cuda",), ("profile", "cache"), "tensorrt, on a CUDA GPU"),
+    Runtime("torch", PRECISIONS, ("cuda_graphs", "compile", "channels_last")),
+    Runtime("onnxruntime", ("fp32", "fp16"), ("threads",)),
+    Runtime("tensorrt", ("fp32", "fp16"), ("profile", "cache")),
 )
 BACKEND_NAMES = tuple(r.name for r in RUNTIMES)
 BACKEND_CHOICES = ("auto", *BACKEND_NAMES)  # auto: the best that runs here (backends.auto_backend)
