@@ -302,7 +302,7 @@ def test_channels_last_and_inductor_compile_match_eager(tmp_path, monkeypatch, t
 
 def test_bench_writes_json_and_table(tmp_path):
     out = tmp_path / "bench.json"
-    proc = run_cli("bench", "--width", "8", "--backends", "torch", "onnxruntime", "tensorrt", "--sizes", "64x48",
+    proc = run_cli("bench", "--net-width", "8", "--backends", "torch", "onnxruntime", "tensorrt", "--sizes", "64x48",
                    "96x64", "--runs", "2", "--warmup", "1", "--frames", "6", "--encode-threads", "1", "--json", out,
                    check=True)
     report = json.loads(out.read_text())
@@ -422,7 +422,7 @@ def _trainer_args(tmp_path: Path, content: Path, painting: Path) -> dict[str, li
     (styles / "udnie.png").write_bytes(painting.read_bytes())
     return {
         "train": ["train", "--style-image", styles / "udnie.png", "--content", content, "--name", "tiny",
-                  "--out", tmp_path / "t", "--width", "4", "--size", "64", "--style-size", "96", "-q"],
+                  "--out", tmp_path / "t", "--channels", "4", "--size", "64", "--style-size", "96", "-q"],
         "train-adain": ["train-adain", "--content", content, "--styles", styles, "--name", "tiny_adain",
                         "--out", tmp_path / "t", "--decoder-width", "16", "--size", "32", "--batch", "2", "-q"],
     }

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 def test_train_writes_weights_log_and_resumes(tmp_path, content_dir, painting_files):
     style = painting_files[1]
     args = ["train", "--style-image", style, "--content", content_dir, "--name", "tiny", "--out", tmp_path / "t",
-            "--width", "4", "--size", "64", "--style-size", "96", "-q"]
+            "--channels", "4", "--size", "64", "--style-size", "96", "-q"]
     first = run_cli(*args, "--iters", "3")
     assert first.returncode == 0, first.stderr
     weights = tmp_path / "t" / "tiny.safetensors"
@@ -95,7 +95,7 @@ def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir, transform
     assert (meta.architecture, meta.width, meta.num_residual) == ("transformer_net", 8, 5)  # tune-base's network
     rows = list(csv.DictReader(open(tmp_path / "t" / "steady.losses.csv")))
     assert len(rows) == 2 and all(float(r["temporal"]) > 0 for r in rows)
-    bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--width", "16")
+    bad = run_cli(*args, "--name", "bad", "--out", tmp_path / "b", "--channels", "16")
     assert bad.returncode == 1 and "--init tune-base" in bad.stderr and "Traceback" not in bad.stderr
     resumed = run_cli(*[a for a in args if a not in ("--temporal-weight", "10")], "--iters", "3",
                       "--name", "steady", "--out", tmp_path / "t")  # argparse: the last --iters wins

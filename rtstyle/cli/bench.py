@@ -15,7 +15,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ..bench import SIZES, BenchConfig, run_bench, table, write_report
 
     cfg = BenchConfig(styles=tuple(args.style or (None,)), lite=tuple(v == "lite" for v in args.variants),
-                      infer_scale=args.infer_scale, width=args.width, backends=tuple(args.backends),
+                      infer_scale=args.infer_scale, width=args.net_width, backends=tuple(args.backends),
                       precisions=tuple(args.precisions), sizes=tuple(args.sizes or SIZES), runs=args.runs,
                       warmup=args.warmup, e2e_frames=0 if args.model_only else args.frames,
                       temporal=args.temporal, encode_threads=tuple(args.encode_threads or ()),
@@ -36,7 +36,7 @@ def add_parsers(sub) -> None:
                    help="full and/or lite variants of each style (default: full)")
     p.add_argument("--infer-scale", type=float, metavar="0.25..1",
                    help="network at this fraction of the frame size (default: 1; lite: 0.5 from 360 lines)")
-    p.add_argument("--width", type=count, help="time an untrained TransformerNet of this width instead "
+    p.add_argument("--net-width", type=count, help="time an untrained TransformerNet of this width instead "
                                              "(32: the full pytorch/examples network)")
     p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
                    choices=BACKEND_NAMES)

@@ -25,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     lite, width, residual = network_shape(args.init, args.lite)  # --init's network when fine-tuning
     content_weight = d.content_weight if args.content_weight is None else args.content_weight
     cfg = TrainConfig(style_image=args.style_image, content=args.content, out=args.out, name=args.name,
-                      width=args.width or width, num_residual=args.residual or residual, lite=lite,
+                      width=args.channels or width, num_residual=args.residual or residual, lite=lite,
                       size=args.size, style_size=args.style_size, batch=args.batch or d.batch,
                       iters=args.iters or d.iters, lr=args.lr or d.lr, content_weight=content_weight,
                       style_weight=args.style_weight, tv_weight=args.tv_weight,
@@ -116,7 +116,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--teacher-scale", type=float, default=0.5, help="--teacher: the student's size (default 0.5)")
     p.add_argument("--out", default="trained", help="folder for weights, checkpoint and loss log")
     p.add_argument("--lite", action="store_true", help="train the CPU architecture (depthwise-separable blocks)")
-    p.add_argument("--width", type=count, help=f"channels of the first layer (default {d.width}, lite {LITE_WIDTH})")
+    p.add_argument("--channels", type=count, help=f"channels of the first layer (default {d.width}, lite {LITE_WIDTH})")
     p.add_argument("--residual", type=count, help=f"residual blocks (default {d.num_residual}, lite {LITE_BLOCKS})")
     p.add_argument("--size", type=count, default=d.size, help="training crop size")
     p.add_argument("--style-size", type=count, default=d.style_size)
