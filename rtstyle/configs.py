@@ -30,7 +30,7 @@ class TrainConfig:
     batch: int = 1
     iters: int = 1200
     lr: float = 1e-3
-    content_weight: float = 15.0  # keeps the scene: structure >= 0.65 after a default run (docs/benchmarks/history.md, #20)
+    content_weight: float = 15.0  # keeps the scene: structure >= 0.65 after a default run (issue #20's history)
     style_weight: float = 5.0
     tv_weight: float = 100.0
     temporal_weight: float = 0.0  # > 0: train for stable output under camera motion and noise

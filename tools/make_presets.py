@@ -396,8 +396,8 @@ TensorFlow and Magenta projects); rtstyle copies none of them.
   image: vectors are cached by the image's content in memory and under `~/.cache/rtstyle/style_vectors`.
 - The network runs at the frame's own size (no 384 px squeeze). `--strength` < 1 moves the vector toward the
   frame's own; several `--style-image`s mix in vector space (`--style-weights`).
-- The original graph runs int8 activations; rtstyle runs them in float (docs/benchmarks/history.md, "Magenta's networks":
-  the float network against the int8 graph, and what each looks like).
+- The original graph runs int8 activations; rtstyle runs them in float (docs/benchmarks/history.md,
+  "Magenta's networks": the float network against the int8 graph, and what each looks like).
 - Licence: {LICENSE}.
 """)
 

@@ -11,7 +11,8 @@ from .terminal import EXIT_DAMAGED_INPUT, StatsPrinter, graceful_stop, terminal,
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     from ..convert import SAMPLE_CLIP, VideoConversion
 

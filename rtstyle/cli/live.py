@@ -33,7 +33,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         cycle = style_cycle(args.style, args.lite, lambda name: backend_from_args(args, name))
     app = LiveApp(args.source, cycle.labels, cycle.start, cycle.load,
                   source=options, snapshot_dir=Path(args.snapshot_dir), temporal=temporal, quality=args.quality)
-    terminal().print(f"live: {app.job.source.describe()}, style {cycle.labels[cycle.start]}, temporal {temporal.describe()}, "
+    terminal().print(f"live: {app.job.source.describe()}, style {cycle.labels[cycle.start]}, "
+                     f"temporal {temporal.describe()}, "
                      f"{app.quality_line()}; press h in the window for help")
     stats = StatsPrinter(args.stats)
 

@@ -17,7 +17,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.teacher:
         return _distill(args)
     if not args.style_image or not args.name:
-        raise RtstyleError("rtstyle train needs --style-image and --name (or --teacher PRESET to distil a lite student)")
+        raise RtstyleError("rtstyle train needs --style-image and --name (or --teacher PRESET to tune a lite "
+                           "student)")
     _check_eval_photos(args)
     d = TrainConfig
     if args.temporal_weight < 0:
