@@ -104,6 +104,16 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_args(p: argparse.ArgumentParser, device: str) -> None:
+    """What both trainers take about the run itself: where it runs, what it is judged on, how loud."""
+    p.add_argument("--device", choices=DEVICES, default=device,
+                   help="auto: the GPU where PyTorch sees one, else the CPU")
+    p.add_argument("--eval-photos", metavar="DIR",
+                   help="photos the closing report judges on (structure and style ratio; default: frames of the "
+                        "bundled clip)")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
 def add_parsers(sub) -> None:
     d = TrainConfig
     p = sub.add_parser("train", help="train a feed-forward network for one style image, or (--teacher) distil a "
@@ -134,12 +144,7 @@ def add_parsers(sub) -> None:
                         "0 = off. Makes video flicker less (see docs/benchmarks/history.md)")
     p.add_argument("--init", metavar="STYLE", help="start from this style's weights (name or file), "
                                                    "e.g. to fine-tune it with --temporal-weight")
-    p.add_argument("--device", choices=DEVICES, default=d.device,
-                   help="auto: the GPU where PyTorch sees one, else the CPU")
-    p.add_argument("--eval-photos", metavar="DIR",
-                   help="photos the closing report judges on (structure and style ratio; default: frames of the "
-                        "bundled clip)")
-    p.add_argument("-q", "--quiet", action="store_true")
+    _add_run_args(p, d.device)
     p.set_defaults(func=cmd_train)
 
     a = AdaINTrainConfig
@@ -170,10 +175,5 @@ def add_parsers(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=a.precision,
                    help="auto: bfloat16 autocast where the device runs it natively (a GPU from Ampere on, a "
                         "CPU with AVX512-BF16/AMX), else fp32")
-    p.add_argument("--device", choices=DEVICES, default=a.device,
-                   help="auto: the GPU where PyTorch sees one, else the CPU")
-    p.add_argument("--eval-photos", metavar="DIR",
-                   help="photos the closing report judges on (structure and style ratio; default: frames of the "
-                        "bundled clip)")
-    p.add_argument("-q", "--quiet", action="store_true")
+    _add_run_args(p, a.device)
     p.set_defaults(func=cmd_train_adain)
