@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .backends import Backend, TensorBackend
-from .backends.base import pad_to_multiple
+from .backends.transform import pad_to_multiple
 from .backends.upsample import at_reduced_size, network_size
 from .backends.tensor_ops import from_network, to_network
 from .convert import SAMPLE_CLIP, VideoConversion, load_backend, sample_frames

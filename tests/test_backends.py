@@ -12,7 +12,7 @@ import torch
 
 from conftest import MOSAIC8, NC8, NC16, fixture
 from rtstyle.backends import OnnxBackend, TorchBackend, create_backend
-from rtstyle.backends.base import MIN_SIDE, pad_to_multiple
+from rtstyle.backends.transform import MIN_SIDE, pad_to_multiple
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
 from rtstyle.models import TransformerNet, resolve_style
@@ -139,8 +139,7 @@ def test_preserve_color_with_a_per_style_network(photo256, backend, network, fix
     assert chroma < 1.0 and luma > 5  # the frame's colours, the style's texture
     assert chroma_and_luma_change(plain, frame)[0] > 5 * max(chroma, 0.5)  # without it the colours do change
     if backend == "torch":  # the device path (the CUDA runner's) agrees with the host path
-        padded = pad_to_multiple(frame[None], net.stride)
-        on_device = net.forward(torch.from_numpy(padded)).numpy()[0, :120, :200]
+        on_device = net.forward(torch.from_numpy(frame[None])).numpy()[0]
         assert max_diff(on_device, kept) <= 1
 
 
@@ -247,3 +246,29 @@ def test_one_table_says_what_each_runtime_takes(network, backend, precision, opt
     convert = build_parser()._subparsers._group_actions[0].choices["convert"]
     choices = {a.dest: a.choices for a in convert._actions}
     assert tuple(choices["backend"]) == BACKEND_CHOICES and tuple(choices["precision"]) == PRECISIONS
+
+
+@pytest.mark.parametrize("size,fixed,infer_scale,preserve", [
+    ((120, 200), None, 1.0, False),
+    ((37, 61), None, 1.0, True),  # padded to the stride and cropped back, colour kept
+    ((120, 200), None, 0.5, True),  # reduced size
+    ((120, 200), (60, 100), 1.0, False),  # a network that takes one size only (a static TensorRT engine)
+])
+def test_one_path_on_the_host_and_the_device(network, photo256, size, fixed, infer_scale, preserve):
+    """`transform.stylize` is the one path around every network: the tensor path (what the CUDA
+    runner and TensorRT run) gives the host path's picture for frames of any size. (Where a
+    resize does not halve evenly, OpenCV's and torch's area filters differ a little: sizes here
+    halve evenly.)"""
+    from rtstyle.backends.torch_backend import TorchBackend
+
+    class Fixed(TorchBackend):
+        fixed_size = fixed
+
+    net = Fixed(resolve_style(str(network)))
+    net.infer_scale, net.preserve_color, net.strength = infer_scale, preserve, 0.8
+    frame = cv2.resize(photo256, size[::-1], interpolation=cv2.INTER_AREA)
+    host = net(frame)
+    device = net.forward(torch.from_numpy(frame[None])).numpy()[0]
+    assert host.shape == device.shape == frame.shape
+    assert max_diff(host, frame) > 30  # it did stylize
+    assert max_diff(host, device) <= 2

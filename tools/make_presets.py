@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rtstyle.backends.base import mix
+from rtstyle.backends.transform import mix
 from rtstyle.backends.style_vector import predict_vector
 from rtstyle.convert import load_backend, sample_frames
 from rtstyle.images import read_image, resize_long_side, write_image

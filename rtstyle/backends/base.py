@@ -1,25 +1,21 @@
 """The backend interface: uint8 RGB frames in, uint8 RGB frames out.
 
-Every backend (PyTorch, ONNX Runtime, later TensorRT) implements only `_run` on a
-batch whose size the network accepts; padding to the stride, resizing for
-fixed-shape models and cropping back live here once.
+Every backend (PyTorch, ONNX Runtime, TensorRT) implements only `_run` on a batch whose
+size the network accepts; everything around it (padding to the stride, resizing for
+fixed-shape models, reduced size, colour, strength) is `transform.stylize`, the one path
+the host, the device and the CUDA-streams runner share.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-import cv2
 import numpy as np
-import torch
 
 from ..errors import RtstyleError, UsageError
 from ..models.registry import Style
-from .color import gray3, keep_chroma, to_uint8
-from .upsample import at_reduced_size
-
-MIN_SIDE = 8  # the 9x9 reflection pad and two stride-2 convs need at least this
-
+from .color import gray3
+from .transform import stylize
 
 class Backend(ABC):
     name: str = "base"
@@ -71,21 +67,7 @@ class Backend(ABC):
         batch = frames[None] if single else frames
         if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
             raise ValueError(f"expected uint8 (N, H, W, 3) frames, got {batch.dtype} {batch.shape}")
-        h, w = batch.shape[1:3]
-        x = gray3(batch) if self.preserve_color else batch
-        if self.fixed_size:
-            fh, fw = self.fixed_size
-            resized = np.stack([cv2.resize(f, (fw, fh), interpolation=cv2.INTER_AREA) for f in x])
-            out = self._run(resized)
-            out = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in out])
-        elif (scale := self.scale_for(h, w)) < 1.0:
-            out = at_reduced_size(x, scale, self.stride, self._run)
-        else:
-            out = self._run(pad_to_multiple(x, self.stride))[:, :h, :w]
-        if self.strength < 1.0:
-            out = mix(x, out, self.strength)
-        if self.preserve_color:  # at full size: the chroma is never resized
-            out = keep_chroma(batch, out)
+        out = stylize(batch, self, self._run)
         return out[0] if single else out
 
     def scale_for(self, h: int, w: int) -> float:
@@ -105,23 +87,6 @@ class Backend(ABC):
         if self.strength < 1.0:
             scale += f", strength {self.strength:g}"
         return f"{self.name}({self.style.name}, {self.device}, {self.precision}{scale})"
-
-
-def mix(frames, stylized, strength: float):
-    """`strength` of the stylization over the frame (NHWC uint8, numpy or torch)."""
-    blend = frames * (1.0 - strength) + stylized * strength
-    return to_uint8(blend) if isinstance(blend, np.ndarray) else blend.round_().clamp_(0, 255).to(torch.uint8)
-
-
-def pad_to_multiple(batch: np.ndarray, multiple: int) -> np.ndarray:
-    """Reflect-pad the bottom/right of NHWC frames to a multiple of `multiple` (min MIN_SIDE)."""
-    h, w = batch.shape[1:3]
-    ph = max(-(-h // multiple) * multiple, MIN_SIDE) - h
-    pw = max(-(-w // multiple) * multiple, MIN_SIDE) - w
-    if ph == 0 and pw == 0:
-        return batch
-    mode = "reflect" if min(h, w) > 1 else "edge"
-    return np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
 
 
 class StyleImages(ABC):

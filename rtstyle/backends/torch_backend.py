@@ -19,10 +19,9 @@ import torch
 from ..errors import RtstyleError
 from ..models.registry import Style
 from ..runtimes import PRECISIONS, torch_dtype
-from .base import Backend, mix
-from .color import gray3, keep_chroma
-from .upsample import at_reduced_size
+from .base import Backend
 from .tensor_ops import from_network, to_network
+from .transform import stylize
 
 COMPILERS = ("inductor", "tensorrt")  # torch.compile backends: PyTorch's own, torch-tensorrt's
 
@@ -44,16 +43,9 @@ class TensorBackend(Backend):
 
     @torch.inference_mode()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, H, W, 3) uint8 on this device, sides a multiple of `stride` -> the same, stylized
-        (with `preserve_color` and `infer_scale` applied, on the device)."""
-        x = gray3(frames) if self.preserve_color else frames
-        if (scale := self.scale_for(*x.shape[1:3])) < 1.0:
-            out = at_reduced_size(x, scale, self.stride, self._forward)
-        else:
-            out = self._forward(x)
-        if self.strength < 1.0:
-            out = mix(x, out, self.strength)
-        return keep_chroma(frames, out) if self.preserve_color else out
+        """(N, H, W, 3) uint8 of any size on this device -> the same, stylized: the host path's
+        `transform.stylize`, on the device."""
+        return stylize(frames, self, self._forward)
 
     @torch.inference_mode()
     def _forward(self, frames: torch.Tensor) -> torch.Tensor:
@@ -62,7 +54,7 @@ class TensorBackend(Backend):
                             scale)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        """The host path: `Backend.__call__` has already dealt with `preserve_color` and `infer_scale`."""
+        """The host path: `Backend.__call__` has done the rest (`transform.stylize`)."""
         return self._forward(torch.from_numpy(batch).to(self._device)).cpu().numpy()
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..backends.base import pad_to_multiple
 from ..backends.torch_backend import TensorBackend
 from ..frames import Frame
 
@@ -43,14 +42,12 @@ class CudaStreamRunner:
         self.h2d, self.compute, self.d2h = (torch.cuda.Stream(self.device) for _ in range(3))
         self.slots = [_Slot() for _ in range(depth + 1)]
         self._next_slot = 0
-        self._in_flight: deque[tuple[list[Frame], _Slot, int, int]] = deque()
+        self._in_flight: deque[tuple[list[Frame], _Slot]] = deque()
         self._collected: list[Frame] = []  # read back early to free a slot
 
     @torch.inference_mode()
     def submit(self, frames: list[Frame]) -> None:
-        batch = np.stack([f.image for f in frames])
-        h, w = batch.shape[1:3]
-        batch = pad_to_multiple(batch, self.backend.stride)
+        batch = np.stack([f.image for f in frames])  # any size: `forward` pads, as the host path does
         while len(self._in_flight) >= len(self.slots):
             self._collected += self._collect()
         slot = self.slots[self._next_slot]
@@ -72,12 +69,12 @@ class CudaStreamRunner:
             y.record_stream(self.d2h)
             slot.host_out.copy_(y, non_blocking=True)
             slot.done.record(self.d2h)
-        self._in_flight.append((frames, slot, h, w))
+        self._in_flight.append((frames, slot))
 
     def _collect(self) -> list[Frame]:
-        frames, slot, h, w = self._in_flight.popleft()
+        frames, slot = self._in_flight.popleft()
         slot.done.synchronize()
-        out = slot.host_out.numpy()[:, :h, :w].copy()
+        out = slot.host_out.numpy().copy()
         for f, image in zip(frames, out):
             f.image = image
         return frames
