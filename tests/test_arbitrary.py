@@ -138,8 +138,9 @@ def test_live_style_dir_cycles_style_images(magenta, xvfb, tmp_path, photo_file,
     assert mad(expected[0], expected[1]) > 15
     env = {**os.environ, "DISPLAY": xvfb}
     proc = subprocess.Popen([sys.executable, "-m", "rtstyle", "live", "--source", str(clip), "--realtime", "--loop",
-                             "--style", magenta, "--style-dir", str(styles), "--temporal", "off"], env=env,
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--style", magenta, "--style-dir", str(styles), "--temporal", "off",
+                             "--quality", "max"],  # exact frames: --quality auto shrinks the network under load
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wid = wait_size(xvfb, frame.shape[1], frame.shape[0])
         wait_for(xvfb, expected[0])
