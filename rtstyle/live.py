@@ -383,6 +383,8 @@ class LiveApp:
             result.append(self.load(name))
         except RtstyleError as exc:
             result.append(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one style must not take the window down
+            result.append(RtstyleError(f"internal error: {type(exc).__name__}: {exc}"))
 
     def poll_load(self) -> None:
         """On the UI thread: take a finished load, and switch to it if it is still the one selected."""
@@ -394,9 +396,10 @@ class LiveApp:
             self.state.say(f"cannot load {name}: {result}", 5)
             if self.styles[self.state.style] == name:
                 self.state.style = self.styles.index(self.active)
-            return
-        self._backends[name] = result
-        self._select(self.styles[self.state.style])
+                return
+        else:
+            self._backends[name] = result
+        self._select(self.styles[self.state.style])  # the selection may have moved on meanwhile
 
     def settle(self, timeout: float = 600.0) -> None:
         """Wait until the selected style is loaded and shown (scripted use and tests)."""

@@ -150,9 +150,10 @@ def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch,
 
 def test_styles_load_off_the_ui_thread_and_only_a_few_stay_loaded(xvfb, monkeypatch):
     """`n` on a style not yet loaded returns at once (the window keeps showing the old style, and
-    says so); the switch happens when the load is done. At most BACKENDS_KEPT stay loaded."""
+    says so); the switch happens when the load is done; a style that fails to load is said, and
+    the old one stays. At most BACKENDS_KEPT stay loaded."""
     from rtstyle import load_backend
-    from rtstyle.convert import SAMPLE_CLIP
+    from rtstyle.errors import RtstyleError
     from rtstyle.live import BACKENDS_KEPT, LiveApp
     from rtstyle.stream import SourceOptions
 
@@ -164,7 +165,11 @@ def test_styles_load_off_the_ui_thread_and_only_a_few_stay_loaded(xvfb, monkeypa
     def slow_load(name):
         if name == "udnie":
             release.wait(30)  # an export or an engine build, as long as the test likes
+        if name == "frost" and broken.is_set():
+            raise RtstyleError("frost: damaged")
         return load_backend(name)
+
+    broken = threading.Event()
 
     app = LiveApp(str(SAMPLE_CLIP), styles, 0, slow_load, source=SourceOptions(realtime=True), quality="max")
     try:
@@ -180,6 +185,13 @@ def test_styles_load_off_the_ui_thread_and_only_a_few_stay_loaded(xvfb, monkeypa
             app.on_key(ord("n"), None)
             app.settle()
         assert app.active == "udnie" and len(app._backends) <= BACKENDS_KEPT
+        app._backends.pop("frost", None)
+        broken.set()  # a style that fails to load: said in the window, the old one stays
+        app.state.style = styles.index("candy")
+        app.on_key(ord("n"), None)
+        app.settle()
+        assert app.active == "udnie" and "cannot load frost: frost: damaged" in app.state.message
+        assert styles[app.state.style] == "udnie"
     finally:
         release.set()
         app.job.source.close()
