@@ -26,7 +26,8 @@ import numpy as np
 from .backends import Backend, StyleImages
 from .errors import RtstyleError
 from .frames import Frame
-from .models.registry import needs_style_image
+from .models.registry import (DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, is_lite,
+                              needs_style_image)
 from .pipeline import PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .stream import SourceOptions, StreamJob
@@ -280,8 +281,6 @@ def style_cycle(first: str | None, lite: bool, load: Callable[[str], Backend]) -
     """Every style that needs no style image, starting at `first` (default: the default style).
     Lite variants come in through `lite` (each style's, where it has one; presets are their own),
     and a style file given by path joins the cycle."""
-    from .models.registry import DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, is_lite
-
     styles = available_styles()
     names = [n for n, st in styles.items() if not needs_style_image(st) and not is_lite(st)]
     if lite:

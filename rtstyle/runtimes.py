@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import RtstyleError
+
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 
@@ -32,15 +34,14 @@ def runtime(name: str) -> Runtime:
 
 
 def check_request(backend: str, precision: str | None, options: dict) -> None:
-    """Refuse, in one line, a precision or an option the runtime does not have (a ValueError the
-    caller words as its own error)."""
+    """Refuse, in one line, a precision or an option the runtime does not have."""
     rt = runtime(backend)
     if precision and precision not in rt.precisions:
-        raise ValueError(f"--precision {precision}: the {backend} backend runs {', '.join(rt.precisions)}")
+        raise RtstyleError(f"--precision {precision}: the {backend} backend runs {', '.join(rt.precisions)}")
     if foreign := sorted(set(options) - set(rt.options)):
         owner = next((r.name for r in RUNTIMES if set(foreign) <= set(r.options)), "no")
         flags = " and ".join(f"--{o.replace('_', '-')}" for o in foreign)
-        raise ValueError(f"{flags} appl{'y' if len(foreign) > 1 else 'ies'} to the {owner} backend, not {backend}")
+        raise RtstyleError(f"{flags} appl{'y' if len(foreign) > 1 else 'ies'} to the {owner} backend, not {backend}")
 
 
 def torch_dtype(precision: str):

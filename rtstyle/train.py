@@ -271,19 +271,25 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     return dest
 
 
+def eval_photos(photos: str | Path | None, long_side: int) -> list[np.ndarray]:
+    """What a training report judges on: the photos in `photos` (at `long_side`), or frames of
+    the bundled clip."""
+    from .convert import sample_frames
+
+    return load_content(Path(photos), long_side, 4) if photos else sample_frames()
+
+
 def report(weights: Path, paintings: list[np.ndarray], photos: str | Path | None = None) -> Judgement:
     """Both measures of a trained network (a per-style one, or an arbitrary one bound to each
     painting in turn) on the photos in `photos`, or on frames of the bundled clip; written
     beside the weights as NAME.quality.json. A low style ratio alone can mean the scene was
     painted over: the structure score says whether it was."""
     from .backends import create_backend
-    from .convert import sample_frames
     from .models.registry import needs_style_image, resolve_style
 
     backend = create_backend(resolve_style(weights), "torch")
     bound = ([backend.with_style([p]) for p in paintings] if needs_style_image(backend.style)
              else [backend] * len(paintings))
-    pictures = load_content(Path(photos), EVAL_LONG_SIDE, 4) if photos else sample_frames()
-    result = judge(lambda photo, i: bound[i](photo), pictures, paintings)
+    result = judge(lambda photo, i: bound[i](photo), eval_photos(photos, EVAL_LONG_SIDE), paintings)
     weights.with_suffix(".quality.json").write_text(json.dumps(result.as_dict(), indent=2))
     return result

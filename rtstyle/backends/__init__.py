@@ -51,10 +51,7 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         backend = auto_backend(style)
     if backend not in BACKEND_NAMES:
         raise RtstyleError(f"unknown backend {backend!r} (choose from auto, {', '.join(BACKEND_NAMES)})")
-    try:
-        check_request(backend, precision, options)
-    except ValueError as exc:
-        raise RtstyleError(str(exc)) from None
+    check_request(backend, precision, options)
     if style.meta.architecture == ARBITRARY:
         if backend != "onnxruntime":
             raise RtstyleError(f"style {style.name!r} is an arbitrary-style ONNX pair: it runs on onnxruntime")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from .color import as_uint8, gray3, keep_chroma, to_uint8
-from .upsample import Frames, _float, _resize, at_reduced_size
+from .color import as_uint8, gray3, keep_chroma
+from .upsample import Frames, at_reduced_size, resize
 
 if TYPE_CHECKING:
     from .base import Backend
@@ -45,16 +45,9 @@ def pad_to_multiple(frames: Frames, multiple: int) -> Frames:
     return frames[:, rows][:, :, cols]
 
 
-def resize(frames: Frames, size: tuple[int, int], mode: str) -> Frames:
-    """NHWC uint8 frames at `size` (h, w), "area" or "bicubic" filtered."""
-    out = as_uint8(_resize(_float(frames), size, mode))
-    return out if isinstance(out, np.ndarray) else out.contiguous()
-
-
 def mix(frames: Frames, stylized: Frames, strength: float) -> Frames:
     """`strength` of the stylization over the frame (NHWC uint8, numpy or torch)."""
-    blend = frames * (1.0 - strength) + stylized * strength
-    return to_uint8(blend) if isinstance(blend, np.ndarray) else blend.round_().clamp_(0, 255).to(torch.uint8)
+    return as_uint8(frames * (1.0 - strength) + stylized * strength)
 
 
 def stylize(frames: Frames, backend: Backend, run: Callable[[Frames], Frames]) -> Frames:
@@ -64,7 +57,7 @@ def stylize(frames: Frames, backend: Backend, run: Callable[[Frames], Frames]) -
     if backend.fixed_size:
         out = resize(run(resize(x, backend.fixed_size, "area")), (h, w), "bicubic")
     elif (scale := backend.scale_for(h, w)) < 1.0:
-        out = at_reduced_size(x, scale, backend.stride, lambda small: run(pad_to_multiple(small, backend.stride)))
+        out = at_reduced_size(x, scale, backend.stride, run)  # at multiples of the stride already
     else:
         out = run(pad_to_multiple(x, backend.stride))[:, :h, :w]
     if backend.strength < 1.0:

@@ -40,6 +40,13 @@ def _float(x: Frames) -> Frames:
     return x.astype(np.float32) if isinstance(x, np.ndarray) else x.float()
 
 
+def resize(frames: Frames, size: tuple[int, int], mode: str) -> Frames:
+    """NHWC uint8 frames at `size` (h, w), "area" or "bicubic" filtered."""
+    with torch.inference_mode():
+        out = as_uint8(_resize(_float(frames), size, mode))
+    return out if isinstance(out, np.ndarray) else out.contiguous()
+
+
 def detail_upsample(frames: Frames, small_frames: Frames, small_out: Frames) -> Frames:
     """Upsample `small_out`, the network's output on `small_frames` (the `frames` downscaled),
     to the size of `frames`, with the frames' lost detail added back. All (N, H, W, 3) uint8,
@@ -59,8 +66,5 @@ def network_size(h: int, w: int, scale: float, stride: int) -> tuple[int, int]:
 def at_reduced_size(frames: Frames, scale: float, stride: int, run) -> Frames:
     """`run` (NHWC uint8 -> the same, numpy or torch as `frames`) on `frames` downscaled by
     `scale` (area filter), brought back to their size by `detail_upsample`."""
-    size = network_size(*frames.shape[1:3], scale, stride)
-    with torch.inference_mode():
-        small = as_uint8(_resize(_float(frames), size, "area"))
-    small = small if isinstance(small, np.ndarray) else small.contiguous()
+    small = resize(frames, network_size(*frames.shape[1:3], scale, stride), "area")
     return detail_upsample(frames, small, run(small))

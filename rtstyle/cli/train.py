@@ -54,11 +54,10 @@ def _distill(args: argparse.Namespace) -> int:
     print(f"wrote {dest} (rtstyle import {dest} --name {dest.stem}{shadow} makes --lite --style {args.teacher} "
           f"use it)")
     if args.style_image:  # the teacher's painting: both measures, teacher against student
-        from ..convert import sample_frames
         from ..images import read_image
-        from ..train import load_content
+        from ..train import eval_photos
 
-        photos = load_content(Path(args.eval_photos), cfg.frame, 4) if args.eval_photos else sample_frames()
+        photos = eval_photos(args.eval_photos, cfg.frame)
         for label, result in lite_report(dest, args.teacher, read_image(args.style_image), photos).items():
             print(f"quality, {label}: {result}")
     return 0

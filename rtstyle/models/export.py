@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import RtstyleError, UsageError
 from ..output_files import OutputFile
-from .formats import file_sha256
+from .formats import file_sha256, range_scale
 from ..paths import cache_dir
 from .registry import Style
 
@@ -246,7 +246,7 @@ def cached_export(key: str, build, input_range: str, source: str) -> Path:
     path = cache_dir("onnx") / f"{key}.onnx"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        export_verified(build(), path, key, 1 / 255 if input_range == "0-1" else 1.0, CACHE_CHECK_SIZES,
+        export_verified(build(), path, key, range_scale(input_range), CACHE_CHECK_SIZES,
                         dynamic=True, metadata={"rtstyle.input_range": input_range,
                                                 "rtstyle.provenance": f"export of {source}"})
     return path

@@ -35,6 +35,11 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def range_scale(input_range: str) -> float:
+    """Factor from 0..255 pixels to a network's input range ("0-255" or "0-1")."""
+    return 1.0 if input_range == "0-255" else 1.0 / 255.0
+
+
 @dataclass
 class StyleMeta:
     """What a style network is and how to call it."""
@@ -72,8 +77,7 @@ class StyleMeta:
 
     @property
     def input_scale(self) -> float:
-        """Factor from 0..255 pixels to the network's input range."""
-        return 1.0 if self.input_range == "0-255" else 1.0 / 255.0
+        return range_scale(self.input_range)
 
     def to_header(self) -> dict[str, str]:
         d = asdict(self)
