@@ -58,7 +58,7 @@ def model_only(args) -> None:
         nchw = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
         onnx_path = cached_onnx(style)
         runners = {}
-        model = create_backend(style, "torch").model
+        model = create_backend(style, "torch").runtime.model
         for threads in (1, 2):
             def run(threads=threads, t=torch.from_numpy(nchw)):
                 torch.set_num_threads(threads)

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import torch
 
-from .backends import Backend, TensorBackend
+from .backends import Backend, TensorRuntime
 from .backends.transform import pad_to_multiple
 from .backends.upsample import at_reduced_size, network_size
 from .backends.tensor_ops import from_network, to_network
@@ -106,11 +106,12 @@ def time_model(backend: Backend, frame: np.ndarray, runs: int, warmup: int) -> d
     if scale < 1.0:
         batch = cv2.resize(frame, network_size(*frame.shape[:2], scale, backend.stride)[::-1],
                            interpolation=cv2.INTER_AREA)[None]
-    tensor = isinstance(backend, TensorBackend)
+    runtime = backend.runtime
+    tensor = isinstance(runtime, TensorRuntime)
     stages: dict[str, list[float]] = {}
     dev = backend.device
     pinned = torch.from_numpy(batch).pin_memory() if dev.startswith("cuda") else torch.from_numpy(batch)
-    input_scale = backend.meta.input_scale
+    input_scale = runtime.spec.scale
     for i in range(warmup + runs):
         _, total = _timed(lambda: backend(frame), dev)
         parts = {"total": total}
@@ -118,9 +119,10 @@ def time_model(backend: Backend, frame: np.ndarray, runs: int, warmup: int) -> d
             _, parts["rescale"] = _timed(lambda: at_reduced_size(full, scale, backend.stride, lambda x: x), dev)
         if tensor:
             x, parts["upload"] = _timed(lambda: pinned.to(dev, non_blocking=True), dev)
-            x, parts["preprocess"] = _timed(lambda: to_network(x, backend.dtype, input_scale,
-                                                                channels_last=backend.channels_last), dev)
-            y, parts["network"] = _timed(lambda: backend._core(x), dev)
+            x, parts["preprocess"] = _timed(lambda: to_network(x, runtime.dtype, input_scale,
+                                                                channels_last=runtime.channels_last), dev)
+            inputs = runtime.device_inputs(backend.adapter.inputs(lambda: frame))
+            y, parts["network"] = _timed(lambda: runtime.network(x, inputs), dev)
             y, parts["postprocess"] = _timed(lambda: from_network(y, input_scale), dev)
             _, parts["download"] = _timed(lambda: y.cpu(), dev)
         if i >= warmup:

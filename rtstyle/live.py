@@ -23,7 +23,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .backends import Backend, StyleImages
+from .backends import Backend
 from .errors import RtstyleError
 from .frames import Frame
 from .models.registry import (DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, is_lite,
@@ -292,7 +292,7 @@ def style_cycle(first: str | None, lite: bool, load: Callable[[str], Backend]) -
     return StyleCycle(names, load, names.index(first))
 
 
-def style_image_cycle(base: StyleImages, paths: list[Path], alpha: float = 1.0,
+def style_image_cycle(base: Backend, paths: list[Path], alpha: float = 1.0,
                       preserve_color: bool = False) -> StyleCycle:
     """An arbitrary-style model stepping through style images, each bound when chosen. Where the
     model caches what it computes of a style image (AdaIN's statistics), `warm_up` does that for
@@ -317,7 +317,7 @@ def style_image_cycle(base: StyleImages, paths: list[Path], alpha: float = 1.0,
             except RtstyleError:
                 pass  # reported when the user picks it
 
-    return StyleCycle(list(by_label), load, warm_up=warm_up if base.caches_styles else None)
+    return StyleCycle(list(by_label), load, warm_up=warm_up if base.adapter.caches_styles else None)
 
 
 class LiveApp:

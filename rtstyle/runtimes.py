@@ -14,28 +14,30 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Capabilities:
+    """One runtime's row of the table."""
+
     name: str  # the --backend value
     precisions: tuple[str, ...]  # what it runs a network in
     options: tuple[str, ...]  # the keyword options its backends take (`create_backend(**options)`)
 
 
 RUNTIMES = (
-    Runtime("torch", PRECISIONS, ("cuda_graphs", "compile", "channels_last")),
-    Runtime("onnxruntime", ("fp32", "fp16"), ("threads",)),
-    Runtime("tensorrt", ("fp32", "fp16"), ("profile", "cache")),
+    Capabilities("torch", PRECISIONS, ("cuda_graphs", "compile", "channels_last")),
+    Capabilities("onnxruntime", ("fp32", "fp16"), ("threads",)),
+    Capabilities("tensorrt", ("fp32", "fp16"), ("profile", "cache")),
 )
 BACKEND_NAMES = tuple(r.name for r in RUNTIMES)
 BACKEND_CHOICES = ("auto", *BACKEND_NAMES)  # auto: the best that runs here (backends.auto_backend)
 
 
-def runtime(name: str) -> Runtime:
+def capabilities(name: str) -> Capabilities:
     return next(r for r in RUNTIMES if r.name == name)
 
 
 def check_request(backend: str, precision: str | None, options: dict) -> None:
     """Refuse, in one line, a precision or an option the runtime does not have."""
-    rt = runtime(backend)
+    rt = capabilities(backend)
     if precision and precision not in rt.precisions:
         raise RtstyleError(f"--precision {precision}: the {backend} backend runs {', '.join(rt.precisions)}")
     if foreign := sorted(set(options) - set(rt.options)):

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import ffprobe, run_cli, stream
-from rtstyle.backends import AdaINOnnxBackend, AdaINTorchBackend, create_backend
+from rtstyle.backends import AdaINStats, Backend, create_backend
 from rtstyle.backends.color import keep_chroma
 from rtstyle.images import read_image
 from rtstyle.metrics import psnr, style_loss_ratio
@@ -27,7 +27,7 @@ def photo(photo_file) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def shipped() -> AdaINTorchBackend:
+def shipped() -> Backend:
     return create_backend(resolve_style("adain"), "torch")
 
 
@@ -141,7 +141,7 @@ def test_preserve_color_keeps_the_content_chroma(shipped, photo, painting_files)
 
 def test_onnx_backend_matches_torch_for_every_style_with_one_file(shipped, photo, painting_files):
     ort_base = create_backend(shipped.style, "onnxruntime")
-    assert isinstance(ort_base, AdaINOnnxBackend)
+    assert ort_base.name == "onnxruntime" and isinstance(ort_base.adapter, AdaINStats)
     for rel in painting_files:
         style = read_image(rel)
         a = shipped.with_style([style], alpha=0.8)(photo)
@@ -179,10 +179,11 @@ def test_pytorch_adain_checkpoints_import_and_run(pytorch_adain_files, photo, tm
     net.decoder.load_state_dict(torch.load(folder / "decoder.pth", weights_only=True))
     style_img = read_image(painting_files[1])
     got = create_backend(style, "torch").with_style([style_img])(photo)
-    stats = AdaINTorchBackend(style).with_style([style_img]).stats
+    stats = {k: torch.from_numpy(v) for k, v in create_backend(style, "torch").with_style([style_img]).adapter
+             .inputs(lambda: photo).items()}
     with torch.no_grad():
         x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
-        ref = net(x, stats.mean, stats.std, 1.0)[0].permute(1, 2, 0).clamp(0, 1) * 255
+        ref = net(x, stats["style_mean"], stats["style_std"], 1.0)[0].permute(1, 2, 0).clamp(0, 1) * 255
     assert np.abs(got.astype(float) - ref.round().numpy()).max() <= 1
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import ffprobe, fixture, run_cli, stream
-from rtstyle.backends import ArbitraryStyleBackend, create_backend
+from rtstyle.backends import PairVector, create_backend
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
 from rtstyle.models import import_style, resolve_style
@@ -49,7 +49,7 @@ def test_import_lists_the_pair_as_one_style(magenta):
 
 def test_any_image_is_a_style(magenta, photo, painting_files):
     base = create_backend(resolve_style(magenta))
-    assert isinstance(base, ArbitraryStyleBackend) and base.fixed_size == (384, 384)
+    assert isinstance(base.adapter, PairVector) and base.fixed_size == (384, 384)
     candy = base.with_style([read_image(painting_files[0])])(photo)
     udnie = base.with_style([read_image(painting_files[1])])(photo)
     assert candy.shape == photo.shape and candy.dtype == np.uint8
@@ -61,11 +61,11 @@ def test_mixing_weights_are_normalised(magenta, photo, painting_files):
     base = create_backend(resolve_style(magenta))
     images = [read_image(painting_files[0]), read_image(painting_files[1])]
     only_candy = base.with_style(images[:1])
-    np.testing.assert_allclose(base.with_style(images, [1, 0]).style_vector, only_candy.style_vector, atol=1e-6)
-    np.testing.assert_allclose(base.with_style(images, [2, 2]).style_vector,
-                               base.with_style(images, [1, 1]).style_vector, atol=1e-6)
-    half = base.with_style(images, [1, 1]).style_vector
-    np.testing.assert_allclose(half, (only_candy.style_vector + base.with_style(images[1:]).style_vector) / 2,
+    np.testing.assert_allclose(base.with_style(images, [1, 0]).adapter.vector, only_candy.adapter.vector, atol=1e-6)
+    np.testing.assert_allclose(base.with_style(images, [2, 2]).adapter.vector,
+                               base.with_style(images, [1, 1]).adapter.vector, atol=1e-6)
+    half = base.with_style(images, [1, 1]).adapter.vector
+    np.testing.assert_allclose(half, (only_candy.adapter.vector + base.with_style(images[1:]).adapter.vector) / 2,
                                atol=1e-5)
     for bad in ([1], [1, -1], [0, 0]):
         with pytest.raises(RtstyleError, match="style-weights"):
@@ -86,7 +86,8 @@ def test_alpha_moves_from_the_content_to_the_style(magenta, photo, painting_file
 def test_sessions_are_shared_between_styles(magenta, painting_files):
     base = create_backend(resolve_style(magenta))
     bound = base.with_style([read_image(painting_files[0])])
-    assert bound.session is base.session and bound.predictor is base.predictor and base.style_vector is None
+    assert bound.runtime is base.runtime and bound.adapter.predictor is base.adapter.predictor
+    assert base.adapter.vector is None and bound.adapter.vector is not None
 
 
 @pytest.mark.parametrize("args,message", [

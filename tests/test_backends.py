@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import MOSAIC8, NC8, NC16, fixture
-from rtstyle.backends import OnnxBackend, TorchBackend, create_backend
+from rtstyle.backends import create_backend
 from rtstyle.backends.transform import MIN_SIDE, pad_to_multiple
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
@@ -44,14 +44,14 @@ def max_diff(a: np.ndarray, b: np.ndarray) -> int:
 @pytest.mark.parametrize("model_rel,onnx_rel", PAIRS, ids=[p[0].split("/")[-1].split("_b1")[0] for p in PAIRS])
 def test_fixture_checkpoint_parity(model_rel, onnx_rel, photo256):
     style = resolve_style(fixture(model_rel))
-    torch_out = TorchBackend(style)(photo256)
-    ort_out = OnnxBackend(style)(photo256)
+    torch_out = create_backend(style, "torch")(photo256)
+    ort_out = create_backend(style, "onnxruntime")(photo256)
     assert torch_out.shape == photo256.shape and torch_out.dtype == np.uint8
     assert max_diff(torch_out, ort_out) <= TOL["fp32"]
     assert max_diff(torch_out, photo256) > 60 and torch_out.std() > 20  # it did stylize
     if onnx_rel:
         upstream = create_backend(resolve_style(fixture(onnx_rel)))
-        assert isinstance(upstream, OnnxBackend) and upstream.fixed_size == (256, 256)
+        assert upstream.name == "onnxruntime" and upstream.fixed_size == (256, 256)
         assert max_diff(torch_out, upstream(photo256)) <= TOL["fp32"]
 
 
@@ -113,9 +113,9 @@ def test_backend_properties_and_choice(transformer_net, fixed_onnx):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_fp16_close_to_cpu(photo256, network):
     style = resolve_style(str(network))
-    gpu = TorchBackend(style, device="cuda")
+    gpu = create_backend(style, "torch", device="cuda")
     assert gpu.precision == "fp16"
-    assert max_diff(gpu(photo256), TorchBackend(style, device="cpu")(photo256)) <= TOL["fp16"] * 4
+    assert max_diff(gpu(photo256), create_backend(style, "torch", device="cpu")(photo256)) <= TOL["fp16"] * 4
 
 
 def chroma_and_luma_change(out: np.ndarray, content: np.ndarray) -> tuple[float, float]:
@@ -259,12 +259,12 @@ def test_one_path_on_the_host_and_the_device(network, photo256, size, fixed, inf
     runner and TensorRT run) gives the host path's picture for frames of any size. (Where a
     resize does not halve evenly, OpenCV's and torch's area filters differ a little: sizes here
     halve evenly.)"""
-    from rtstyle.backends.torch_backend import TorchBackend
+    from dataclasses import replace
 
-    class Fixed(TorchBackend):
-        fixed_size = fixed
+    from rtstyle.backends import Backend, TorchRuntime
 
-    net = Fixed(resolve_style(str(network)))
+    style = resolve_style(str(network))
+    net = Backend(style, TorchRuntime(style.build(), replace(style.input_spec, fixed_size=fixed)))
     net.infer_scale, net.preserve_color, net.strength = infer_scale, preserve, 0.8
     frame = cv2.resize(photo256, size[::-1], interpolation=cv2.INTER_AREA)
     host = net(frame)

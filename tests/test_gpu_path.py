@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from conftest import fixture, run_cli
-from rtstyle.backends import TorchBackend, create_backend, tensorrt_available
+from rtstyle.backends import create_backend, tensorrt_available
 from rtstyle.backends.tensor_ops import from_network, to_network
 from rtstyle.compile.cache import EngineCache, EngineKey
 from rtstyle.compile.profiles import DEFAULT_MAX, DEFAULT_MIN, DEFAULT_OPT, Profile, parse_shape, profile_for
@@ -72,7 +72,7 @@ def test_static_export_is_valid_with_sidecar_and_parity(tmp_path, transformer_ne
     photo = cv2.resize(read_image(photo_file), (200, 120), interpolation=cv2.INTER_AREA)
     via_onnx = create_backend(resolve_style(str(out)))
     assert via_onnx.name == "onnxruntime" and via_onnx.fixed_size == (120, 200)
-    assert psnr(via_onnx(photo), TorchBackend(resolve_style(transformer_net))(photo)) > 45
+    assert psnr(via_onnx(photo), create_backend(resolve_style(transformer_net), "torch")(photo)) > 45
 
 
 @pytest.mark.parametrize("h,w,batch", [(256, 256, 1), (360, 640, 1), (132, 200, 2), (1080 // 4 * 4, 64, 1)])
@@ -106,7 +106,7 @@ def test_fp16_export_close_to_fp32(tmp_path, network, photo_file):
     photo = cv2.resize(read_image(photo_file), (256, 256), interpolation=cv2.INTER_AREA)
     half = create_backend(resolve_style(str(tmp_path / "h.onnx")))
     assert half.precision == "fp16"
-    assert psnr(half(photo), TorchBackend(style)(photo)) >= 35
+    assert psnr(half(photo), create_backend(style, "torch")(photo)) >= 35
 
 
 def test_default_export_path_is_under_engines(tmp_path, transformer_net):
@@ -287,8 +287,8 @@ def test_device_side_conversions_round_trip_and_resize(photo_file):
 def test_channels_last_and_inductor_compile_match_eager(tmp_path, monkeypatch, transformer_net, photo_file):
     style = resolve_style(transformer_net)
     frame = cv2.resize(read_image(photo_file), (96, 64), interpolation=cv2.INTER_AREA)
-    eager = TorchBackend(style)(frame)
-    assert psnr(TorchBackend(style, channels_last=True)(frame), eager) > 45
+    eager = create_backend(style, "torch")(frame)
+    assert psnr(create_backend(style, "torch", channels_last=True)(frame), eager) > 45
     # torch.compile in its own process (bounded by a timeout), one compile thread on a small CI machine
     monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "1")
     cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
@@ -327,9 +327,9 @@ def test_bench_writes_json_and_table(tmp_path):
 @needs_cuda
 def test_cuda_fast_path_options_match_fp32_cpu(network):
     style = resolve_style(network)
-    cpu = TorchBackend(style, device="cpu")
+    cpu = create_backend(style, "torch", device="cpu")
     for kwargs in ({}, {"cuda_graphs": True}, {"precision": "bf16"}):
-        gpu = TorchBackend(style, device="cuda", **kwargs)
+        gpu = create_backend(style, "torch", device="cuda", **kwargs)
         for rel in CONTENT:
             photo = cv2.resize(read_image(fixture(rel)), (640, 360), interpolation=cv2.INTER_AREA)
             assert psnr(gpu(photo), cpu(photo)) >= (30 if kwargs.get("precision") == "bf16" else 35), kwargs
@@ -340,16 +340,14 @@ def test_cuda_fast_path_options_match_fp32_cpu(network):
 def test_tensorrt_fp16_parity_with_fp32_pytorch(tmp_path, network):
     style = resolve_style(network)
     cache = EngineCache(tmp_path)
-    from rtstyle.backends.tensorrt_backend import TensorRTBackend
-
-    trt_backend = TensorRTBackend(style, precision="fp16", cache=cache,
-                                  profile=Profile((1, 3, 256, 256), (1, 3, 360, 640), (1, 3, 720, 1280)))
-    cpu = TorchBackend(style, device="cpu")
+    trt_backend = create_backend(style, "tensorrt", precision="fp16", cache=cache,
+                                 profile=Profile((1, 3, 256, 256), (1, 3, 360, 640), (1, 3, 720, 1280)))
+    cpu = create_backend(style, "torch", device="cpu")
     for rel in CONTENT:
         photo = cv2.resize(read_image(fixture(rel)), (640, 360), interpolation=cv2.INTER_AREA)
         assert psnr(trt_backend(photo), cpu(photo)) >= 35
-    again = TensorRTBackend(style, precision="fp16", cache=cache, profile=trt_backend.profile)
-    assert again.engine_path == trt_backend.engine_path  # reused, not rebuilt
+    again = create_backend(style, "tensorrt", precision="fp16", cache=cache, profile=trt_backend.runtime.profile)
+    assert again.runtime.engine_path == trt_backend.runtime.engine_path  # reused, not rebuilt
 
 
 # --- AdaIN: one engine for every style image ----------------------------------------------------
@@ -400,11 +398,9 @@ def test_an_image_input_must_be_identifiable(tmp_path):
 @pytest.mark.cuda
 @needs_trt
 def test_tensorrt_adain_matches_pytorch_for_two_styles(tmp_path, photo_file):
-    from rtstyle.backends.tensorrt_backend import AdaINTensorRTBackend
-
     style = resolve_style("adain")
-    engine = AdaINTensorRTBackend(style, precision="fp16", cache=EngineCache(tmp_path),
-                                  profile=Profile((1, 3, 256, 256), (1, 3, 360, 640), (1, 3, 720, 1280)))
+    engine = create_backend(style, "tensorrt", precision="fp16", cache=EngineCache(tmp_path),
+                            profile=Profile((1, 3, 256, 256), (1, 3, 360, 640), (1, 3, 720, 1280)))
     cpu = create_backend(style, "torch", device="cpu")
     photo = cv2.resize(read_image(photo_file), (640, 360), interpolation=cv2.INTER_AREA)
     outs = []

@@ -231,11 +231,11 @@ def test_cuda_stream_runner_matches_the_plain_backend():
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")
     from conftest import fixture, MOSAIC8
-    from rtstyle.backends import TorchBackend
+    from rtstyle.backends import create_backend
     from rtstyle.models import resolve_style
     from rtstyle.pipeline.cuda import CudaStreamRunner
 
-    backend = TorchBackend(resolve_style(str(fixture(MOSAIC8))), device="cuda")
+    backend = create_backend(resolve_style(str(fixture(MOSAIC8))), "torch", device="cuda")
     runner = CudaStreamRunner(backend, depth=2)
     rng = np.random.default_rng(0)
     frames = [Frame(i, rng.integers(0, 255, (90, 130, 3), np.uint8)) for i in range(7)]

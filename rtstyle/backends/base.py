@@ -1,24 +1,64 @@
-"""The backend interface: uint8 RGB frames in, uint8 RGB frames out.
+"""A backend: a runtime running a model, behind one interface (uint8 RGB frames in and out).
 
-Every backend (PyTorch, ONNX Runtime, TensorRT) implements only `_run` on a batch whose
-size the network accepts; everything around it (padding to the stride, resizing for
-fixed-shape models, reduced size, colour, strength) is `transform.stylize`, the one path
-the host, the device and the CUDA-streams runner share.
+It is composed of two parts, so each kind of model runs on each runtime without a class per
+pair: the `Runtime` (PyTorch, ONNX Runtime, TensorRT: `runtime.py`) makes the network call;
+the `Adapter` says what the kind of model feeds the network besides the image (nothing for a
+per-style network, a preset's condition, a style image's vector or AdaIN's statistics).
+Around the call is `transform.stylize` (padding to the stride, resizing for fixed-shape
+models, reduced size, colour, strength), the one path the host, the device and the
+CUDA-streams runner share, driven by the style's `InputSpec` and the settings below.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Callable
 
 import numpy as np
 
 from ..errors import RtstyleError, UsageError
 from ..models.registry import Style
 from .color import gray3
+from .runtime import Inputs, Runtime, TensorRuntime
 from .transform import stylize
 
-class Backend(ABC):
-    name: str = "base"
+FrameOf = Callable[[], np.ndarray]  # the batch's first frame as RGB uint8, made only if asked for
+
+
+class Adapter:
+    """A kind of model: what it feeds its network besides the image. Per-style networks feed nothing."""
+
+    takes_style_images = False
+    caches_styles = False  # True where binding a style image again is cheap (worth warming up ahead)
+
+    def inputs(self, frame: FrameOf) -> Inputs:
+        return {}
+
+
+class StyleImages(Adapter, ABC):
+    """Arbitrary-style models: any image is the style, bound with `Backend.with_style`.
+
+    `bound` returns a new adapter for the images that shares what is loaded (switching style
+    re-computes the style's statistics only, no reload). `alpha` sets the strength.
+    """
+
+    takes_style_images = True
+
+    def __init__(self, style: Style, alpha: float = 1.0):
+        self.style, self.alpha = style, alpha
+
+    @abstractmethod
+    def bound(self, images: list[np.ndarray], weights: np.ndarray, alpha: float) -> "StyleImages":
+        """An adapter for `images` mixed by `weights` (summing to 1), sharing what this one loaded."""
+
+    def unbound(self) -> RtstyleError:
+        """The error for running, or binding nothing: this model needs a style image."""
+        return RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
+
+
+class Backend:
+    """`runtime` running `adapter`'s model for `style`, with the user's settings around it."""
+
     # Luminance-only transfer (Gatys et al. 2017): the network sees the frame's luminance
     # and the frame's own chroma goes back on, so the style gives texture, not colours.
     preserve_color: bool = False
@@ -33,33 +73,46 @@ class Backend(ABC):
     stroke: float = 1.0
     # Per-style networks: 1 is the network's output; less mixes the frame back in (pixel space).
     strength: float = 1.0
+    SETTINGS = ("preserve_color", "infer_scale", "infer_min_side", "network_long_side", "stroke", "strength")
 
-    def __init__(self, style: Style):
-        self.style = style
-        self.meta = style.meta
+    def __init__(self, style: Style, runtime: Runtime, adapter: Adapter | None = None):
+        self.style, self.meta = style, style.meta
+        self.runtime = runtime
+        self.adapter = adapter or Adapter()
 
     @property
-    @abstractmethod
+    def name(self) -> str:
+        return self.runtime.name
+
+    @property
     def device(self) -> str:
-        """Where the network runs: "cpu", "cuda:0"..."""
+        return self.runtime.device
 
     @property
-    @abstractmethod
     def precision(self) -> str:
-        """"fp32", "fp16" or "bf16"."""
+        return self.runtime.precision
 
     @property
     def stride(self) -> int:
-        return 4
+        return self.runtime.spec.stride
 
     @property
     def fixed_size(self) -> tuple[int, int] | None:
         """(height, width) for networks that only take one input size."""
-        return None
+        return self.runtime.fixed_size
 
-    @abstractmethod
+    @property
+    def on_device(self) -> bool:
+        """Whether `forward` takes frames already on a CUDA device (PyTorch and TensorRT there)."""
+        return isinstance(self.runtime, TensorRuntime) and self.device.startswith("cuda")
+
+    @property
+    def takes_style_images(self) -> bool:
+        return self.adapter.takes_style_images
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        """Stylize an (N, H, W, 3) uint8 batch the network accepts as is."""
+        """The bare network call on an (N, H, W, 3) uint8 batch the network accepts as is."""
+        return self.runtime.run(batch, self.adapter.inputs(lambda: batch[0]))
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 RGB frames of any size."""
@@ -69,6 +122,36 @@ class Backend(ABC):
             raise ValueError(f"expected uint8 (N, H, W, 3) frames, got {batch.dtype} {batch.shape}")
         out = stylize(batch, self, self._run)
         return out[0] if single else out
+
+    def forward(self, frames):
+        """(N, H, W, 3) uint8 torch frames of any size on the runtime's device -> the same,
+        stylized: `__call__`'s path on the device (tensor runtimes only)."""
+        runtime = self.runtime
+        if not isinstance(runtime, TensorRuntime):
+            raise TypeError(f"the {self.name} backend runs numpy frames: call it")
+        return stylize(frames, self, lambda x: runtime.forward(x, self.adapter.inputs(lambda: x[0].cpu().numpy())))
+
+    def with_style(self, images: list[np.ndarray], weights: list[float] | None = None, alpha: float = 1.0,
+                   preserve_color: bool = False) -> "Backend":
+        """A backend sharing this one's runtime, its arbitrary-style model bound to `images`: several
+        mix by `weights`, `alpha` sets the strength, `preserve_color` keeps the content's colours
+        (the style images then give their luminance only, like the frames)."""
+        adapter = self.adapter
+        if not isinstance(adapter, StyleImages):
+            raise RtstyleError(f"style {self.style.name!r} has a look of its own; --style-image needs an "
+                               f"arbitrary-style model")
+        if not images:
+            raise adapter.unbound()
+        if not 0.0 <= alpha <= 1.0:
+            raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
+        w = mix_weights(len(images), weights)
+        if preserve_color:
+            images = [gray3(im[None])[0] for im in images]
+        bound = Backend(self.style, self.runtime, adapter.bound(images, w, alpha))
+        for setting in self.SETTINGS:
+            setattr(bound, setting, getattr(self, setting))
+        bound.preserve_color = preserve_color
+        return bound
 
     def scale_for(self, h: int, w: int) -> float:
         """The scale the network runs at for an h x w frame."""
@@ -87,40 +170,6 @@ class Backend(ABC):
         if self.strength < 1.0:
             scale += f", strength {self.strength:g}"
         return f"{self.name}({self.style.name}, {self.device}, {self.precision}{scale})"
-
-
-class StyleImages(ABC):
-    """Arbitrary-style backends: any image is the style, bound with `with_style`.
-
-    `with_style` returns a copy bound to the images that shares the loaded network
-    (switching style re-computes the style's statistics only, no reload); weights mix
-    several images, `alpha` sets the strength and `preserve_color` keeps the content's
-    colours (the style images then give their luminance only, like the frames).
-    """
-
-    alpha: float = 1.0
-    caches_styles: bool = False  # True where binding an image again is cheap (worth warming up ahead)
-
-    def with_style(self, images: list[np.ndarray], weights: list[float] | None = None, alpha: float = 1.0,
-                   preserve_color: bool = False):
-        if not images:
-            raise self.unbound()
-        if not 0.0 <= alpha <= 1.0:
-            raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
-        w = mix_weights(len(images), weights)
-        if preserve_color:
-            images = [gray3(im[None])[0] for im in images]
-        bound = self._bound(images, w)
-        bound.alpha, bound.preserve_color = alpha, preserve_color
-        return bound
-
-    def unbound(self) -> RtstyleError:
-        """The error for running, or binding nothing: this model needs a style image."""
-        return RtstyleError(f"style {self.style.name!r} is an arbitrary-style model: give --style-image")
-
-    @abstractmethod
-    def _bound(self, images: list[np.ndarray], weights: np.ndarray):
-        """A copy sharing the network, bound to `images` mixed by `weights` (summing to 1)."""
 
 
 def mix_weights(count: int, weights: list[float] | None) -> np.ndarray:

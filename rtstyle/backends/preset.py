@@ -1,4 +1,4 @@
-"""Presets on ONNX Runtime: one export per network, the preset's condition an input.
+"""Presets on ONNX Runtime: one export per network, the preset's condition an input (`Condition`).
 
 A preset is only a condition for one of Magenta's networks (`models.magenta`), so
 instead of exporting every preset and blend, the network is exported once with the
@@ -18,7 +18,9 @@ from torch import Tensor, nn
 
 from ..models.formats import load_style
 from ..models.magenta import LAYOUTS, MagentaNet, network_state, package_file
-from .onnx_backend import OnnxBackend
+from ..models.registry import Style
+from .base import Adapter, FrameOf
+from .runtime import Inputs
 
 
 class _WithCondition(nn.Module):
@@ -47,19 +49,12 @@ def network_onnx(architecture: str) -> Path:
                          source.name)
 
 
-class PresetOnnxBackend(OnnxBackend):
-    """A preset (or blend) fed to its network's shared export."""
+class Condition(Adapter):
+    """A preset (or blend) fed to its network's shared export: its condition is an input."""
 
-    def __init__(self, style, device: str | None = None, precision: str | None = None, threads: int | None = None):
+    def __init__(self, style: Style):
         state, _ = load_style(style.path)
         self.condition = state["condition"].numpy().astype(np.float32)
-        super().__init__(style, device, precision, threads)
 
-    def _onnx_path(self) -> Path:
-        return network_onnx(self.style.meta.architecture)
-
-    def _condition(self, batch: np.ndarray) -> np.ndarray:
-        return self.condition
-
-    def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
-        return super()._feeds(x, batch) | {"condition": self._condition(batch).astype(self.input_dtype)}
+    def inputs(self, frame: FrameOf) -> Inputs:
+        return {"condition": self.condition}

@@ -10,24 +10,20 @@ going back to an image cost at most one predictor run. Several images mix in vec
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from functools import lru_cache
 
 import cv2
 import numpy as np
 import onnxruntime as ort
-import torch
 
-from ..errors import RtstyleError
 from ..models.magenta import PREDICTOR_FILE, package_file
 from ..models.registry import Style
 from ..paths import cache_dir
 from ..output_files import write_array
-from .base import StyleImages
-from .onnx_backend import session_options
-from .preset import PresetOnnxBackend
-from .torch_backend import TorchBackend
+from .base import FrameOf, StyleImages
+from .onnx_runtime import session_options
+from .runtime import Inputs
 
 PREDICT_SIZE = 256  # the predictor's input: a centre square of the style image at 256x256
 _VECTORS: dict[str, np.ndarray] = {}
@@ -67,42 +63,22 @@ def style_vector(rgb: np.ndarray) -> np.ndarray:
     return vector
 
 
-class _VectorImages(StyleImages):
-    """What both backends share: the style images' mixed vector, moved toward the frame's own by `alpha`."""
+class StyleVector(StyleImages):
+    """The style images' mixed vector as the network's condition, moved toward the frame's own by `alpha`."""
 
     caches_styles = True
-    vector: np.ndarray | None = None
 
-    def _bound(self, images: list[np.ndarray], weights: np.ndarray):
-        bound = copy.copy(self)  # shares the network
-        bound.vector = np.asarray(sum(w * style_vector(im) for w, im in zip(weights, images)), dtype=np.float32)
-        return bound
+    def __init__(self, style: Style, vector: np.ndarray | None = None, alpha: float = 1.0):
+        super().__init__(style, alpha)
+        self.vector = vector
 
-    def _vector_for(self, frame) -> np.ndarray:
-        """The vector for one frame; `frame()` gives the frame as RGB uint8 (only needed when alpha < 1)."""
+    def bound(self, images: list[np.ndarray], weights: np.ndarray, alpha: float) -> "StyleVector":
+        vector = np.asarray(sum(w * style_vector(im) for w, im in zip(weights, images)), dtype=np.float32)
+        return StyleVector(self.style, vector, alpha)
+
+    def inputs(self, frame: FrameOf) -> Inputs:
         if self.vector is None:
             raise self.unbound()
         if self.alpha >= 1.0:
-            return self.vector
-        return (self.alpha * self.vector + (1.0 - self.alpha) * predict_vector(frame())).astype(np.float32)
-
-
-class StyleVectorBackend(_VectorImages, TorchBackend):
-    """The arbitrary network in PyTorch (the GPU default)."""
-
-    def __init__(self, style: Style, device: str | None = None, precision: str | None = None, **options):
-        if options.get("cuda_graphs") or options.get("compile"):
-            raise RtstyleError("--cuda-graphs and --compile apply to presets, not to --style-image")
-        super().__init__(style, device, precision, **options)
-
-    def _core(self, x: torch.Tensor) -> torch.Tensor:
-        vector = self._vector_for(lambda: (x[0].float().permute(1, 2, 0) * 255).round().clamp(0, 255)
-                                  .to(torch.uint8).cpu().numpy())
-        return self.model.net(x, torch.from_numpy(vector).to(x.device))
-
-
-class StyleVectorOnnxBackend(_VectorImages, PresetOnnxBackend):
-    """The arbitrary network's shared ONNX export (the CPU default), the vector fed as its condition."""
-
-    def _condition(self, batch: np.ndarray) -> np.ndarray:
-        return self._vector_for(lambda: batch[0])
+            return {"condition": self.vector}
+        return {"condition": (self.alpha * self.vector + (1.0 - self.alpha) * predict_vector(frame())).astype(np.float32)}

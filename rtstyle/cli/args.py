@@ -117,7 +117,6 @@ def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True):
     """The backend the style options ask for (`style` overrides --style: live switches styles),
     bound to the --style-image(s) for arbitrary-style models unless `bind` is False (then a
     per-style network accepts --style-image too: eval-temporal measures against it)."""
-    from ..backends import StyleImages
     from ..convert import load_backend
     from ..models.registry import ARBITRARY_DEFAULT
 
@@ -128,7 +127,7 @@ def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True):
     name = style or args.style or (ARBITRARY_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
     backend = load_backend(name, args.backend, args.precision, lite=args.lite, infer_scale=args.infer_scale,
                            stroke=args.stroke, **options)
-    if isinstance(backend, StyleImages):
+    if backend.takes_style_images:
         return bind_style_images(backend, args) if bind else backend
     if args.style_weights:
         raise RtstyleError(f"--style-weights applies to several --style-image; style {backend.style.name!r} is a "

@@ -37,11 +37,12 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
     from ..compile.cache import EngineCache
     from ..compile.profiles import onnx_input, parse_shape, profile_for
     from ..compile.tensorrt_build import BuildPlan, engine_for
+    from ..models.registry import onnx_geometry
 
     src = Path(args.onnx)
     _, dims = onnx_input(src)
     shapes = {k: parse_shape(getattr(args, k), k) if getattr(args, k) else None for k in ("min", "opt", "max")}
-    profile = profile_for(dims, shapes["min"], shapes["opt"], shapes["max"], stride=_export_stride(src))
+    profile = profile_for(dims, shapes["min"], shapes["opt"], shapes["max"], stride=onnx_geometry(src)[0])
     precision = "fp16" if args.fp16 else "fp32"
     if args.via == "torch-tensorrt":
         return _build_torch_tensorrt(args, profile, precision)
@@ -55,19 +56,6 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
         shutil.copyfile(path, check_output(args.out, args.overwrite))
         print(f"wrote {args.out}")
     return 0
-
-
-def _export_stride(onnx_path: Path) -> int:
-    """The network's stride from the sidecar `rtstyle export` wrote (8 for AdaIN), else 4."""
-    import json
-
-    from ..models.export import sidecar_path
-
-    side = sidecar_path(onnx_path)
-    try:
-        return int(json.loads(side.read_text())["export"]["stride"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 4
 
 
 def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> int:

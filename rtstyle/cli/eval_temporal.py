@@ -17,11 +17,9 @@ def cmd_eval_temporal(args: argparse.Namespace) -> int:
     from ..sources import VideoFileSource
     from ..temporal.evaluate import evaluate, write_json, write_plot
 
-    from ..backends import StyleImages
-
     temporal = smoother(args)
     backend = backend_from_args(args, bind=False)  # a per-style network takes --style-image for the loss only
-    if isinstance(backend, StyleImages):
+    if backend.takes_style_images:
         backend = bind_style_images(backend, args)
     temporal.follow(backend.meta)
     style_image = read_image(args.style_image[0]) if args.style_image else None

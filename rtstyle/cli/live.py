@@ -15,7 +15,6 @@ from .terminal import StatsPrinter, graceful_stop, helper_thread, terminal
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    from ..backends import StyleImages
     from ..live import LiveApp, style_cycle, style_image_cycle
 
     args.realtime = not args.as_fast_as_possible  # a file plays at its own pace, as a camera would
@@ -25,7 +24,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise RtstyleError(f"--snapshot-dir {args.snapshot_dir}: no such folder")
     if args.style_dir or args.style_image:
         base = backend_from_args(args, bind=False)
-        if not isinstance(base, StyleImages):
+        if not base.takes_style_images:
             raise RtstyleError(f"--style-image/--style-dir need an arbitrary-style model; style {base.style.name!r} "
                                f"is a per-style network")
         cycle = style_image_cycle(base, _style_images(args), alpha(args), args.preserve_color)

@@ -40,6 +40,24 @@ def range_scale(input_range: str) -> float:
     return 1.0 if input_range == "0-255" else 1.0 / 255.0
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """How frames must reach a network, carried with its weights (as torchvision's weights carry
+    their transforms; `Style.input_spec`) and applied in one place, `backends.transform.stylize`:
+    the input's layout and value range, the stride its sides must be multiples of, and the one
+    (height, width) a fixed-shape network takes."""
+
+    layout: str = "NCHW"
+    input_range: str = "0-255"
+    stride: int = 4
+    fixed_size: tuple[int, int] | None = None
+
+    @property
+    def scale(self) -> float:
+        """Factor from 0..255 pixels to the network's input."""
+        return range_scale(self.input_range)
+
+
 @dataclass
 class StyleMeta:
     """What a style network is and how to call it."""

@@ -129,8 +129,9 @@ class ConditionedNet(nn.Module):
     def stride(self) -> int:
         return MagentaNet.stride
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x, self.condition)
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """`condition`, where given, replaces the held one (a style image's vector: `--style-image`)."""
+        return self.net(x, self.condition if condition is None else condition)
 
 
 def package_file(name: str) -> Path:

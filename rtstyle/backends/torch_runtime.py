@@ -1,62 +1,21 @@
-"""Backends whose network takes torch tensors, and the PyTorch backend itself.
+"""The PyTorch runtime (CPU and CUDA).
 
-`TensorBackend.forward` is the device-side path every such backend shares: uint8
-frames already on the device in, uint8 frames out, with conversion on the device
-(`tensor_ops`). Subclasses supply only `_core`, the network on an NCHW tensor. The
-pipeline's CUDA-streams runner calls `forward` directly, so frames never round-trip
-through the host inside it.
-
-The PyTorch backend's CUDA fast path: fp16 (default) or bf16, channels_last (default;
-Tensor Cores read NHWC without transposes), and opt-in CUDA graphs for fixed shapes
-(one replay instead of ~60 kernel launches a frame) and `torch.compile`.
+The CUDA fast path: fp16 (default) or bf16, channels_last (default; Tensor Cores read NHWC
+without transposes), and opt-in CUDA graphs for fixed shapes (one replay instead of ~60
+kernel launches a frame) and `torch.compile`; both for image-only networks.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
+from torch import nn
 
 from ..errors import RtstyleError
-from ..models.registry import Style
+from ..models.formats import InputSpec
 from ..runtimes import PRECISIONS, torch_dtype
-from .base import Backend
-from .tensor_ops import from_network, to_network
-from .transform import stylize
+from .runtime import TensorRuntime
 
 COMPILERS = ("inductor", "tensorrt")  # torch.compile backends: PyTorch's own, torch-tensorrt's
-
-
-class TensorBackend(Backend):
-    """A backend with a torch-tensor core on `self._device` at `self.dtype`."""
-
-    _device: torch.device
-    dtype: torch.dtype
-    channels_last: bool = False
-
-    @property
-    def device(self) -> str:
-        return str(self._device)
-
-    def _core(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in the network's range and dtype -> the network's output."""
-        raise NotImplementedError
-
-    @torch.inference_mode()
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """(N, H, W, 3) uint8 of any size on this device -> the same, stylized: the host path's
-        `transform.stylize`, on the device."""
-        return stylize(frames, self, self._forward)
-
-    @torch.inference_mode()
-    def _forward(self, frames: torch.Tensor) -> torch.Tensor:
-        scale = self.meta.input_scale
-        return from_network(self._core(to_network(frames, self.dtype, scale, channels_last=self.channels_last)),
-                            scale)
-
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        """The host path: `Backend.__call__` has done the rest (`transform.stylize`)."""
-        return self._forward(torch.from_numpy(batch).to(self._device)).cpu().numpy()
-
 
 class CudaGraphs:
     """Calls `fn` through one captured CUDA graph per input shape.
@@ -92,12 +51,12 @@ class CudaGraphs:
         return static_out
 
 
-class TorchBackend(TensorBackend):
+class TorchRuntime(TensorRuntime):
     name = "torch"
 
-    def __init__(self, style: Style, device: str | None = None, precision: str | None = None, *,
+    def __init__(self, model: nn.Module, spec: InputSpec, device: str | None = None, precision: str | None = None, *,
                  channels_last: bool | None = None, cuda_graphs: bool | None = None, compile: str | None = None):
-        super().__init__(style)
+        super().__init__(spec)
         self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         cuda = self._device.type == "cuda"
         self._precision = precision or ("fp16" if cuda else "fp32")
@@ -108,11 +67,9 @@ class TorchBackend(TensorBackend):
         self.dtype = torch_dtype(self._precision)
         self.channels_last = cuda if channels_last is None else channels_last
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model = style.build().to(self._device, self.dtype, memory_format=fmt)
+        self.model = model.to(self._device, self.dtype, memory_format=fmt)
         self.compiled = compile
-        core = self.model
-        if compile:
-            core = _compiled(self.model, compile, self._precision)
+        core = _compiled(self.model, compile, self._precision) if compile else self.model
         self.cuda_graphs = bool(cuda_graphs)
         if self.cuda_graphs and not cuda:
             raise RtstyleError("CUDA graphs need a CUDA GPU")
@@ -122,12 +79,9 @@ class TorchBackend(TensorBackend):
     def precision(self) -> str:
         return self._precision
 
-    @property
-    def stride(self) -> int:
-        return getattr(self.model, "stride", 1)
-
-    def _core(self, x: torch.Tensor) -> torch.Tensor:
-        return self._call(x)
+    def network(self, x: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The module called with the other inputs by name (graphs and compiled calls take the image only)."""
+        return self._call(x, **inputs) if inputs else self._call(x)
 
 
 def _compiled(model: torch.nn.Module, compiler: str, precision: str):

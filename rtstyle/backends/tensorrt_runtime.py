@@ -1,51 +1,47 @@
-"""TensorRT backend: a cached engine run on torch tensors that never leave the GPU.
+"""The TensorRT runtime: a cached engine run on torch tensors that never leave the GPU.
 
 The engine comes from the engine cache (built on first use from the style's ONNX
 export, or from an ONNX style as it is). Its execution context runs on its own CUDA
 stream, ordered after and before the caller's stream with events, so it composes
 with the pipeline's copy/compute streams. Input and output buffers are allocated
 once per shape and bound by address: frames arrive as uint8 on the device (the
-pipeline's pinned upload), are converted there, and leave as uint8.
+pipeline's pinned upload), are converted there, and leave as uint8. The model's other
+inputs (AdaIN's statistics and alpha) are fixed-size inputs bound by address, so one engine
+serves every style image.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..compile.cache import EngineCache
 from ..compile.profiles import Profile, Shape, onnx_input, profile_for
 from ..compile.tensorrt_build import BuildPlan, engine_for, require_tensorrt
 from ..errors import RtstyleError
-from ..models.export import cached_onnx
-from ..models.adain import StyleStats
-from ..models.registry import Style
-from .adain import AdaINStyle
-from .torch_backend import TensorBackend
+from ..models.formats import InputSpec
+from .runtime import TensorRuntime
 
 
-class TensorRTBackend(TensorBackend):
+class TensorRTRuntime(TensorRuntime):
     name = "tensorrt"
 
-    def __init__(self, style: Style, device: str | None = None, precision: str | None = None, *,
+    def __init__(self, onnx_path: Path, spec: InputSpec, device: str | None = None, precision: str | None = None, *,
                  profile: Profile | None = None, cache: EngineCache | None = None):
-        super().__init__(style)
+        super().__init__(spec)
         trt = require_tensorrt()
         self._device = torch.device(device or "cuda")
         if self._device.type != "cuda":
             raise RtstyleError("the TensorRT backend runs on a CUDA GPU only")
         self._precision = precision or "fp16"
-        onnx_path = style.path if style.format == "onnx" else cached_onnx(style)
         self.input_name, dims = onnx_input(onnx_path)
-        self.profile = profile or profile_for(dims, stride=self.stride)
+        self.profile = profile or profile_for(dims, stride=spec.stride)
         plan = BuildPlan.from_onnx(onnx_path, self.profile, self._precision)
         self.engine_path, _ = engine_for(plan, cache or EngineCache())
         self._trt = trt
-        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self.engine = self.runtime.deserialize_cuda_engine(Path(self.engine_path).read_bytes())
+        self.trt_runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.trt_runtime.deserialize_cuda_engine(Path(self.engine_path).read_bytes())
         if self.engine is None:
             raise RtstyleError(f"{self.engine_path}: TensorRT cannot load this engine (delete it to rebuild)")
         self.context = self.engine.create_execution_context()
@@ -61,7 +57,7 @@ class TensorRTBackend(TensorBackend):
 
     @property
     def fixed_size(self) -> tuple[int, int] | None:
-        return self.profile.opt[2:] if self.profile.static else None
+        return self.profile.opt[2:] if self.profile.static else self.spec.fixed_size
 
     def _bind(self, shape: Shape) -> tuple[torch.Tensor, torch.Tensor]:
         """Device buffers for `shape`, allocated once and bound to the context."""
@@ -76,22 +72,16 @@ class TensorRTBackend(TensorBackend):
                                     torch.empty(out_shape, dtype=out_dtype, device=self._device))
         return self._buffers[shape]
 
-    def _extra_inputs(self) -> dict[str, torch.Tensor]:
-        """Device tensors for the engine's inputs besides the image (fixed-size; none by default)."""
-        return {}
+    def input_dtype(self, name: str) -> torch.dtype:
+        return _torch_dtype(self._trt, self.engine.get_tensor_dtype(name))
 
-    def _input_tensor(self, name: str, value: torch.Tensor) -> torch.Tensor:
-        """`value` on the device in the dtype the engine wants for input `name`."""
-        dtype = _torch_dtype(self._trt, self.engine.get_tensor_dtype(name))
-        return value.to(self._device, dtype).contiguous()
-
-    def _core(self, x: torch.Tensor) -> torch.Tensor:
+    def network(self, x: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         shape = tuple(x.shape)
         inp, out = self._bind(shape)  # type: ignore[arg-type]
         inp.copy_(x)
         self.context.set_input_shape(self.input_name, shape)
         self.context.set_tensor_address(self.input_name, inp.data_ptr())
-        for name, tensor in self._extra_inputs().items():
+        for name, tensor in inputs.items():  # held by `device_inputs` while the engine reads them
             self.context.set_tensor_address(name, tensor.data_ptr())
         self.context.set_tensor_address(self.output_name, out.data_ptr())
         caller = torch.cuda.current_stream(self._device)
@@ -100,31 +90,6 @@ class TensorRTBackend(TensorBackend):
             raise RtstyleError("TensorRT failed to run the engine")
         caller.wait_stream(self.stream)
         return out
-
-
-class AdaINTensorRTBackend(AdaINStyle, TensorRTBackend):
-    """AdaIN's export as an engine: the image is the profiled input; the style statistics and
-    alpha are fixed-size inputs bound by address, so one engine serves every style image."""
-
-    def __init__(self, style: Style, device: str | None = None, precision: str | None = None, **options):
-        super().__init__(style, device, precision, **options)
-        self.stats: StyleStats | None = None
-        self._alpha: tuple[float, torch.Tensor] | None = None
-
-    def _bound(self, images: list[np.ndarray], weights: np.ndarray) -> "AdaINTensorRTBackend":
-        bound = copy.copy(self)  # shares the engine and its context
-        stats = self._stats(images, weights)
-        bound.stats = StyleStats(self._input_tensor("style_mean", stats.mean),
-                                 self._input_tensor("style_std", stats.std))
-        bound._alpha = None
-        return bound
-
-    def _extra_inputs(self) -> dict[str, torch.Tensor]:
-        if self.stats is None:
-            raise self.unbound()
-        if self._alpha is None or self._alpha[0] != self.alpha:  # kept alive while the engine reads it
-            self._alpha = (self.alpha, self._input_tensor("alpha", torch.tensor([self.alpha])))
-        return {"style_mean": self.stats.mean, "style_std": self.stats.std, "alpha": self._alpha[1]}
 
 
 def _torch_dtype(trt, dtype) -> torch.dtype:

@@ -1,7 +1,7 @@
-"""ONNX Runtime backend: CPU execution provider, CUDA where onnxruntime-gpu has it.
+"""The ONNX Runtime runtime: CPU execution provider, CUDA where onnxruntime-gpu has it.
 
-Runs imported ONNX styles directly; PyTorch styles are exported once to a cached
-dynamic-shape ONNX file.
+It runs one ONNX file: an imported ONNX style as it is, a PyTorch style's cached
+dynamic-shape export, or a network's shared export fed the preset's condition.
 """
 
 from __future__ import annotations
@@ -12,14 +12,9 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import RtstyleError
-from ..models.export import cached_onnx
-from ..models.registry import Style
-from .base import Backend
+from ..models.formats import InputSpec
 from .color import to_uint8
-
-
-def _fixed_dims(shape: list) -> tuple[int, int] | None:
-    return (shape[0], shape[1]) if all(isinstance(d, int) and d > 0 for d in shape) else None
+from .runtime import Inputs, Runtime
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
@@ -37,13 +32,12 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     return opts
 
 
-class OnnxBackend(Backend):
+class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
-    def __init__(self, style: Style, device: str | None = None, precision: str | None = None,
+    def __init__(self, path: Path, spec: InputSpec, device: str | None = None, precision: str | None = None,
                  threads: int | None = None):
-        super().__init__(style)
-        path = self._onnx_path()
+        super().__init__(spec)
         available = ort.get_available_providers()
         want_cuda = device is None or device.startswith("cuda")
         providers = ["CUDAExecutionProvider"] if want_cuda and "CUDAExecutionProvider" in available else []
@@ -58,15 +52,8 @@ class OnnxBackend(Backend):
         if precision and precision != self.precision:
             raise RtstyleError(f"--precision {precision}: {path.name} is an {self.precision} model and ONNX Runtime "
                                f"runs it as it is (rtstyle export --fp16 makes fp16 files)")
-        self.nhwc = self.meta.layout == "NHWC"
-        spatial = inp.shape[1:3] if self.nhwc else inp.shape[2:4]
-        self._fixed = _fixed_dims(list(spatial))
+        self.nhwc = spec.layout == "NHWC"
         self._batch1 = inp.shape[0] == 1
-        self.scale = self.meta.input_scale
-
-    def _onnx_path(self) -> Path:
-        """The file the session runs: the style's own, or its cached export."""
-        return self.style.path if self.style.format == "onnx" else cached_onnx(self.style)
 
     @property
     def device(self) -> str:
@@ -76,21 +63,15 @@ class OnnxBackend(Backend):
     def precision(self) -> str:
         return "fp16" if self.input_dtype == np.float16 else "fp32"
 
-    @property
-    def fixed_size(self) -> tuple[int, int] | None:
-        return self._fixed
-
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray, inputs: Inputs) -> np.ndarray:
         if self._batch1 and len(batch) > 1:
-            return np.concatenate([self._run(f[None]) for f in batch])
-        x = batch.astype(self.input_dtype) * self.input_dtype(self.scale)
+            return np.concatenate([self.run(f[None], inputs) for f in batch])
+        scale = self.spec.scale
+        x = batch.astype(self.input_dtype) * self.input_dtype(scale)
         if not self.nhwc:
             x = x.transpose(0, 3, 1, 2)
-        y = self.session.run(None, self._feeds(np.ascontiguousarray(x), batch))[0].astype(np.float32)
+        feeds = {self.input_name: np.ascontiguousarray(x)} | {k: v.astype(self.input_dtype) for k, v in inputs.items()}
+        y = self.session.run(None, feeds)[0].astype(np.float32)
         if not self.nhwc:
             y = y.transpose(0, 2, 3, 1)
-        return to_uint8(y / self.scale)
-
-    def _feeds(self, x: np.ndarray, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """The session's inputs for network-ready `x` (made from the uint8 `batch`)."""
-        return {self.input_name: x}
+        return to_uint8(y / scale)
