@@ -99,7 +99,7 @@ def _runtime(style: Style, backend: str, device: str | None, precision: str | No
         return OnnxRuntime(path, spec, device, precision, **options)
     from .tensorrt_runtime import TensorRTRuntime  # needs the compile package only here
 
-    return TensorRTRuntime(_onnx_file(style), spec, device, precision, **options)
+    return TensorRTRuntime(lambda: _onnx_file(style), spec, device, precision, **options)
 
 
 def _onnx_file(style: Style) -> Path:

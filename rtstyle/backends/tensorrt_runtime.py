@@ -13,6 +13,7 @@ serves every style image.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -27,14 +28,17 @@ from .runtime import TensorRuntime
 class TensorRTRuntime(TensorRuntime):
     name = "tensorrt"
 
-    def __init__(self, onnx_path: Path, spec: InputSpec, device: str | None = None, precision: str | None = None, *,
-                 profile: Profile | None = None, cache: EngineCache | None = None):
+    def __init__(self, onnx_file: Callable[[], Path], spec: InputSpec, device: str | None = None,
+                 precision: str | None = None, *, profile: Profile | None = None, cache: EngineCache | None = None):
+        """`onnx_file()` gives the network's ONNX file; it is asked for only once TensorRT and a GPU
+        are there (making a style's export takes a while)."""
         super().__init__(spec)
         trt = require_tensorrt()
         self._device = torch.device(device or "cuda")
         if self._device.type != "cuda":
             raise RtstyleError("the TensorRT backend runs on a CUDA GPU only")
         self._precision = precision or "fp16"
+        onnx_path = onnx_file()
         self.input_name, dims = onnx_input(onnx_path)
         self.profile = profile or profile_for(dims, stride=spec.stride)
         plan = BuildPlan.from_onnx(onnx_path, self.profile, self._precision)

@@ -110,7 +110,7 @@ def add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
     p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
     p.add_argument("--crf", type=crf_value, default=crf, help=f"constant rate factor, lower is better (default: {crf})")
     p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
-    p.add_argument("--batch", type=count, default=1, help="frames per inference call (default: 1)")
+    p.add_argument("--batch", type=count, default=1, help="images per network call: frames stylized together (default: 1)")
 
 
 def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True):

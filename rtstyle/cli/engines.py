@@ -86,7 +86,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--dynamic", action="store_true", help="free batch, height and width (multiples of 4)")
     p.add_argument("--height", type=count, default=360, help="input height (static), or the example (default: 360)")
     p.add_argument("--width", type=count, default=640, help="input width (static), or the example (default: 640)")
-    p.add_argument("--batch", type=count, default=1, help="batch size of a static export (default: 1)")
+    p.add_argument("--batch", type=count, default=1, help="images per network call the static export takes (default: 1)")
     p.add_argument("--fp16", action="store_true", help="fp16 weights and input/output")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, 17 or newer (default: 18)")
     p.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output file if it exists")

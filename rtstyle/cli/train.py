@@ -130,7 +130,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--residual", type=count, help=f"residual blocks (default {d.num_residual}, lite {LITE_BLOCKS})")
     p.add_argument("--size", type=count, default=d.size, help="training crop size")
     p.add_argument("--style-size", type=count, default=d.style_size)
-    p.add_argument("--batch", type=count, help=f"default {d.batch} (--teacher: {DistillConfig.batch})")
+    p.add_argument("--batch", type=count, help=f"images per network call, here per training step (default {d.batch}; "
+                                               f"--teacher: {DistillConfig.batch})")
     p.add_argument("--iters", type=count, help=f"default {d.iters} (--teacher: {DistillConfig.iters})")
     p.add_argument("--lr", type=positive, help=f"default {d.lr} (--teacher: {DistillConfig.lr})")
     p.add_argument("--content-weight", type=float,
@@ -161,7 +162,7 @@ def add_parsers(sub) -> None:
                    help="train --init's reconstruction decoder, which alpha 0 uses (alpha blends the two "
                         "decoders' weights), on pixels alone; its style decoder, and so alpha 1, stay as they are")
     p.add_argument("--size", type=count, default=a.size, help="training crop size")
-    p.add_argument("--batch", type=count, default=a.batch)
+    p.add_argument("--batch", type=count, default=a.batch, help="images per network call, here per training step")
     p.add_argument("--iters", type=count, default=a.iters)
     p.add_argument("--lr", type=positive, default=a.lr)
     p.add_argument("--style-weight", type=float, default=a.style_weight)
