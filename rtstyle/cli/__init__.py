@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from .. import __version__
@@ -32,6 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return _run(argv, interrupted)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(argv: list[str] | None, interrupted: list) -> int:
     try:  # Ctrl-C can come while the parser or a command imports torch: one line then, too
         args = build_parser().parse_args(argv)
         setup_logging()
@@ -49,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
         return 141
     except Exception as exc:  # a bug: one line by default, the traceback on request
+        if interrupted:  # Ctrl-C inside an extension's import surfaces as its ImportError
+            print("rtstyle: interrupted", file=sys.stderr)
+            return 130
         if os.environ.get("RTSTYLE_DEBUG"):
             raise
         print(f"rtstyle: internal error: {type(exc).__name__}: {exc} (set RTSTYLE_DEBUG=1 for details)",
