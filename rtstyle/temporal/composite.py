@@ -4,6 +4,12 @@
 
 Where trust is 0 (occlusions, disocclusions) the fresh stylization is kept exactly.
 
+Where the smoother *holds* a pixel (its input has not changed: static-region locking), the
+output is the previous output as it was. Holding, not blending, is what keeps a still
+area still: a per-frame network paints a wall or a sky with a new pattern every frame, and
+any mix of two unrelated patterns, repeated, averages them into a grey wash, while a held
+pattern stays sharp and does not move at all. The hold map is feathered over a few pixels.
+
 Blending two stylizations whose brush texture does not line up averages the texture
 away: the output turns soft and loses the style (the Gram style loss rises sharply
 even for a half-pixel blur). So the blend's local contrast is then raised back to the
@@ -40,16 +46,27 @@ def _contrast_gain(blend: np.ndarray, fresh: np.ndarray) -> np.ndarray:
     return np.clip(gain, 1.0, MAX_GAIN, out=gain)
 
 
-def composite(stylized: np.ndarray, previous: np.ndarray, motion: Motion, strength: float) -> np.ndarray:
-    """(H, W, 3) uint8 frames; the motion may be at a lower resolution."""
+def feathered(hold: np.ndarray) -> np.ndarray:
+    """The hold map (bool, analysis size) as float32 weights with soft edges."""
+    return cv2.blur(hold.astype(np.float32), (3, 3))
+
+
+def composite(stylized: np.ndarray, previous: np.ndarray, motion: Motion, strength: float,
+              hold: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 frames; the motion and `hold` (where to keep the previous output, bool)
+    may be at a lower resolution."""
     h, w = stylized.shape[:2]
     flow, trust = upsample(motion, (w, h))
     weight = trust * np.float32(strength)
+    warped = warp(previous, flow, cv2.INTER_CUBIC)
     # blendLinear: (a * wa + b * wb) / (wa + wb) per pixel, straight on uint8
-    blend = cv2.blendLinear(warp(previous, flow, cv2.INTER_CUBIC), stylized, weight, 1.0 - weight)
+    blend = cv2.blendLinear(warped, stylized, weight, 1.0 - weight)
     mean = cv2.blur(blend, (WINDOW, WINDOW))
     detail = cv2.subtract(blend, mean, dtype=cv2.CV_32F) * _contrast_gain(blend, stylized)[..., None]
     out = cv2.add(detail, mean, dtype=cv2.CV_8U)  # rounds and saturates
+    if hold is not None and hold.any():
+        keep = cv2.resize(feathered(hold), (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.blendLinear(warped, out, keep, 1.0 - keep)  # flow is 0 where held: the previous output
     untrusted = weight == 0
     out[untrusted] = stylized[untrusted]  # exactly the fresh frame
     return out
@@ -76,7 +93,7 @@ def _torch_restore_contrast(blend, fresh):
     return mean + (blend - mean) * gain
 
 
-def composite_torch(stylized, previous, motion: Motion, strength: float):
+def composite_torch(stylized, previous, motion: Motion, strength: float, hold: np.ndarray | None = None):
     """As `composite`, for (H, W, 3) uint8 torch tensors on any device (CUDA in the pipeline)."""
     import torch
     import torch.nn.functional as F
@@ -102,5 +119,10 @@ def composite_torch(stylized, previous, motion: Motion, strength: float):
     fresh = stylized.permute(2, 0, 1)[None].float()
     weight = trust * strength
     blend = fresh + weight * (warped - fresh)
-    out = torch.where(weight > 0, _torch_restore_contrast(blend, fresh), fresh)
+    out = _torch_restore_contrast(blend, fresh)
+    if hold is not None and hold.any():
+        keep = torch.from_numpy(feathered(hold)).to(dev)[None, None]
+        keep = F.interpolate(keep, size=(h, w), mode="bilinear", align_corners=False)
+        out = out + keep * (warped - out)
+    out = torch.where(weight > 0, out, fresh)
     return out[0].permute(1, 2, 0).clamp_(0, 255).add_(0.5).to(torch.uint8)

@@ -95,20 +95,29 @@ def photometric_error(current: np.ndarray, previous: np.ndarray, backward: np.nd
     return cv2.absdiff(current, warp(previous, backward)).astype(np.float32)
 
 
+STILL_WINDOW = 5  # pixels of the analysis size: the neighbourhood the "did it move?" test looks at
+STILL_MARGIN = 2.0  # grey levels: no motion wins unless the flow explains the input this much better
+JITTER = 2.0  # pixels: the most motion DIS makes up on a flat, noisy area
+
+
 @dataclass
 class Motion:
     """What one frame pair tells the smoother, at the analysis resolution."""
 
-    flow: np.ndarray  # (h, w, 2) backward flow: current -> previous
+    flow: np.ndarray  # (h, w, 2) backward flow: current -> previous (0 where still)
     trust: np.ndarray  # (h, w) float32 0..1: how far the warped previous frame can be trusted
     occluded: np.ndarray  # (h, w) bool: failed the geometric tests (trust 0)
+    still: np.ndarray | None = None  # (h, w) bool: no motion explains the input as well as the flow
 
 
 def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
             photo_lo: float = 8.0, photo_hi: float = 24.0) -> Motion:
     """Flow from `current` to `previous` (greyscale) and the trust in warping along it.
 
-    Trust is 0 where the forward-backward check fails or the flow leaves the frame
+    Where the input did not move (no motion explains the neighbourhood as well as the flow,
+    within STILL_MARGIN), the flow is 0: DIS makes up a pixel or two of motion on flat,
+    noisy areas (a wall, a sky), and warping along it frame after frame would smear them.
+    Trust is 0 elsewhere where the forward-backward check fails or the flow leaves the frame
     (occlusions), and falls from 1 to 0 as the photometric error of the warped input
     grows from `photo_lo` to `photo_hi` grey levels (lighting changes, flow errors the
     geometric test misses).
@@ -117,9 +126,16 @@ def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
     forward = estimator(previous, current)
     occluded = ~trackable(backward, forward)
     err = photometric_error(current, previous, backward)
+    err0 = cv2.absdiff(current, previous).astype(np.float32)
+    box = (STILL_WINDOW, STILL_WINDOW)
+    still = cv2.blur(err0, box) <= cv2.blur(err, box) + STILL_MARGIN
+    occluded &= ~(still & (np.sum(backward**2, axis=-1) < JITTER**2))  # made-up motion, not an occlusion
+    still &= ~occluded
+    backward[still] = 0.0
+    err = np.where(still, err0, err)
     trust = np.clip((photo_hi - err) / (photo_hi - photo_lo), 0.0, 1.0)
     trust[occluded] = 0.0
-    return Motion(backward, trust, occluded)
+    return Motion(backward, trust, occluded, still)
 
 
 def upsample(motion: Motion, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,12 @@ in where the warp can be trusted (a recursive filter that follows the motion).
 Occluded and disoccluded pixels, and every pixel after a scene cut, a size change or
 a style switch, take the fresh stylization as it is.
 
+Where the input has not changed at all (no motion, no new light: a fixed camera's
+background), the previous output is *held* rather than blended (static-region locking): a
+per-frame network repaints such areas with a new pattern every frame, and only holding
+keeps them both still and sharp. A held pixel is refreshed once its input drifts DRIFT
+grey levels from the input its output was made from (a slow change of light, a fade).
+
 How much to carry over depends on the network: one trained for stability (`rtstyle
 train --temporal-weight`) flickers little by itself, and blending costs style (see
 docs/benchmarks/history.md), so such a style names its own lighter strength in its metadata
@@ -19,12 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from ..errors import RtstyleError, UsageError
 from ..frames import Frame
 from .composite import composite, composite_torch
-from .flow import MIN_FLOW_SIDE, DisFlow, Motion, analyse, small_gray
+from .flow import MIN_FLOW_SIDE, STILL_WINDOW, DisFlow, Motion, analyse, small_gray
 
 if TYPE_CHECKING:
     from ..models.formats import StyleMeta
@@ -46,6 +53,8 @@ MODE_NAMES = ("off", *MODES)
 DEFAULT_MODE = "fast"
 DEFAULT_STRENGTH = 0.5  # for networks that do not name their own
 CUT_FRACTION = 0.6  # more of the frame than this untrusted: a new shot, start over
+CUT_MEAN = 10.0  # grey levels the mean brightness moves between two frames: a cut or a fade from black
+DRIFT = 6.0  # grey levels a held pixel's input may move from the input its output was made from
 
 
 def check_settings(mode: str, strength: float) -> None:
@@ -95,6 +104,8 @@ class TemporalSmoother:
         self._prev_gray: np.ndarray | None = None
         self._prev_out = None
         self._prev_key: tuple | None = None
+        self._made_from: np.ndarray | None = None  # per pixel, the input the output there was made from
+        self.held = 0.0  # the fraction of the last frame held (static-region locking)
 
     def __call__(self, frame: Frame) -> Frame:
         if not self.active:
@@ -106,19 +117,27 @@ class TemporalSmoother:
             self.reset()
             return frame
         key = (tuple(frame.image.shape), gray.shape, frame.styled_by)
-        self.last_motion = None
+        self.last_motion, made_from, self.held = None, gray, 0.0
         if self._prev_gray is not None and key == self._prev_key:
-            motion = analyse(gray, self._prev_gray, self._flow)
-            self.last_motion = motion
-            if 1.0 - float(np.mean(motion.trust > 0.5)) > self.cut_fraction:
+            motion = None
+            if abs(float(gray.mean()) - float(self._prev_gray.mean())) <= CUT_MEAN:
+                motion = self.last_motion = analyse(gray, self._prev_gray, self._flow)
+            if motion is None or 1.0 - float(np.mean(motion.trust > 0.5)) > self.cut_fraction:
                 self.cuts += 1
             else:
+                hold = self._hold(gray, motion)
                 blend = composite if isinstance(frame.image, np.ndarray) else composite_torch
-                frame.image = blend(frame.image, self._prev_out, motion, self.strength)
+                frame.image = blend(frame.image, self._prev_out, motion, self.strength, hold)
+                made_from, self.held = np.where(hold, self._made_from, gray), float(hold.mean())
         elif self._prev_gray is not None:
             self.cuts += 1  # a new size or a new style: nothing to carry over
-        self._prev_gray, self._prev_out, self._prev_key = gray, frame.image, key
+        self._prev_gray, self._prev_out, self._prev_key, self._made_from = gray, frame.image, key, made_from
         return frame
+
+    def _hold(self, gray: np.ndarray, motion: Motion) -> np.ndarray:
+        """Where the input is unchanged: still, trusted, and near the input the output was made from."""
+        drift = cv2.blur(cv2.absdiff(gray, self._made_from).astype(np.float32), (STILL_WINDOW, STILL_WINDOW))
+        return motion.still & (motion.trust > 0.5) & (drift < DRIFT)
 
 
 def _host(image) -> np.ndarray:
