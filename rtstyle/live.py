@@ -35,9 +35,13 @@ from .temporal import TemporalSmoother
 from .x11 import XWindows
 
 WINDOW = "rtstyle live"
+STRENGTH_STEP = 0.1  # the [ and ] keys
+STROKE_STEP = 1.25  # the , and . keys: a factor
+STROKE_RANGE = (0.25, 4.0)
 BACKENDS_KEPT = 4  # styles kept loaded, so n/b back and forth is instant without holding every style
 KEYS = [("n / b", "next / previous style"), ("s", "split: original | stylized"),
-        ("t", "temporal smoothing on / off"), ("p", "snapshot to PNG"),
+        ("t", "temporal smoothing on / off"), ("[ / ]", "smoothing strength down / up"),
+        (", / .", "presets: finer / coarser strokes"), ("p", "snapshot to PNG"),
         ("r", "start / stop recording to mp4"), ("space", "pause"), ("h", "this help"), ("q / Esc", "quit")]
 
 
@@ -213,6 +217,11 @@ class QualityLadder:
         backend.infer_scale = self._bases[key] * RUNGS[self.rung]
         return backend
 
+    def refit(self, backend: Backend) -> Backend:
+        """`fit` again after the backend's own scale changed (a new stroke size)."""
+        self._bases.pop(id(backend), None)
+        return self.fit(backend)
+
     def network_size(self, backend: Backend) -> tuple[int, int]:
         h, w = self.size
         scale = backend.scale_for(h, w)
@@ -341,6 +350,7 @@ class LiveApp:
             info = self.job.source.info
             self.ladder = QualityLadder((info.height, info.width))
             self.ladder.choose(first_backend)
+        self.stroke: float | None = None  # set by the , and . keys
         self.active = styles[first]  # the style on screen (the selection runs ahead while one loads)
         self._backends[self.active] = first_backend
         self.temporal = self.job.temporal
@@ -350,9 +360,31 @@ class LiveApp:
         self.recordings: list[Path] = []
 
     def backend(self, name: str) -> Backend:
-        """A style that is loaded (the one shown, or one of the last few), fitted to the ladder."""
+        """A style that is loaded (the one shown, or one of the last few), fitted to the ladder, at
+        the stroke size the keys chose."""
         self._backends.move_to_end(name)
-        return self.ladder.fit(self._backends[name]) if self.ladder else self._backends[name]
+        backend = self._backends[name]
+        if self.stroke is not None and backend.network_long_side:
+            backend.stroke = self.stroke
+        return self.ladder.fit(backend) if self.ladder else backend
+
+    def change_stroke(self, factor: float) -> str:
+        """Presets' stroke size times `factor` (the , and . keys), for this style and the next ones."""
+        shown = self._backends[self.active]
+        if not shown.network_long_side:
+            return f"{self.active} has no stroke size to change (presets do)"
+        self.stroke = min(max(shown.stroke * factor, STROKE_RANGE[0]), STROKE_RANGE[1])
+        shown.stroke = self.stroke
+        self.job.pipeline.inference.set_model(self.ladder.refit(shown) if self.ladder else shown)
+        return f"stroke {self.stroke:.2f}"
+
+    def change_smoothing(self, step: float) -> str:
+        """Smoothing strength up or down by `step` (the [ and ] keys); turns smoothing on if it was off."""
+        self.smoothing_set_by_user = True  # the ladder leaves it alone from now on
+        self.temporal.set_strength(round(self.temporal.strength + step, 2))
+        if not self.temporal.enabled:
+            self.temporal.toggle()
+        return f"temporal smoothing: {self.temporal.describe()}"
 
     def _activate(self, name: str) -> None:
         backend = self.backend(name)
@@ -440,6 +472,10 @@ class LiveApp:
             self.smoothing_set_by_user = True  # the ladder leaves it alone from now on
             self.temporal.toggle()
             st.say(f"temporal smoothing: {self.temporal.describe()}")
+        elif ch in ("[", "]"):
+            st.say(self.change_smoothing(STRENGTH_STEP if ch == "]" else -STRENGTH_STEP))
+        elif ch in (",", "."):
+            st.say(self.change_stroke(STROKE_STEP if ch == "." else 1 / STROKE_STEP))
         elif ch == " ":
             st.paused = not st.paused
         elif ch == "h":

@@ -121,6 +121,39 @@ def test_t_key_toggles_temporal_smoothing(xvfb, monkeypatch):
         app.job.source.close()
 
 
+def test_keys_steer_smoothing_strength_and_stroke_while_it_runs(xvfb, monkeypatch):
+    """[ and ] move the smoothing strength (and keep it over style switches), , and . the presets'
+    stroke size, for the style shown and the next one; the overlay says the new values."""
+    from rtstyle import load_backend
+    from rtstyle.live import STROKE_STEP, LiveApp
+    from rtstyle.stream import SourceOptions
+    from rtstyle.temporal import TemporalSmoother
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    app = LiveApp(str(SAMPLE_CLIP), ["starry", "udnie"], 0, load_backend,
+                  source=SourceOptions(realtime=True), temporal=TemporalSmoother("fast"), quality="auto")
+    try:
+        start = app.temporal.strength
+        app.on_key(ord("]"), None)
+        assert app.temporal.strength == round(start + 0.1, 2) and f"strength {start + 0.1:g}" in app.state.message
+        for _ in range(20):
+            app.on_key(ord("["), None)
+        assert app.temporal.strength == 0.0 and not app.temporal.active  # clamped: strength 0 is off
+        app.on_key(ord("]"), None)
+        shown = app.job.pipeline.inference.model
+        h, w = app.job.source.info.height, app.job.source.info.width
+        before = shown.scale_for(h, w)
+        app.on_key(ord("."), None)  # coarser: the network runs smaller
+        assert shown.stroke == STROKE_STEP and app.state.message == f"stroke {STROKE_STEP:.2f}"
+        assert shown.scale_for(h, w) < before
+        app.on_key(ord("n"), None)
+        app.settle()
+        assert app.job.pipeline.inference.model.stroke == STROKE_STEP  # the next preset too
+        assert app.temporal.strength == 0.1  # the user's strength, not udnie's own
+    finally:
+        app.job.source.close()
+
+
 def test_style_switch_takes_the_new_styles_smoothing_strength(xvfb, monkeypatch, network):
     """Without --temporal-strength, `n` to a network that names no strength (a user's import)
     falls back to the default."""

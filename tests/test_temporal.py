@@ -146,6 +146,56 @@ def test_occluded_pixels_are_not_blended(photo):
     assert not np.array_equal(out[1][~occluded], noisy[1][~occluded])  # the rest is blended
 
 
+def still_scene(photo: np.ndarray, n: int) -> list[np.ndarray]:
+    """A fixed camera: the same view every frame, with a little sensor noise."""
+    w, h = SIZE
+    rng = np.random.default_rng(3)
+    view = np.ascontiguousarray(photo[40:40 + h, :w])
+    return [np.clip(view + rng.normal(0, 1.5, view.shape), 0, 255).astype(np.uint8) for _ in range(n)]
+
+
+def test_a_still_scene_is_held_sharp_and_steady(photo):
+    """Static-region locking: with a fixed camera, the per-frame flicker is gone (>= 80%), and the
+    output is one of the stylizations as it was (held, not an average of several: no wash)."""
+    inputs = still_scene(photo, 12)
+    noisy = flicker([fake_style(x) for x in inputs])
+    smoother = TemporalSmoother("fast", 0.5)
+    out = smooth(smoother, inputs, noisy)
+    change = lambda seq: np.mean([np.mean((a.astype(np.float32) - b) ** 2) for a, b in zip(seq[1:], seq)])  # noqa: E731
+    assert change(out) <= 0.2 * change(noisy), (change(out), change(noisy))
+    assert smoother.held > 0.9
+    contrast = lambda im: cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), cv2.CV_32F).std()  # noqa: E731
+    assert contrast(out[-1]) >= 0.95 * np.mean([contrast(x) for x in noisy])
+
+
+def test_held_pixels_follow_a_slow_change_of_light(photo):
+    """A held pixel is refreshed once its input drifts from the input it was made from: a slow
+    brightening (1 grey level a frame, never a cut) is followed, not frozen."""
+    base = still_scene(photo, 1)[0].astype(np.int16)
+    inputs = [np.clip(base + i, 0, 255).astype(np.uint8) for i in range(30)]
+    clean = [fake_style(x) for x in inputs]
+    smoother = TemporalSmoother("fast", 0.5)
+    out = smooth(smoother, inputs, clean)
+    assert smoother.cuts == 0
+    lag = lambda a, b: abs(float(a.mean()) - float(b.mean()))  # noqa: E731
+    assert lag(clean[-1], clean[0]) > 10  # the light changed this much...
+    assert lag(out[-1], clean[-1]) < 0.5 * lag(clean[-1], clean[0])  # ...and the output went along (frozen: 1.0)
+
+
+def test_an_object_appearing_is_fresh_and_a_fade_from_black_starts_over(photo):
+    inputs = still_scene(photo, 6)
+    inputs[4] = inputs[4].copy()
+    inputs[4][50:110, 120:200] = (230, 40, 40)  # appears at frame 4
+    inputs = [np.zeros_like(inputs[0])] + inputs  # the clip fades in from black
+    noisy = flicker([fake_style(x) for x in inputs])
+    smoother = TemporalSmoother("fast", 0.8)
+    out = smooth(smoother, inputs, noisy)
+    assert smoother.cuts == 1 and np.array_equal(out[1], noisy[1])  # black -> picture: nothing carried over
+    inner = (slice(56, 104), slice(126, 194))  # inside the object, away from the feathered edge
+    assert np.array_equal(out[5][inner], noisy[5][inner])  # its pixels are its own, not blended
+    assert np.array_equal(out[5][:25], out[4][:25])  # while the still background away from it stays held
+
+
 def test_composite_keeps_flagged_pixels_at_any_analysis_size():
     rng = np.random.default_rng(1)
     fresh, previous = (rng.integers(0, 256, (90, 160, 3), dtype=np.uint8) for _ in range(2))

@@ -28,14 +28,29 @@ PRESETS = {
 MIN_FLOW_SIDE = 12  # DIS flow needs frames at least this wide and high
 
 
-def small_gray(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
-    """Greyscale, shrunk so the long side is at most `long_side` (None: full size)."""
-    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    h, w = g.shape
+def small_frame(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
+    """The frame shrunk so the long side is at most `long_side` (None: full size)."""
+    h, w = rgb.shape[:2]
     if long_side and max(h, w) > long_side:
         s = long_side / max(h, w)
-        g = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    return g
+        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return rgb
+
+
+def small_gray(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
+    """Greyscale, shrunk so the long side is at most `long_side` (None: full size)."""
+    return cv2.cvtColor(small_frame(rgb, long_side), cv2.COLOR_RGB2GRAY)
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+def change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| per pixel in grey levels, the largest over the colour channels (float32): a red
+    object on a grey wall of the same brightness is a change too."""
+    d = cv2.absdiff(a, b)
+    return (d.max(axis=-1) if d.ndim == 3 else d).astype(np.float32)
 
 
 class DisFlow:
@@ -91,8 +106,8 @@ def trackable(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
 
 
 def photometric_error(current: np.ndarray, previous: np.ndarray, backward: np.ndarray) -> np.ndarray:
-    """|current - previous warped onto it| per pixel, in grey levels (0..255)."""
-    return cv2.absdiff(current, warp(previous, backward)).astype(np.float32)
+    """|current - previous warped onto it| per pixel, in grey levels (0..255; colour: `change`)."""
+    return change(current, warp(previous, backward))
 
 
 STILL_WINDOW = 5  # pixels of the analysis size: the neighbourhood the "did it move?" test looks at
@@ -112,7 +127,8 @@ class Motion:
 
 def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
             photo_lo: float = 8.0, photo_hi: float = 24.0) -> Motion:
-    """Flow from `current` to `previous` (greyscale) and the trust in warping along it.
+    """Flow from `current` to `previous` (small RGB frames, or greyscale) and the trust in warping
+    along it. The flow is measured on grey levels, the errors on colour where given.
 
     Where the input did not move (no motion explains the neighbourhood as well as the flow,
     within STILL_MARGIN), the flow is 0: DIS makes up a pixel or two of motion on flat,
@@ -122,11 +138,11 @@ def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
     grows from `photo_lo` to `photo_hi` grey levels (lighting changes, flow errors the
     geometric test misses).
     """
-    backward = estimator(current, previous)
-    forward = estimator(previous, current)
+    backward = estimator(_gray(current), _gray(previous))
+    forward = estimator(_gray(previous), _gray(current))
     occluded = ~trackable(backward, forward)
     err = photometric_error(current, previous, backward)
-    err0 = cv2.absdiff(current, previous).astype(np.float32)
+    err0 = change(current, previous)
     box = (STILL_WINDOW, STILL_WINDOW)
     still = cv2.blur(err0, box) <= cv2.blur(err, box) + STILL_MARGIN
     occluded &= ~(still & (np.sum(backward**2, axis=-1) < JITTER**2))  # made-up motion, not an occlusion

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import RtstyleError, UsageError
 from ..frames import Frame
 from .composite import composite, composite_torch
-from .flow import MIN_FLOW_SIDE, STILL_WINDOW, DisFlow, Motion, analyse, small_gray
+from .flow import MIN_FLOW_SIDE, STILL_WINDOW, DisFlow, Motion, analyse, change, small_frame
 
 if TYPE_CHECKING:
     from ..models.formats import StyleMeta
@@ -95,13 +95,19 @@ class TemporalSmoother:
             own = meta.temporal_strength  # checked there: a number in 0..1
             self.strength = DEFAULT_STRENGTH if own is None else own
 
+    def set_strength(self, strength: float) -> float:
+        """Set the strength while frames flow (the live keys; any thread, from the next frame on),
+        clamped to 0..1; from then on it no longer follows the style. Returns the value set."""
+        self.strength, self.fixed = min(max(float(strength), 0.0), 1.0), True
+        return self.strength
+
     def toggle(self) -> bool:
         """Live hotkey: on <-> off. Takes effect at the next frame; returns the new state."""
         self.enabled = not self.enabled
         return self.enabled
 
     def reset(self) -> None:
-        self._prev_gray: np.ndarray | None = None
+        self._prev_small: np.ndarray | None = None  # the last input, small (RGB)
         self._prev_out = None
         self._prev_key: tuple | None = None
         self._made_from: np.ndarray | None = None  # per pixel, the input the output there was made from
@@ -112,31 +118,31 @@ class TemporalSmoother:
             self.reset()  # turned back on later, it starts from the frame it sees then
             return frame
         source = frame.original if frame.original is not None else frame.image
-        gray = small_gray(_host(source), self._settings.long_side)
-        if min(gray.shape) < MIN_FLOW_SIDE:  # too small to measure motion in: passed through as it is
+        small = small_frame(_host(source), self._settings.long_side)
+        if min(small.shape[:2]) < MIN_FLOW_SIDE:  # too small to measure motion in: passed through as it is
             self.reset()
             return frame
-        key = (tuple(frame.image.shape), gray.shape, frame.styled_by)
-        self.last_motion, made_from, self.held = None, gray, 0.0
-        if self._prev_gray is not None and key == self._prev_key:
+        key = (tuple(frame.image.shape), small.shape, frame.styled_by)
+        self.last_motion, made_from, self.held = None, small, 0.0
+        if self._prev_small is not None and key == self._prev_key:
             motion = None
-            if abs(float(gray.mean()) - float(self._prev_gray.mean())) <= CUT_MEAN:
-                motion = self.last_motion = analyse(gray, self._prev_gray, self._flow)
+            if abs(float(small.mean()) - float(self._prev_small.mean())) <= CUT_MEAN:
+                motion = self.last_motion = analyse(small, self._prev_small, self._flow)
             if motion is None or 1.0 - float(np.mean(motion.trust > 0.5)) > self.cut_fraction:
                 self.cuts += 1
             else:
-                hold = self._hold(gray, motion)
+                hold = self._hold(small, motion)
                 blend = composite if isinstance(frame.image, np.ndarray) else composite_torch
                 frame.image = blend(frame.image, self._prev_out, motion, self.strength, hold)
-                made_from, self.held = np.where(hold, self._made_from, gray), float(hold.mean())
-        elif self._prev_gray is not None:
+                made_from, self.held = np.where(hold[..., None], self._made_from, small), float(hold.mean())
+        elif self._prev_small is not None:
             self.cuts += 1  # a new size or a new style: nothing to carry over
-        self._prev_gray, self._prev_out, self._prev_key, self._made_from = gray, frame.image, key, made_from
+        self._prev_small, self._prev_out, self._prev_key, self._made_from = small, frame.image, key, made_from
         return frame
 
-    def _hold(self, gray: np.ndarray, motion: Motion) -> np.ndarray:
+    def _hold(self, small: np.ndarray, motion: Motion) -> np.ndarray:
         """Where the input is unchanged: still, trusted, and near the input the output was made from."""
-        drift = cv2.blur(cv2.absdiff(gray, self._made_from).astype(np.float32), (STILL_WINDOW, STILL_WINDOW))
+        drift = cv2.blur(change(small, self._made_from), (STILL_WINDOW, STILL_WINDOW))
         return motion.still & (motion.trust > 0.5) & (drift < DRIFT)
 
 
