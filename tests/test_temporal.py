@@ -214,11 +214,15 @@ def test_torch_path_matches_numpy(photo):
     inputs = pan(photo, 2)
     noisy = flicker([fake_style(x) for x in inputs])
     motion = analyse(small_gray(inputs[1], 160), small_gray(inputs[0], 160), DisFlow())
-    ref = composite(noisy[1], noisy[0], motion, 0.7).astype(int)
-    got = composite_torch(torch.from_numpy(noisy[1]), torch.from_numpy(noisy[0]), motion, 0.7)
-    assert got.dtype == torch.uint8 and got.shape == noisy[1].shape
-    d = np.abs(got.numpy().astype(int) - ref)
-    assert d.mean() < 1.0 and np.percentile(d, 99) <= 4, (d.mean(), np.percentile(d, 99))
+    hold = np.zeros(motion.trust.shape, bool)
+    hold[:, :40] = motion.trust[:, :40] > 0.5  # the static-region locking map
+    for held in (None, hold):
+        ref = composite(noisy[1], noisy[0], motion, 0.7, held).astype(int)
+        got = composite_torch(torch.from_numpy(noisy[1]), torch.from_numpy(noisy[0]), motion, 0.7, held)
+        assert got.dtype == torch.uint8 and got.shape == noisy[1].shape
+        d = np.abs(got.numpy().astype(int) - ref)
+        assert d.mean() < 1.0 and np.percentile(d, 99) <= 4, (d.mean(), np.percentile(d, 99))
+    assert np.abs(ref[:, :60] - noisy[1][:, :60]).mean() > 5  # held: the previous frame's picture
 
 
 @pytest.mark.cuda
