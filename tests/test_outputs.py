@@ -46,7 +46,8 @@ def small_disk(tmp_path):
 def test_a_disk_that_fills_up_fails_the_job_and_leaves_no_file(small_disk, clip, command, name):
     out = small_disk / name
     args = [clip, "-o", out, "-q"] if command == "convert" else [clip, "--out", out]
-    one_line_failure(run_cli(command, *args, *FAST), "no space left on device", str(out))
+    # smoothing off: a held still area compresses well enough for the whole stream to fit the disk
+    one_line_failure(run_cli(command, *args, *FAST, "--temporal", "off"), "no space left on device", str(out))
     assert os.listdir(small_disk) == []
 
 
