@@ -29,12 +29,13 @@ MIN_FLOW_SIDE = 12  # DIS flow needs frames at least this wide and high
 
 
 def small_frame(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
-    """The frame shrunk so the long side is at most `long_side` (None: full size)."""
+    """The frame shrunk so the long side is at most `long_side` (None: full size); always a new
+    array (the smoother keeps it while the frame itself moves on)."""
     h, w = rgb.shape[:2]
     if long_side and max(h, w) > long_side:
         s = long_side / max(h, w)
-        rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    return rgb
+        return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return rgb.copy()
 
 
 def small_gray(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
