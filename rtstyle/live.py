@@ -364,8 +364,9 @@ class LiveApp:
         the stroke size the keys chose."""
         self._backends.move_to_end(name)
         backend = self._backends[name]
-        if self.stroke is not None and backend.network_long_side:
+        if self.stroke is not None and backend.network_long_side and backend.stroke != self.stroke:
             backend.stroke = self.stroke
+            return self.ladder.refit(backend) if self.ladder else backend
         return self.ladder.fit(backend) if self.ladder else backend
 
     def change_stroke(self, factor: float) -> str:
@@ -374,9 +375,12 @@ class LiveApp:
         if not shown.network_long_side:
             return f"{self.active} has no stroke size to change (presets do)"
         self.stroke = min(max(shown.stroke * factor, STROKE_RANGE[0]), STROKE_RANGE[1])
-        shown.stroke = self.stroke
-        self.job.pipeline.inference.set_model(self.ladder.refit(shown) if self.ladder else shown)
+        self.job.pipeline.inference.set_model(self.backend(self.active))
         return f"stroke {self.stroke:.2f}"
+
+    def style_label(self) -> str:
+        """The style on screen, with the stroke size where the keys changed it (the overlay)."""
+        return self.active if self.stroke is None else f"{self.active} (stroke {self.stroke:.2f})"
 
     def change_smoothing(self, step: float) -> str:
         """Smoothing strength up or down by `step` (the [ and ] keys); turns smoothing on if it was off."""
@@ -521,7 +525,7 @@ class LiveApp:
                 if current is not None and (count != seen or now >= redraw_at):  # new frame, or refresh the overlay
                     seen, redraw_at = count, now + 0.25
                     view = cv2.cvtColor(self._compose(current), cv2.COLOR_RGB2BGR)
-                    draw_text_box(view, overlay_lines(self.active, self.job.pipeline.stats,
+                    draw_text_box(view, overlay_lines(self.style_label(), self.job.pipeline.stats,
                                                       self.state, self.sink.recorder is not None,
                                                       self.temporal.describe(), self.quality_line()))
                     cv2.imshow(self.window, view)

@@ -145,7 +145,7 @@ def test_keys_steer_smoothing_strength_and_stroke_while_it_runs(xvfb, monkeypatc
         before = shown.scale_for(h, w)
         app.on_key(ord("."), None)  # coarser: the network runs smaller
         assert shown.stroke == STROKE_STEP and app.state.message == f"stroke {STROKE_STEP:.2f}"
-        assert shown.scale_for(h, w) < before
+        assert shown.scale_for(h, w) < before and app.style_label() == f"starry (stroke {STROKE_STEP:.2f})"
         app.on_key(ord("n"), None)
         app.settle()
         assert app.job.pipeline.inference.model.stroke == STROKE_STEP  # the next preset too
