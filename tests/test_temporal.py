@@ -18,7 +18,7 @@ from rtstyle.models import resolve_style
 from rtstyle.models.formats import StyleMeta
 from rtstyle.temporal import DEFAULT_STRENGTH, TemporalSmoother
 from rtstyle.temporal.composite import composite, composite_torch
-from rtstyle.temporal.flow import DisFlow, Motion, analyse, small_gray
+from rtstyle.temporal.flow import DisFlow, Motion, analyse, small_frame
 
 SIZE = (320, 180)  # w, h
 STEP = 3  # pan speed, pixels per frame
@@ -213,7 +213,7 @@ def test_torch_path_matches_numpy(photo):
     the NumPy path's uint8 intermediate."""
     inputs = pan(photo, 2)
     noisy = flicker([fake_style(x) for x in inputs])
-    motion = analyse(small_gray(inputs[1], 160), small_gray(inputs[0], 160), DisFlow())
+    motion = analyse(small_frame(inputs[1], 160), small_frame(inputs[0], 160), DisFlow())
     hold = np.zeros(motion.trust.shape, bool)
     hold[:, :40] = motion.trust[:, :40] > 0.5  # the static-region locking map
     for held in (None, hold):
@@ -231,7 +231,7 @@ def test_torch_path_on_cuda_matches_cpu(photo):
         pytest.skip("no CUDA device")
     inputs = pan(photo, 2)
     noisy = flicker([fake_style(x) for x in inputs])
-    motion = analyse(small_gray(inputs[1], 160), small_gray(inputs[0], 160), DisFlow())
+    motion = analyse(small_frame(inputs[1], 160), small_frame(inputs[0], 160), DisFlow())
     cpu = composite_torch(torch.from_numpy(noisy[1]), torch.from_numpy(noisy[0]), motion, 0.7)
     gpu = composite_torch(torch.from_numpy(noisy[1]).cuda(), torch.from_numpy(noisy[0]).cuda(), motion, 0.7)
     assert (gpu.cpu().int() - cpu.int()).abs().max() <= 1

@@ -38,22 +38,11 @@ def small_frame(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
     return rgb.copy()
 
 
-def small_gray(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
-    """Greyscale, shrunk so the long side is at most `long_side` (None: full size)."""
-    return cv2.cvtColor(small_frame(rgb, long_side), cv2.COLOR_RGB2GRAY)
-
-
-def _gray(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-
-
 def change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a - b| per pixel in grey levels, the largest over the colour channels (float32): a red
-    object on a grey wall of the same brightness is a change too."""
+    """|a - b| per pixel of two RGB frames in grey levels, the largest over the colour channels
+    (float32): a red object on a grey wall of the same brightness is a change too."""
     d = cv2.absdiff(a, b)
-    if d.ndim == 3:
-        d = cv2.max(cv2.max(d[..., 0], d[..., 1]), d[..., 2])  # element-wise: numpy's reduction is slower
-    return d.astype(np.float32)
+    return cv2.max(cv2.max(d[..., 0], d[..., 1]), d[..., 2]).astype(np.float32)  # numpy's reduction is slower
 
 
 class DisFlow:
@@ -134,8 +123,8 @@ class Motion:
 
 def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
             photo_lo: float = 8.0, photo_hi: float = 24.0) -> Motion:
-    """Flow from `current` to `previous` (small RGB frames, or greyscale) and the trust in warping
-    along it. The flow is measured on grey levels, the errors on colour where given.
+    """Flow from `current` to `previous` (small RGB frames) and the trust in warping along it. The
+    flow is measured on grey levels, the errors in colour.
 
     Where the input did not move (no motion explains the neighbourhood as well as the flow,
     within STILL_MARGIN), the flow is 0: DIS makes up a pixel or two of motion on flat,
@@ -145,8 +134,9 @@ def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
     grows from `photo_lo` to `photo_hi` grey levels (lighting changes, flow errors the
     geometric test misses).
     """
-    backward = estimator(_gray(current), _gray(previous))
-    forward = estimator(_gray(previous), _gray(current))
+    now, before = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (current, previous))
+    backward = estimator(now, before)
+    forward = estimator(before, now)
     occluded = ~trackable(backward, forward)
     err = photometric_error(current, previous, backward)
     err0 = change(current, previous)
