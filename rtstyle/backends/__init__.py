@@ -76,13 +76,13 @@ def create_backend(style: Style, backend: str = "auto", device: str | None = Non
         # NHWC on the CPU too: oneDNN runs these plain VGG-style convolutions faster in it
         # (a 640x360 frame 629 -> 485 ms, a 256 px style image 76 -> 63 ms; docs/benchmarks/history.md)
         options.setdefault("channels_last", True)
-    runtime = _runtime(style, backend, device, precision, options, shared_export=any_image or (
-        backend == "onnxruntime" and is_condition(style)))
+    fed_condition = backend == "onnxruntime" and is_condition(style)  # a preset on its network's shared export
+    runtime = _runtime(style, backend, device, precision, options, shared_export=any_image or fed_condition)
     if architecture == ADAIN:
         return Backend(style, runtime, AdaINStats(style, _adain_encoder(style, runtime)))
     if any_image:
         return Backend(style, runtime, StyleVector(style))
-    if isinstance(runtime, OnnxRuntime) and is_condition(style):
+    if fed_condition:
         return Backend(style, runtime, Condition(style))
     return Backend(style, runtime)
 
