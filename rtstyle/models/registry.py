@@ -154,10 +154,19 @@ def _onnx_graph(path: Path) -> onnx.ModelProto:
         raise RtstyleError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
 
 
+def _graph_inputs(model: onnx.ModelProto) -> list:
+    """The graph's inputs that are fed, not weights."""
+    return [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+
+
 def _image_dims(model: onnx.ModelProto) -> list:
     """The image input's dimensions (ints, or names for dynamic ones): the graph's first input."""
-    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    inputs = _graph_inputs(model)
     return [d.dim_value or d.dim_param for d in inputs[0].type.tensor_type.shape.dim] if inputs else []
+
+
+def _is_nhwc(dims: list) -> bool:
+    return len(dims) == 4 and dims[3] == 3 and dims[1] != 3
 
 
 def onnx_geometry(path: Path) -> tuple[int, tuple[int, int] | None]:
@@ -168,7 +177,7 @@ def onnx_geometry(path: Path) -> tuple[int, tuple[int, int] | None]:
     except (OSError, ValueError, KeyError, TypeError):
         stride = 4
     dims = _image_dims(_onnx_graph(path))
-    spatial = dims[1:3] if len(dims) == 4 and dims[3] == 3 and dims[1] != 3 else dims[2:4]
+    spatial = dims[1:3] if _is_nhwc(dims) else dims[2:4]
     fixed = all(isinstance(d, int) and d > 0 for d in spatial) and len(spatial) == 2
     return stride, (spatial[0], spatial[1]) if fixed else None
 
@@ -180,11 +189,10 @@ def onnx_meta(path: Path, name: str) -> StyleMeta:
         return StyleMeta.from_json(sidecar.read_text())
     model = _onnx_graph(path)
     props = {p.key: p.value for p in model.metadata_props}
-    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    inputs = _graph_inputs(model)
     if len(inputs) != 1:
         raise RtstyleError(f"{path}: expected an ONNX style model with one image input, found {len(inputs)} inputs")
-    dims = _image_dims(model)
-    layout = "NHWC" if len(dims) == 4 and dims[3] == 3 and dims[1] != 3 else "NCHW"
+    layout = "NHWC" if _is_nhwc(_image_dims(model)) else "NCHW"
     return StyleMeta(
         name=name,
         architecture="onnx",
