@@ -2,7 +2,8 @@
 # Set up rtstyle in ./.venv on a Debian/Ubuntu machine with Python >= 3.10.
 #   ./setup.sh        the tool itself
 #   ./setup.sh dev    plus the test tools: pytest, ffmpeg/ffprobe for checking outputs, Xvfb and
-#                     xdotool for the live-window tests, GStreamer's RTSP server for the stream tests
+#                     xdotool for the live-window tests, GStreamer's RTSP server for the stream tests,
+#                     Chromium and ChromeDriver for the service's browser test
 # System packages (python3-venv, libgl1 for OpenCV, the test tools above) are installed with
 # apt-get only when missing. torch is installed as 2.13.0 only when no torch is present;
 # install a CUDA build of torch into .venv first to use a GPU.
@@ -18,6 +19,8 @@ if [ "$extra" = dev ]; then
   command -v ffprobe >/dev/null || apt_wants+=(ffmpeg)
   command -v Xvfb >/dev/null || apt_wants+=(xvfb)
   command -v xdotool >/dev/null || apt_wants+=(xdotool)
+  command -v chromium >/dev/null || apt_wants+=(chromium)
+  command -v chromedriver >/dev/null || apt_wants+=(chromium-driver)
   /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
     && gst-inspect-1.0 tsdemux >/dev/null 2>&1 && gst-inspect-1.0 rtph264pay >/dev/null 2>&1 \
     || apt_wants+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools

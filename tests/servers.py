@@ -63,3 +63,47 @@ def ffmpeg_receiver(port: int, out: Path) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_listening(port, proc)
     return proc
+
+
+class RtstyleServer:
+    """`rtstyle serve` in its own process on a free loopback port; `url(path)`, `stop()`, `restart()`."""
+
+    def __init__(self, data: Path, *args: str, port: int | None = None, timeout: float = 60):
+        self.data, self.args, self.timeout = data, args, timeout
+        self.port = port or free_port()
+        self.log = data.parent / f"{data.name}-server.log"
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        import sys
+
+        cmd = [sys.executable, "-m", "rtstyle", "serve", "--port", str(self.port), "--data", str(self.data),
+               "--log-level", "warning", *self.args]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.timeout
+        while not listening(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rtstyle serve exited ({self.proc.returncode}): {self.log.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                stop(self.proc)
+                raise TimeoutError(f"rtstyle serve: nothing listens on {self.port} after {self.timeout} s")
+            time.sleep(0.05)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc:
+            stop(self.proc, sig, timeout=20)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> "RtstyleServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

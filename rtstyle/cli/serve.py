@@ -1,0 +1,72 @@
+"""`rtstyle serve`: the HTTP API, the browser page and the live views (`rtstyle.service`)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from pathlib import Path
+
+from ..errors import RtstyleError, UsageError
+from .args import count, positive
+
+NEEDS = "rtstyle serve needs the serve extra: pip install 'rtstyle[serve]' (FastAPI, uvicorn, aiortc)"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..service.app import ServiceSettings, create_app
+    except ImportError as exc:
+        raise RtstyleError(f"{NEEDS}: {exc}") from None
+    token = args.token or os.environ.get("RTSTYLE_TOKEN") or None
+    if not is_loopback(args.host) and not token:
+        raise UsageError(f"--host {args.host} opens the server to other machines: give --token (or RTSTYLE_TOKEN) "
+                         f"so only clients with it are served")
+    sources = {}
+    for spec in args.source or []:
+        name, sep, src = spec.partition("=")
+        if not sep or not name.isidentifier() or not src:
+            raise UsageError(f"--source {spec!r}: expected NAME=SOURCE, e.g. cam=0 or door=rtsp://host/stream")
+        sources[name] = src
+    settings = ServiceSettings(data=Path(args.data).expanduser(), token=token, max_jobs=args.max_jobs,
+                               max_video_bytes=int(args.max_video_mb * 1024 * 1024),
+                               max_image_bytes=int(args.max_image_mb * 1024 * 1024), per_client=args.per_client,
+                               cors=tuple(args.cors or ()), sources=sources, batching=not args.no_batching)
+    app = create_app(settings)
+    print(f"rtstyle serve: http://{args.host}:{args.port}/ (API docs at /docs), data in {settings.data}"
+          f"{', token required' if token else ''}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=10)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("serve", help="style transfer as an HTTP service, with a browser page and live views")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only; "
+                                                       "any other needs --token)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--token", help="bearer token clients must send (default: $RTSTYLE_TOKEN)")
+    p.add_argument("--data", default="rtstyle-data", help="folder for the jobs database, uploads and results "
+                                                          "(default: ./rtstyle-data)")
+    p.add_argument("--max-jobs", type=count, default=1, help="videos converted at once (default: 1)")
+    p.add_argument("--max-video-mb", type=positive, default=2048, help="largest video upload (default: 2048)")
+    p.add_argument("--max-image-mb", type=positive, default=50, help="largest image upload (default: 50)")
+    p.add_argument("--per-client", type=count, default=16, help="requests in flight from one address (default: 16)")
+    p.add_argument("--cors", action="append", metavar="ORIGIN",
+                   help="allow pages from ORIGIN to call the API (repeat; default: CORS off)")
+    p.add_argument("--source", action="append", metavar="NAME=SOURCE",
+                   help="a server-side live source, stylized at /v1/live/NAME.mjpg: a camera index, a "
+                        "/dev/video path, an RTSP URL or a file (repeat)")
+    p.add_argument("--no-batching", action="store_true", help="run each client's frames on their own")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)

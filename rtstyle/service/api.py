@@ -1,0 +1,230 @@
+"""The versioned HTTP API: styles, health, images, video jobs. (Live views: `live.py`.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import uuid
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..models.registry import ARBITRARY_DEFAULT
+from .app import STATIC, Service
+from .http import ApiError
+from .jobs import JobOptions, save_style_image
+from .requests import ImageOptions
+from .store import ACTIVE, Job
+from .uploads import check_url, decode_image, fetch, read_form, save_video, upload
+
+router = APIRouter()
+OUTPUT_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+JOB_URL_SCHEMES = ("http", "https", "rtsp", "rtsps")
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+@router.get("/", include_in_schema=False)
+def index() -> FileResponse:
+    return FileResponse(STATIC / "index.html")
+
+
+@router.get("/v1/health")
+def health(request: Request) -> dict:
+    return service(request).health()
+
+
+@router.get("/v1/styles")
+def styles(request: Request) -> list[dict]:
+    """Every style with its model card's summary and a preview."""
+    return service(request).styles()
+
+
+@router.get("/v1/styles/{name}/preview.jpg", response_class=FileResponse)
+def preview(name: str, request: Request) -> FileResponse:
+    return FileResponse(service(request).preview(name), media_type="image/jpeg")
+
+
+def output_type(accept: str | None) -> str:
+    """The image type `Accept` prefers among PNG, JPEG and WebP (PNG when it allows anything)."""
+    best, best_q = None, 0.0
+    for part in (accept or "*/*").split(","):
+        kind, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            if p.strip().startswith("q="):
+                try:
+                    q = float(p.strip()[2:])
+                except ValueError:
+                    q = 0.0
+        kind = kind.strip().lower()
+        candidate = "image/png" if kind in ("*/*", "image/*") else kind
+        if candidate in OUTPUT_TYPES and q > best_q:
+            best, best_q = candidate, q
+    if best is None:
+        raise ApiError(406, f"cannot answer with {accept[:64]!r}: this returns image/png, image/jpeg or image/webp")
+    return best
+
+
+@router.post("/v1/images", responses={200: {"content": {t: {} for t in OUTPUT_TYPES}}})
+async def stylize_image(request: Request) -> Response:
+    """Stylize one image: a form with `image` (a file) or JSON with `url`; options `style`,
+    `style_image` (a file: any picture as the style), `strength`, `stroke`, `height`, `lite`.
+    The answer is PNG, JPEG or WebP as `Accept` asks."""
+    svc = service(request)
+    kind = output_type(request.headers.get("accept"))
+    form = await read_form(request)
+    limit = svc.settings.max_image_bytes
+    style_file = upload(form, "style_image")
+    if style_file and not form.get("style"):
+        form["style"] = ARBITRARY_DEFAULT  # a style image alone: the built-in arbitrary network, as in the CLI
+    opts = ImageOptions.parse(form)
+    image, style_image = upload(form, "image"), None
+    if image is not None:
+        data = await _read_upload(image, limit, "image")
+    elif form.get("url"):
+        data = await run_in_threadpool(fetch, check_url(form["url"]), limit)
+    else:
+        raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
+    if style_file is not None:
+        style_image = await _read_upload(style_file, limit, "style_image")
+    out = await run_in_threadpool(svc.stylize, data, style_image, opts)
+    ok, buf = cv2.imencode(OUTPUT_TYPES[kind], np.ascontiguousarray(out[:, :, ::-1]))
+    return Response(buf.tobytes(), media_type=kind)
+
+
+async def _read_upload(file, limit: int, what: str) -> bytes:
+    if file.size is not None and file.size > limit:
+        raise ApiError(413, f"{what}: {file.size} bytes; the limit is {limit}")
+    return await file.read()
+
+
+@router.post("/v1/jobs", status_code=202)
+async def create_job(request: Request) -> JSONResponse:
+    """Queue a video: a form with `video` (a file), or JSON/form with `url` (http(s) or rtsp; a
+    live stream runs for `duration` s or until cancelled); options as for images plus
+    `temporal` (off, fast, quality) and `temporal_strength`."""
+    svc = service(request)
+    form = await read_form(request)
+    style_file = upload(form, "style_image")
+    if style_file and not form.get("style"):
+        form["style"] = ARBITRARY_DEFAULT
+    opts = JobOptions.parse(form)
+    video = upload(form, "video")
+    if video is None and not form.get("url"):
+        raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
+    if video is None:
+        url = form["url"]
+        if not isinstance(url, str) or url.split(":", 1)[0].lower() not in JOB_URL_SCHEMES:
+            raise ApiError(422, f"url: expected {', '.join(s + '://' for s in JOB_URL_SCHEMES)}")
+    style_image = await _read_upload(style_file, svc.settings.max_image_bytes, "style_image") if style_file else None
+    job_id, folder = svc.jobs.new_folder()
+    try:
+        if style_image is not None:
+            await run_in_threadpool(save_style_image, folder, decode_image(style_image, "style_image"))
+        if video is not None:
+            if video.size is not None and video.size > svc.settings.max_video_bytes:
+                raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
+            await run_in_threadpool(save_video, video, folder / "input")
+            await run_in_threadpool(_probe, folder / "input", video.filename or "video")
+            source = (video.filename or "video")[:200]
+        else:
+            source = form["url"]
+        job = svc.jobs.add(job_id, source, opts)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+def _probe(path, name: str) -> None:
+    """Refuse, while the client waits, a video FFmpeg cannot open or decode a frame of."""
+    from ..errors import RtstyleError
+    from ..sources import VideoFileSource
+
+    try:
+        source = VideoFileSource(path)
+        try:
+            next(iter(source))
+        except StopIteration:
+            raise RtstyleError(f"{path}: no video frame could be decoded") from None
+        finally:
+            source.close()
+    except RtstyleError as exc:
+        raise ApiError(422, str(exc).replace(str(path), f"video {name[:64]!r}").splitlines()[0]) from None
+
+
+def _job(request: Request, job_id: str) -> Job:
+    try:
+        job = service(request).store.get(str(uuid.UUID(job_id)))
+    except ValueError:
+        job = None
+    if job is None:
+        raise ApiError(404, f"no job {job_id[:64]!r}")
+    return job
+
+
+@router.get("/v1/jobs")
+def list_jobs(request: Request, state: str | None = None) -> list[dict]:
+    return [j.public() for j in service(request).store.list(state)]
+
+
+@router.get("/v1/jobs/{job_id}")
+def get_job(job_id: str, request: Request) -> dict:
+    """State (queued, running, done, failed, cancelled), progress %, fps, ETA and the error line."""
+    return _job(request, job_id).public()
+
+
+@router.get("/v1/jobs/{job_id}/result", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "a byte range"}})
+def job_result(job_id: str, request: Request) -> FileResponse:
+    """The stylized MP4 (audio kept). Range requests are answered, so players can seek."""
+    job = _job(request, job_id)
+    path = service(request).jobs.result(job.id)
+    if not job.has_result or not path.is_file():
+        raise ApiError(409 if job.state in ACTIVE else 404, f"job {job.id} has no result ({job.state})")
+    return FileResponse(path, media_type="video/mp4", filename=f"{job.id}.mp4")
+
+
+@router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def job_events(job_id: str, request: Request) -> StreamingResponse:
+    """The job as Server-Sent Events: one `job` event per change, until it ends."""
+    store = service(request).store
+    job = _job(request, job_id)
+
+    async def events():
+        last = None
+        while True:
+            current = await run_in_threadpool(store.get, job.id)
+            if current is None:
+                yield "event: deleted\ndata: {}\n\n"
+                return
+            body = json.dumps(current.public())
+            if body != last:
+                last = body
+                yield f"event: job\ndata: {body}\n\n"
+            if current.state not in ACTIVE or await request.is_disconnected():
+                return
+            await asyncio.sleep(0.25)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.delete("/v1/jobs/{job_id}")
+async def delete_job(job_id: str, request: Request) -> JSONResponse:
+    """A queued or running job is cancelled (what it made so far stays, and plays); a finished
+    one is deleted with its files."""
+    svc = service(request)
+    job = _job(request, job_id)
+    if job.state in ACTIVE:
+        job = await run_in_threadpool(svc.jobs.cancel, job.id)
+        return JSONResponse(job.public())
+    await run_in_threadpool(svc.jobs.delete, job.id)
+    return JSONResponse({"deleted": job.id})

@@ -1,0 +1,170 @@
+"""The service's state and the FastAPI application that serves it.
+
+`Service` holds what lives as long as the server: the settings, the shared models, the jobs
+database and its workers. `create_app` builds the application around one: the guard
+middleware (`http.Guard`), the routes (`api`, `live`), the page at `/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..images import encode_image, resize_long_side
+from ..models.registry import available_styles, needs_style_image
+from .http import ApiError
+from .jobs import JobRunner
+from .models import ModelKey, ModelPool
+from .requests import ImageOptions
+from .store import JobStore
+from .uploads import decode_image
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+STATIC = Path(__file__).with_name("static")
+PREVIEW_LONG_SIDE = 320
+
+
+@dataclass
+class ServiceSettings:
+    data: Path
+    token: str | None = None
+    max_jobs: int = 1  # videos converted at once
+    max_video_bytes: int = 2048 * MB
+    max_image_bytes: int = 50 * MB
+    per_client: int = 16  # requests in flight from one address
+    cors: tuple[str, ...] = ()  # origins allowed to call from other pages (none: CORS off)
+    sources: dict[str, str] = field(default_factory=dict)  # server-side live sources by name (MJPEG)
+    batching: bool = True  # frames from several clients in one network call
+    max_wait: float = 0.005  # s a frame waits for others to batch with
+    models: int = 4  # styles kept loaded
+
+    def body_limit(self, path: str) -> int:
+        """The largest request body each route reads."""
+        if path == "/v1/jobs":
+            return self.max_video_bytes + self.max_image_bytes + MB
+        if path == "/v1/images":
+            return 2 * self.max_image_bytes + MB
+        if path.startswith("/v1/live"):
+            return 256 * 1024  # an SDP offer
+        return 64 * 1024
+
+
+class Service:
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        settings.data.mkdir(parents=True, exist_ok=True)
+        self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
+        self.store = JobStore(settings.data / "jobs.sqlite3")
+        self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs)
+        self.previews = settings.data / "previews"
+        self._preview_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.jobs.start()
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.pool.close()
+        self.store.close()
+
+    def stylize(self, image: bytes, style_image: bytes | None, opts: ImageOptions) -> np.ndarray:
+        """One still, through the shared model (batched with other requests)."""
+        frame = decode_image(image, "image")
+        styles = [decode_image(style_image, "style_image")] if style_image else None
+        if opts.height and opts.height != frame.shape[0]:
+            w = max(1, round(frame.shape[1] * opts.height / frame.shape[0]))
+            frame = cv2.resize(frame, (w, opts.height), interpolation=cv2.INTER_AREA)
+        model = self.pool.get(ModelKey(opts.style, lite=opts.lite))
+        return model.run(model.view(opts.strength, opts.stroke, styles), frame)
+
+    def preview(self, name: str) -> Path:
+        """A small picture of what `name` does to a frame of the bundled clip (made once, kept)."""
+        style = available_styles().get(name)
+        if style is None:
+            raise ApiError(404, f"no style {name[:64]!r}")
+        path = self.previews / f"{name}.jpg"
+        with self._preview_lock:
+            if not path.exists():
+                from ..convert import sample_frames
+
+                frame = resize_long_side(sample_frames((40,))[0], PREVIEW_LONG_SIDE)
+                if needs_style_image(style):
+                    raise ApiError(404, f"style {name!r} takes a style image: it has no look of its own")
+                model = self.pool.get(ModelKey(name))
+                self.previews.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.jpg")
+                tmp.write_bytes(encode_image(model.run(model.view(), frame), path))
+                tmp.replace(path)
+        return path
+
+    def styles(self) -> list[dict]:
+        out = []
+        for name, style in available_styles().items():
+            try:
+                meta = style.meta
+            except Exception as exc:  # one damaged user file must not hide the others
+                out.append({"name": name, "origin": style.origin, "error": str(exc).splitlines()[0]})
+                continue
+            if "lite_of" in meta.extra:
+                continue  # --lite's choice, not a style to pick
+            any_image = needs_style_image(style)
+            out.append({"name": name, "origin": style.origin, "architecture": meta.architecture,
+                        "summary": meta.extra.get("summary") or meta.provenance or "",
+                        "takes_style_image": any_image,
+                        "preview": None if any_image else f"/v1/styles/{name}/preview.jpg",
+                        "default_strength": float(meta.extra.get("strength", 1.0)),
+                        "license": meta.license})
+        return out
+
+    def health(self) -> dict:
+        counts: dict[str, int] = {}
+        for job in self.store.list():
+            counts[job.state] = counts.get(job.state, 0) + 1
+        return {"status": "ok", "version": __version__, "jobs": counts,
+                "models": [f"{k.style}{' (lite)' if k.lite else ''}" for k in self.pool.loaded()]}
+
+
+def create_app(settings: ServiceSettings):
+    from fastapi import FastAPI
+    from fastapi.staticfiles import StaticFiles
+
+    from . import api, live
+    from .http import Guard, add_error_handlers
+
+    service = Service(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        service.start()
+        app.state.live = live.LiveHub(service)
+        try:
+            yield
+        finally:
+            await app.state.live.close()
+            service.close()
+
+    app = FastAPI(title="rtstyle", version=__version__, lifespan=lifespan,
+                  description="Neural style transfer for images, videos and live streams. Every error is "
+                              '`{"error": "one line"}` with a 4xx status.')
+    app.state.service = service
+    add_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(live.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if settings.cors:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors), allow_methods=["*"],
+                           allow_headers=["*"])
+    app.add_middleware(Guard, token=settings.token, body_limit=settings.body_limit, per_client=settings.per_client)
+    return app
+

@@ -1,0 +1,170 @@
+"""What every route shares: one-line JSON errors, the bearer token, body-size limits enforced
+while the body streams in, and a per-client limit on requests in flight.
+
+The limits are plain ASGI middleware, so they act before FastAPI parses anything: an upload
+over its limit is refused from its Content-Length, or cut off as soon as the bytes read pass
+the limit; the server never reads, or stores, the rest.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import RtstyleError, UsageError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A client's mistake: answered with `status` and {"error": message}."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Every failure becomes {"error": "one line"}; a bug is logged with its traceback and answered
+    500 without one."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.message)
+
+    @app.exception_handler(UsageError)
+    async def _usage(request: Request, exc: UsageError):
+        return error_response(422, str(exc))
+
+    @app.exception_handler(RtstyleError)
+    async def _rtstyle(request: Request, exc: RtstyleError):
+        return error_response(422, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return error_response(422, f"{where}: {first.get('msg', 'invalid request')}" if where else
+                              first.get("msg", "invalid request"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(500, f"internal error: {type(exc).__name__} (the server's log has the details)")
+
+
+class _Refuse:
+    """Answer a request from middleware, before any route sees it."""
+
+    def __init__(self, status: int, message: str, headers: list | None = None):
+        self.status, self.body = status, json.dumps({"error": message}).encode()
+        self.headers = headers or []
+
+    async def __call__(self, send) -> None:
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close"), *self.headers]})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+class BodyTooLarge(ApiError):
+    """Raised from inside a route's read of the body: the route's own error handling answers 413."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body passed the limit of {limit} bytes")
+
+
+class Guard:
+    """ASGI middleware: the token, the body limit of each route, and at most `per_client` requests
+    in flight from one address (streams of events and MJPEG count too: they hold a worker).
+
+    `/v1/health` is open: load balancers ask it without credentials."""
+
+    OPEN = ("/v1/health",)
+
+    def __init__(self, app, *, token: str | None, body_limit: Callable[[str], int], per_client: int):
+        self.app, self.token, self.body_limit, self.per_client = app, token, body_limit, per_client
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        headers = dict(scope["headers"])
+        if self.token and path.startswith("/v1/") and path not in self.OPEN and not self._authorised(headers, scope):
+            return await _Refuse(401, "missing or wrong token: send Authorization: Bearer TOKEN",
+                                 [(b"www-authenticate", b"Bearer")])(send)
+        limit = self.body_limit(path)
+        try:
+            length = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            return await _Refuse(400, "Content-Length is not a number")(send)
+        if length > limit:
+            return await _Refuse(413, f"the request body is {length} bytes; the limit here is {limit}")(send)
+        client = scope.get("client")[0] if scope.get("client") else "?"
+        with self._lock:
+            if self._in_flight.get(client, 0) >= self.per_client:
+                busy = True
+            else:
+                busy = False
+                self._in_flight[client] = self._in_flight.get(client, 0) + 1
+        if busy:
+            return await _Refuse(429, f"too many requests in flight from {client} (at most {self.per_client})",
+                                 [(b"retry-after", b"1")])(send)
+        read = 0
+
+        async def limited_receive():
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except BodyTooLarge as exc:  # a route that did not catch it: answered here if it can be
+            if not started:
+                await _Refuse(exc.status, exc.message)(send)
+        finally:
+            with self._lock:
+                self._in_flight[client] -= 1
+                if not self._in_flight[client]:
+                    del self._in_flight[client]
+
+    def _authorised(self, headers: dict, scope) -> bool:
+        given = headers.get(b"authorization", b"").decode("latin-1")
+        if given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip(), self.token):
+            return True
+        # a browser's EventSource and <img> cannot send headers: they may carry ?token=
+        query = scope.get("query_string", b"").decode("latin-1")
+        for pair in query.split("&"):
+            if pair.startswith("token=") and hmac.compare_digest(pair[6:], self.token):
+                return True
+        return False

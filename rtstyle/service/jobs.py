@@ -1,0 +1,219 @@
+"""Video jobs: a queue in the jobs database, run by `workers` threads with the CLI's own
+`VideoConversion` (files) or `StreamJob` (URLs), on models shared through the `ModelPool`.
+
+Each job owns a folder `jobs/ID/` under the data folder (the ID is a UUID the server made,
+never a client's string): its input, its style image, its result. Cancelling a running job
+stops it the way Ctrl-C stops `rtstyle convert`: the result holds the frames done so far and
+plays. Stopping the server puts running jobs back in the queue, and the next start runs them.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RtstyleError
+from ..images import read_image, write_image
+from ..pipeline import PipelineStats
+from ..temporal import MODE_NAMES, TemporalSmoother, check_settings
+from .http import ApiError
+from .models import ModelKey, ModelPool
+from .requests import ImageOptions
+from .store import ACTIVE, Job, JobStore
+
+log = logging.getLogger(__name__)
+
+RESULT, STYLE_IMAGE = "result.mp4", "style.png"
+PROGRESS_EVERY = 0.5  # s between progress writes to the database
+
+
+@dataclass
+class JobOptions(ImageOptions):
+    """A video job's options: the image options plus smoothing, and a duration for live streams."""
+
+    temporal: str = "fast"
+    temporal_strength: float | None = None
+    duration: float | None = None  # seconds of a live URL to record (None: until it ends or is cancelled)
+
+    @classmethod
+    def parse(cls, form: dict) -> "JobOptions":
+        opts = super().parse(form)
+        temporal = str(form.get("temporal") or "fast")
+        if temporal not in MODE_NAMES:
+            raise ApiError(422, f"temporal: choose one of {', '.join(MODE_NAMES)}")
+        opts.temporal = temporal
+        opts.temporal_strength = cls.number(form, "temporal_strength", 0.0, 1.0)
+        opts.duration = cls.number(form, "duration", 0.1, 24 * 3600.0)
+        check_settings(temporal, 0.5 if opts.temporal_strength is None else opts.temporal_strength)
+        return opts
+
+
+class JobRunner:
+    """The queue's workers. `start` re-queues what a stopped server left running."""
+
+    def __init__(self, store: JobStore, root: Path, pool: ModelPool, workers: int = 1):
+        self.store, self.root, self.pool, self.workers = store, root, pool, workers
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._wake = threading.Condition()
+        self._running: dict[str, object] = {}  # job id -> its VideoConversion / StreamJob
+        self._cancelled: set[str] = set()
+        self._closing = False
+        self._threads: list[threading.Thread] = []
+
+    def folder(self, job_id: str) -> Path:
+        return self.root / str(uuid.UUID(job_id))  # a UUID or ValueError: an id never becomes a path
+
+    def result(self, job_id: str) -> Path:
+        return self.folder(job_id) / RESULT
+
+    def start(self) -> None:
+        requeued = self.store.requeue_running()
+        if requeued:
+            log.info("%d job(s) left running by the last server: queued again", requeued)
+        known = {j.id for j in self.store.list()}
+        for leftover in self.root.iterdir():  # folders of uploads that never became jobs
+            if leftover.name not in known:
+                shutil.rmtree(leftover, ignore_errors=True)
+        for i in range(self.workers):
+            t = threading.Thread(target=self._work, name=f"job-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def new_folder(self) -> tuple[str, Path]:
+        job_id = str(uuid.uuid4())
+        folder = self.folder(job_id)
+        folder.mkdir()
+        return job_id, folder
+
+    def add(self, job_id: str, source: str, options: JobOptions) -> Job:
+        job = self.store.add(job_id, source, options.to_dict())
+        with self._wake:
+            self._wake.notify()
+        return job
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or running job (a running one keeps what it made)."""
+        with self._wake:
+            job = self.store.get(job_id)
+            if job is None or job.state not in ACTIVE:
+                return job
+            if job.state == "queued":
+                self.store.update(job_id, state="cancelled")
+            else:
+                self._cancelled.add(job_id)
+                running = self._running.get(job_id)
+                if running is not None:
+                    running.stop()
+        deadline = time.monotonic() + 10
+        while (job := self.store.get(job_id)).state == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)  # the worker writes the file's end and the final state
+        return job
+
+    def delete(self, job_id: str) -> None:
+        self.store.delete(job_id)
+        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop the workers; jobs they were running go back in the queue for the next start."""
+        with self._wake:
+            self._closing = True
+            for running in self._running.values():
+                running.stop()
+            self._wake.notify_all()
+        for t in self._threads:
+            t.join(30)
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closing and (job := self.store.claim()) is None:
+                    self._wake.wait(1.0)
+                if self._closing:
+                    return
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        folder = self.folder(job.id)
+        try:
+            task = self._open(job, folder)
+        except Exception as exc:
+            self._finish(job.id, "failed", error=self._one_line(exc, folder))
+            return
+        with self._wake:
+            self._running[job.id] = task
+            if self._closing or job.id in self._cancelled:
+                task.stop()
+        last = [0.0]
+
+        def tick(stats: PipelineStats) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY:
+                last[0] = now
+                self.store.update(job.id, frames=stats.frames_out, fps=stats.fps)
+
+        error = None
+        try:
+            task.run(tick)
+        except Exception as exc:
+            error = self._one_line(exc, folder)
+        finally:
+            with self._wake:
+                self._running.pop(job.id, None)
+                cancelled = job.id in self._cancelled
+                self._cancelled.discard(job.id)
+        stats = task.pipeline.stats
+        has_result = (folder / RESULT).is_file()
+        if cancelled:
+            state = "cancelled"
+        elif self._closing:
+            state = "queued"  # the next start runs it again
+        else:
+            state = "failed" if error else "done"
+        self._finish(job.id, state, error=None if cancelled or state == "queued" else error,
+                     frames=stats.frames_out, fps=stats.fps, has_result=int(has_result and state != "queued"))
+
+    def _open(self, job: Job, folder: Path):
+        """The conversion (an uploaded file) or stream job (a URL) for `job`."""
+        from ..convert import VideoConversion
+        from ..stream import SourceOptions, StreamJob
+
+        opts = JobOptions.from_dict(job.options)
+        model = self.pool.get(ModelKey(opts.style, lite=opts.lite))
+        style_images = [read_image(folder / STYLE_IMAGE)] if (folder / STYLE_IMAGE).exists() else None
+        backend = model.view(opts.strength, opts.stroke, style_images)
+        temporal = TemporalSmoother(opts.temporal, opts.temporal_strength)
+        inputs = [p for p in folder.iterdir() if p.name.startswith("input")]
+        if inputs:
+            task = VideoConversion(inputs[0], folder / RESULT, backend, height=opts.height, temporal=temporal,
+                                   overwrite=True)
+            self.store.update(job.id, total_frames=task.info.frames or None, frames=0)
+        else:
+            task = StreamJob(job.input, str(folder / RESULT), backend, temporal=temporal, overwrite=True,
+                             source=SourceOptions(height=opts.height, timeout=10, reconnect_timeout=10),
+                             policy="live" if job.input.lower().startswith("rtsp") else "offline",
+                             duration=opts.duration)
+        return task
+
+    def _finish(self, job_id: str, state: str, **values) -> None:
+        self.store.update(job_id, state=state, **values)
+        log.info("job %s: %s%s", job_id, state, f": {values['error']}" if values.get("error") else "")
+
+    @staticmethod
+    def _one_line(exc: Exception, folder: Path) -> str:
+        """The error for the client: one line, with the server's folders left out."""
+        if isinstance(exc, (RtstyleError, ApiError)):
+            text = str(exc)
+        else:
+            log.error("job failed", exc_info=exc)
+            text = f"internal error: {type(exc).__name__}"
+        return text.replace(str(folder) + "/", "").splitlines()[0] if text else "failed"
+
+
+def save_style_image(folder: Path, image) -> None:
+    """The job's style image, decoded and checked already, kept in its folder as PNG."""
+    write_image(folder / STYLE_IMAGE, image)

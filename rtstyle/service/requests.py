@@ -1,0 +1,87 @@
+"""The options a request may carry, checked into typed values (one-line 422 errors).
+
+A style is named, never given as a path: a client picks from the server's styles (or blends
+them as `starry:0.7,udnie:0.3`), so no request makes the server open a file it names.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, fields
+
+from ..models.registry import DEFAULT_STYLE, available_styles
+from .http import ApiError
+
+_BLEND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]*\.?[0-9]+)?$")
+MAX_HEIGHT = 2160
+
+
+def style_name(value: object) -> str:
+    """A registered style or a blend of registered styles."""
+    if value in (None, ""):
+        return DEFAULT_STYLE
+    if not isinstance(value, str) or len(value) > 512:
+        raise ApiError(422, "style: expected a style name (GET /v1/styles lists them)")
+    styles = available_styles()
+    if value in styles:
+        return value
+    parts = value.split(",")
+    if (len(parts) > 1 or ":" in value) and all(_BLEND.match(p.strip()) for p in parts):
+        unknown = [p.split(":")[0].strip() for p in parts if p.split(":")[0].strip() not in styles]
+        if not unknown:
+            return value
+        value = unknown[0]
+    raise ApiError(422, f"style: unknown style {value[:64]!r} (GET /v1/styles lists them)")
+
+
+@dataclass
+class ImageOptions:
+    style: str = DEFAULT_STYLE
+    strength: float | None = None  # None: the style's own
+    stroke: float | None = None  # presets: 2 twice as coarse
+    height: int | None = None  # resize to this height first
+    lite: bool = False
+
+    @classmethod
+    def parse(cls, form: dict) -> "ImageOptions":
+        opts = cls()
+        opts.style = style_name(form.get("style"))
+        opts.strength = cls.number(form, "strength", 0.0, 1.0)
+        opts.stroke = cls.number(form, "stroke", 0.25, 4.0)
+        height = cls.number(form, "height", 8, MAX_HEIGHT)
+        opts.height = None if height is None else int(height)
+        opts.lite = cls.flag(form, "lite")
+        return opts
+
+    @staticmethod
+    def number(form: dict, name: str, low: float, high: float) -> float | None:
+        value = form.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise ApiError(422, f"{name}: expected a number, got {str(value)[:32]!r}") from None
+        if not math.isfinite(x) or not low <= x <= high:
+            raise ApiError(422, f"{name}: must be between {low:g} and {high:g}, got {str(value)[:32]}")
+        return x
+
+    @staticmethod
+    def flag(form: dict, name: str) -> bool:
+        value = form.get(name, False)
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("", "0", "false", "no", "off"):
+            return False
+        raise ApiError(422, f"{name}: expected true or false, got {str(value)[:32]!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ImageOptions":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
