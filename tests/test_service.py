@@ -1,0 +1,324 @@
+"""`rtstyle serve` with a real uvicorn server on loopback and a real HTTP client: images, video
+jobs in SQLite through a restart, cancelling, and every kind of bad request."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from conftest import decode_errors, ffprobe, stream
+from rtstyle.convert import SAMPLE_CLIP
+from servers import RtstyleServer
+
+pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for the tests that do not restart it: small uploads, so limits are quick to pass."""
+    data = tmp_path_factory.mktemp("serve") / "data"
+    with RtstyleServer(data, "--max-image-mb", "1", "--max-video-mb", "8", "--max-jobs", "2") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def photo_png(tmp_path_factory) -> bytes:
+    from rtstyle.convert import sample_frames
+
+    ok, buf = cv2.imencode(".png", sample_frames((20,))[0][:, :, ::-1])
+    return buf.tobytes()
+
+
+def wait_state(client: httpx.Client, job_id: str, states: tuple[str, ...], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["state"] in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} not {states} after {timeout} s: {job}")
+
+
+def submit(client: httpx.Client, clip: Path = SAMPLE_CLIP, **options) -> dict:
+    with open(clip, "rb") as f:
+        r = client.post("/v1/jobs", files={"video": (clip.name, f, "video/mp4")},
+                        data={k: str(v) for k, v in options.items()})
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def test_styles_health_and_openapi(server):
+    with httpx.Client(base_url=server.url(), timeout=30) as c:
+        assert c.get("/v1/health").json()["status"] == "ok"
+        styles = {s["name"]: s for s in c.get("/v1/styles").json()}
+        assert styles["starry"]["preview"] and not styles["starry"]["takes_style_image"]
+        assert styles["magenta"]["takes_style_image"] and "starry_lite" not in styles
+        preview = c.get(styles["udnie"]["preview"])
+        assert preview.headers["content-type"] == "image/jpeg"
+        assert cv2.imdecode(np.frombuffer(preview.content, np.uint8), cv2.IMREAD_COLOR).shape[1] == 320
+        paths = c.get("/openapi.json").json()["paths"]
+        assert {"/v1/images", "/v1/jobs", "/v1/jobs/{job_id}/result", "/v1/styles"} <= set(paths)
+        assert c.get("/docs").status_code == 200
+
+
+def test_image_round_trip(server, photo_png, tmp_path):
+    photo = cv2.imdecode(np.frombuffer(photo_png, np.uint8), cv2.IMREAD_COLOR)
+    with httpx.Client(base_url=server.url(), timeout=60) as c:
+        r = c.post("/v1/images", files={"image": ("x.bin", photo_png)}, data={"style": "udnie", "height": "180"})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        out = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+        assert out.shape[0] == 180 and abs(out.shape[1] - 180 * photo.shape[1] / photo.shape[0]) <= 1
+        small = cv2.resize(photo, out.shape[1::-1], interpolation=cv2.INTER_AREA)
+        assert np.abs(out.astype(int) - small).mean() > 10  # stylized, not the photo back
+
+        r = c.post("/v1/images", files={"image": ("x.png", photo_png)}, data={"style": "udnie", "height": "180",
+                                                                               "strength": "0"},
+                   headers={"Accept": "image/jpeg"})
+        assert r.headers["content-type"] == "image/jpeg"
+        kept = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+        assert np.abs(kept.astype(int) - small).mean() < 4  # strength 0: the photo itself
+
+        # any picture as the style (the built-in arbitrary network), and an image given by URL
+        painting = cv2.imencode(".jpg", np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1))[..., None]
+                                .repeat(3, 2))[1].tobytes()
+        r = c.post("/v1/images", files={"image": ("a", photo_png), "style_image": ("b", painting)},
+                   data={"height": "120"})
+        assert r.status_code == 200, r.text
+        r = c.post("/v1/images", json={"url": server.url("/v1/styles/starry/preview.jpg"), "style": "candy"},
+                   headers={"Accept": "image/webp"})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/webp"
+
+
+def test_video_job_to_result_with_audio_and_ranges(server, tmp_path):
+    with httpx.Client(base_url=server.url(), timeout=60) as c:
+        job = submit(c, style="udnie", height=96)
+        assert job["state"] == "queued" and job["result"] is None
+        with c.stream("GET", f"/v1/jobs/{job['id']}/events") as events:
+            seen = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")]
+        assert seen[-1]["state"] == "done" and seen[-1]["progress"] == 100
+        done = c.get(f"/v1/jobs/{job['id']}").json()
+        assert done["frames"] == done["total_frames"] == 156 and done["result"]
+        result = tmp_path / "result.mp4"
+        result.write_bytes(c.get(done["result"]).content)
+        info = ffprobe(result)
+        video = stream(info, "video")
+        assert int(video["nb_read_frames"]) == 156 and video["height"] == 96
+        assert float(stream(info, "audio")["duration"]) > 5
+        part = c.get(done["result"], headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and part.content == result.read_bytes()[100:200]
+        assert job["id"] in {j["id"] for j in c.get("/v1/jobs").json()}
+        assert c.delete(f"/v1/jobs/{job['id']}").json() == {"deleted": job["id"]}
+        assert c.get(f"/v1/jobs/{job['id']}").status_code == 404
+
+
+def test_cancel_mid_run_leaves_a_playable_partial_result(server, tmp_path):
+    with httpx.Client(base_url=server.url(), timeout=60) as c:
+        job = submit(c, style="starry", height=360, temporal="quality")
+        running = wait_state(c, job["id"], ("running",))
+        deadline = time.monotonic() + 60
+        while c.get(f"/v1/jobs/{job['id']}").json()["frames"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        cancelled = c.delete(f"/v1/jobs/{running['id']}").json()
+        assert cancelled["state"] == "cancelled" and cancelled["result"], cancelled
+        result = tmp_path / "partial.mp4"
+        result.write_bytes(c.get(cancelled["result"]).content)
+        frames = int(stream(ffprobe(result), "video")["nb_read_frames"])
+        assert 5 <= frames < 156 and decode_errors(result) == ""
+
+
+def test_jobs_survive_a_restart_and_finish(tmp_path):
+    data = tmp_path / "data"
+    with RtstyleServer(data) as s:
+        with httpx.Client(base_url=s.url(), timeout=60) as c:
+            ids = [submit(c, style="udnie", height=240)["id"] for _ in range(3)]
+            wait_state(c, ids[0], ("running",))
+        s.stop()  # mid-queue: one running, two queued
+        db = sqlite3.connect(data / "jobs.sqlite3")
+        assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
+        states = dict(db.execute("SELECT id, state FROM jobs").fetchall())
+        db.close()
+        assert set(states) == set(ids) and set(states.values()) == {"queued"}, states  # the running one too
+        s.start()
+        with httpx.Client(base_url=s.url(), timeout=60) as c:
+            assert {j["id"] for j in c.get("/v1/jobs").json()} == set(ids)
+            for i in ids:
+                job = wait_state(c, i, ("done", "failed", "cancelled"), timeout=180)
+                assert job["state"] == "done" and job["frames"] == 156, job
+        s.restart()  # and a finished result is never lost
+        with httpx.Client(base_url=s.url(), timeout=60) as c:
+            assert all(c.get(f"/v1/jobs/{i}/result").status_code == 200 for i in ids)
+
+
+def test_a_token_is_required_when_given_and_for_any_other_address(tmp_path):
+    refused = subprocess.run([sys.executable, "-m", "rtstyle", "serve", "--host", "0.0.0.0", "--data",
+                              str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--token" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    with RtstyleServer(tmp_path / "data", "--token", TOKEN) as s, httpx.Client(base_url=s.url(), timeout=30) as c:
+        assert c.get("/v1/health").status_code == 200  # open: load balancers ask it
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+            r = c.get("/v1/styles", headers=headers)
+            assert r.status_code == 401 and "token" in r.json()["error"]
+        assert c.get("/v1/styles", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert c.get(f"/v1/jobs?token={TOKEN}").status_code == 200
+
+
+def _raw_upload(port: int, path: str, chunks: int, chunk: bytes) -> tuple[str, int]:
+    """POST a chunked body of up to `chunks` x `chunk` bytes; returns the status line and the bytes
+    the server let through before it answered."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     f"Transfer-Encoding: chunked\r\n\r\n".encode())
+        body = b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n"
+        sock.sendall(b"%x\r\n%s\r\n" % (len(body), body))
+        sock.setblocking(False)
+        answer = b""
+        for _ in range(chunks):
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                time.sleep(0.01)
+            try:
+                answer += sock.recv(4096)
+            except BlockingIOError:
+                continue
+            if answer:
+                break
+        sock.setblocking(True)
+        while b"\r\n" not in answer:
+            more = sock.recv(4096)
+            if not more:
+                break
+            answer += more
+    return answer.split(b"\r\n")[0].decode(), sent
+
+
+def test_oversize_uploads_are_refused_early(server, photo_png):
+    with httpx.Client(base_url=server.url(), timeout=30) as c:
+        big = b"\x89PNG" + bytes(3 * 1024 * 1024)
+        r = c.post("/v1/images", files={"image": ("big.png", big)})
+        assert r.status_code == 413 and "limit" in r.json()["error"]
+    status, sent = _raw_upload(server.port, "/v1/images", 400, bytes(64 * 1024))  # 25 MiB offered, 1 MiB allowed
+    assert " 413 " in status and sent < 12 * 1024 * 1024, (status, sent)
+
+
+@pytest.fixture(scope="module")
+def truncated_mp4(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("bad") / "cut.mp4"
+    path.write_bytes(SAMPLE_CLIP.read_bytes()[:40_000])
+    return path
+
+
+def test_bad_requests_are_one_line_4xx_and_the_server_lives(server, truncated_mp4, photo_png, tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    with httpx.Client(base_url=server.url(), timeout=60) as c:
+        cases = [
+            c.post("/v1/jobs", files={"video": ("notes.mp4", text.read_bytes(), "video/mp4")}),
+            c.post("/v1/jobs", files={"video": ("cut.mp4", truncated_mp4.read_bytes(), "video/mp4")}),
+            c.post("/v1/jobs", json={"url": "file:///etc/passwd"}),
+            c.post("/v1/jobs", json={"style": "udnie"}),
+            c.post("/v1/images", files={"image": ("a.png", photo_png)}, data={"style": "../../etc/passwd"}),
+            c.post("/v1/images", files={"image": ("a.png", photo_png)}, data={"style": "nope"}),
+            c.post("/v1/images", files={"image": ("a.png", photo_png)}, data={"strength": "2"}),
+            c.post("/v1/images", files={"image": ("a.png", photo_png)}, data={"height": "nan"}),
+            c.post("/v1/images", files={"image": ("a.png", photo_png[:500])}),
+            c.post("/v1/images", files={"image": ("a.png", b"")}),
+            c.post("/v1/images", content=b"{not json", headers={"Content-Type": "application/json"}),
+            c.post("/v1/images", content=b"raw", headers={"Content-Type": "text/plain"}),
+            c.post("/v1/images", json={"url": "http://127.0.0.1:1/nothing.png"}),
+            c.post("/v1/images", files={"image": ("a.png", photo_png)}, headers={"Accept": "text/html"}),
+            c.get("/v1/jobs/../../etc/passwd"),
+            c.get("/v1/jobs/..%2F..%2Fetc%2Fpasswd"),
+            c.get("/v1/jobs/not-a-uuid/result"),
+            c.get("/v1/jobs/00000000-0000-4000-8000-000000000000"),
+            c.delete("/v1/jobs/%2e%2e"),
+            c.get("/v1/styles/..%2fjobs.sqlite3/preview.jpg"),
+            c.get("/v1/styles/magenta/preview.jpg"),
+        ]
+        for r in cases:
+            assert 400 <= r.status_code < 500, (r.request.url, r.status_code, r.text)
+            error = r.json()["error"]
+            assert error and "\n" not in error and "Traceback" not in error, error
+        assert "not a video" in cases[0].json()["error"] and "cut.mp4" in cases[1].json()["error"]
+        assert str(server.data) not in cases[1].json()["error"]  # the server's folders stay private
+        assert cases[4].json()["error"].startswith("style: unknown style")
+
+        def bad(i: int) -> int:
+            kind = i % 4
+            if kind == 0:
+                return c.post("/v1/images", files={"image": ("a", b"junk" * i)}).status_code
+            if kind == 1:
+                return c.get(f"/v1/jobs/{'../' * i}x").status_code
+            if kind == 2:
+                return c.post("/v1/jobs", files={"video": ("v.mp4", b"\x00" * 1000)}).status_code
+            return c.post("/v1/images", json={"url": f"ftp://x/{i}"}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(32) as pool:
+            codes = list(pool.map(bad, range(100)))
+        assert all(400 <= code < 500 for code in codes), sorted(set(codes))
+        assert c.get("/v1/health").status_code == 200
+        jobs = {j["id"] for j in c.get("/v1/jobs").json()}
+    assert {d.name for d in (server.data / "jobs").iterdir()} <= jobs  # refused uploads left nothing behind
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_shared_model_batches_frames_of_concurrent_clients():
+    """Eight clients at once: fewer network calls than frames, and the same pictures as one by one."""
+    from rtstyle.service.models import ModelKey, ModelPool
+
+    pool = ModelPool(max_wait=0.05)
+    model = pool.get(ModelKey("udnie"))
+    view = model.view()
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (64, 96, 3), dtype=np.uint8) for _ in range(8)]
+    alone = [view(f) for f in frames]
+    start = threading.Barrier(8)
+
+    def client(i: int) -> np.ndarray:
+        start.wait()
+        return model.run(view, frames[i])
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        together = list(ex.map(client, range(8)))
+    assert model.frames == 8 and model.calls < 8
+    for a, b in zip(alone, together):
+        assert np.abs(a.astype(int) - b).max() <= 2
+    other = model.view(strength=0.5)
+    assert model.view(strength=0.5) is other and other is not view and other.runtime is view.runtime
+    pool.close()
+
+
+def test_jobs_database_migrates_and_refuses_a_newer_one(tmp_path):
+    from rtstyle.errors import RtstyleError
+    from rtstyle.service.store import MIGRATIONS, JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    assert store.version == len(MIGRATIONS)
+    store.add("00000000-0000-4000-8000-000000000001", "a.mp4", {"style": "udnie"})
+    store.update("00000000-0000-4000-8000-000000000001", state="running")
+    store.close()
+    again = JobStore(tmp_path / "jobs.sqlite3")
+    assert again.requeue_running() == 1 and again.claim().state == "running"
+    again.db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    again.close()
+    with pytest.raises(RtstyleError, match="newer rtstyle"):
+        JobStore(tmp_path / "jobs.sqlite3")
+    (tmp_path / "junk.sqlite3").write_bytes(b"not a database" * 100)
+    with pytest.raises(RtstyleError, match="not a usable jobs database"):
+        JobStore(tmp_path / "junk.sqlite3")
