@@ -282,7 +282,8 @@ def test_shared_model_batches_frames_of_concurrent_clients():
     """Eight clients at once: fewer network calls than frames, and the same pictures as one by one."""
     from rtstyle.service.models import ModelKey, ModelPool
 
-    pool = ModelPool(max_wait=0.05)
+    assert ModelPool().get(ModelKey("udnie")).batching is False  # on a CPU it costs throughput (BENCHMARKS.md)
+    pool = ModelPool(max_wait=0.05, batching=True)
     model = pool.get(ModelKey("udnie"))
     view = model.view()
     rng = np.random.default_rng(0)
@@ -322,3 +323,26 @@ def test_jobs_database_migrates_and_refuses_a_newer_one(tmp_path):
     (tmp_path / "junk.sqlite3").write_bytes(b"not a database" * 100)
     with pytest.raises(RtstyleError, match="not a usable jobs database"):
         JobStore(tmp_path / "junk.sqlite3")
+
+
+def test_a_job_from_an_http_url(server):
+    """The server fetches the video itself (every frame, audio kept); a dead URL fails the job with one line."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLE_CLIP.parent))
+    handler.log_message = lambda *a: None
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    try:
+        with httpx.Client(base_url=server.url(), timeout=60) as c:
+            url = f"http://127.0.0.1:{files.server_port}/{SAMPLE_CLIP.name}"
+            job = c.post("/v1/jobs", json={"url": url, "style": "udnie", "height": 72}).json()
+            assert job["input"] == url
+            dead = c.post("/v1/jobs", json={"url": f"http://127.0.0.1:{files.server_port}/gone.mp4"}).json()
+            done = wait_state(c, job["id"], ("done", "failed"))
+            assert done["state"] == "done" and done["frames"] == 156, done
+            failed = wait_state(c, dead["id"], ("done", "failed"))
+            assert failed["state"] == "failed" and "\n" not in failed["error"] and "gone.mp4" in failed["error"]
+    finally:
+        files.shutdown()

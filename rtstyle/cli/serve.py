@@ -42,7 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = ServiceSettings(data=Path(args.data).expanduser(), token=token, max_jobs=args.max_jobs,
                                max_video_bytes=int(args.max_video_mb * 1024 * 1024),
                                max_image_bytes=int(args.max_image_mb * 1024 * 1024), per_client=args.per_client,
-                               cors=tuple(args.cors or ()), sources=sources, batching=not args.no_batching)
+                               cors=tuple(args.cors or ()), sources=sources,
+                               batching={"auto": None, "on": True, "off": False}[args.batching])
     app = create_app(settings)
     print(f"rtstyle serve: http://{args.host}:{args.port}/ (API docs at /docs), data in {settings.data}"
           f"{', token required' if token else ''}", flush=True)
@@ -67,6 +68,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--source", action="append", metavar="NAME=SOURCE",
                    help="a server-side live source, stylized at /v1/live/NAME.mjpg: a camera index, a "
                         "/dev/video path, an RTSP URL or a file (repeat)")
-    p.add_argument("--no-batching", action="store_true", help="run each client's frames on their own")
+    p.add_argument("--batching", choices=["auto", "on", "off"], default="auto",
+                   help="run frames waiting from several clients in one network call (default: auto, on where the "
+                        "model runs on a GPU; on a CPU it costs throughput)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import logging
+import threading
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +37,10 @@ ENGINES_DIR = Path("engines")
 # Parity bounds on the 0..255 scale: beyond these the export is wrong, not just rounded.
 PARITY_TOL = {"fp32": 1.0, "fp16": 4.0}
 CACHE_CHECK_SIZES = [(1, 136, 200), (2, 96, 160)]  # a cached export's parity run: two sizes, a batch (stride 8 too)
+# One export at a time in a process: torch.export is not thread-safe (two styles loading at once
+# in `rtstyle serve` failed with TorchExportError), and the output capture below is process-wide.
+_EXPORTING = threading.Lock()
+_CACHING = threading.Lock()
 
 
 def weights_hash(path: Path) -> str:
@@ -70,7 +75,7 @@ def export_onnx(
                   *[None] * len(extra))
     path.parent.mkdir(parents=True, exist_ok=True)
     quiet = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), _quiet_logger("torch"):
+    with _EXPORTING, warnings.catch_warnings(), contextlib.redirect_stdout(quiet), _quiet_logger("torch"):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model.eval(), (example, *extra.values()), str(path), input_names=["input", *extra],
@@ -244,7 +249,9 @@ def cached_export(key: str, build, input_range: str, source: str) -> Path:
     once (the key names the weights it came from), checked against PyTorch as `rtstyle export`
     checks, and written whole or not at all."""
     path = cache_dir("onnx") / f"{key}.onnx"
-    if not path.exists():
+    with _CACHING:  # threads wanting one export at once: one makes it, the others then find it
+        if path.exists():
+            return path
         path.parent.mkdir(parents=True, exist_ok=True)
         export_verified(build(), path, key, range_scale(input_range), CACHE_CHECK_SIZES,
                         dynamic=True, metadata={"rtstyle.input_range": input_range,

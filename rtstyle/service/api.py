@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from ..models.registry import ARBITRARY_DEFAULT
 from .app import STATIC, Service
 from .http import ApiError
-from .jobs import JobOptions, save_style_image
+from .jobs import INPUT, JobOptions, save_style_image
 from .requests import ImageOptions
 from .store import ACTIVE, Job
 from .uploads import check_url, decode_image, fetch, read_form, save_video, upload
@@ -131,8 +131,8 @@ async def create_job(request: Request) -> JSONResponse:
         if video is not None:
             if video.size is not None and video.size > svc.settings.max_video_bytes:
                 raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
-            await run_in_threadpool(save_video, video, folder / "input")
-            await run_in_threadpool(_probe, folder / "input", video.filename or "video")
+            await run_in_threadpool(save_video, video, folder / INPUT)
+            await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
             source = (video.filename or "video")[:200]
         else:
             source = form["url"]

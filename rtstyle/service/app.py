@@ -43,7 +43,7 @@ class ServiceSettings:
     per_client: int = 16  # requests in flight from one address
     cors: tuple[str, ...] = ()  # origins allowed to call from other pages (none: CORS off)
     sources: dict[str, str] = field(default_factory=dict)  # server-side live sources by name (MJPEG)
-    batching: bool = True  # frames from several clients in one network call
+    batching: bool | None = None  # frames from several clients in one network call (None: on a GPU only)
     max_wait: float = 0.005  # s a frame waits for others to batch with
     models: int = 4  # styles kept loaded
 
@@ -64,7 +64,8 @@ class Service:
         settings.data.mkdir(parents=True, exist_ok=True)
         self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
         self.store = JobStore(settings.data / "jobs.sqlite3")
-        self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs)
+        self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,
+                              settings.max_video_bytes)
         self.previews = settings.data / "previews"
         self._preview_lock = threading.Lock()
 

@@ -2,7 +2,8 @@
 `VideoConversion` (files) or `StreamJob` (URLs), on models shared through the `ModelPool`.
 
 Each job owns a folder `jobs/ID/` under the data folder (the ID is a UUID the server made,
-never a client's string): its input, its style image, its result. Cancelling a running job
+never a client's string): its input (uploaded, or downloaded from an http(s) URL by the
+worker), its style image, its result. An rtsp:// URL is recorded as it streams. Cancelling a running job
 stops it the way Ctrl-C stops `rtstyle convert`: the result holds the frames done so far and
 plays. Stopping the server puts running jobs back in the queue, and the next start runs them.
 """
@@ -25,10 +26,11 @@ from .http import ApiError
 from .models import ModelKey, ModelPool
 from .requests import ImageOptions
 from .store import ACTIVE, Job, JobStore
+from .uploads import download
 
 log = logging.getLogger(__name__)
 
-RESULT, STYLE_IMAGE = "result.mp4", "style.png"
+INPUT, RESULT, STYLE_IMAGE = "input", "result.mp4", "style.png"
 PROGRESS_EVERY = 0.5  # s between progress writes to the database
 
 
@@ -56,8 +58,10 @@ class JobOptions(ImageOptions):
 class JobRunner:
     """The queue's workers. `start` re-queues what a stopped server left running."""
 
-    def __init__(self, store: JobStore, root: Path, pool: ModelPool, workers: int = 1):
+    def __init__(self, store: JobStore, root: Path, pool: ModelPool, workers: int = 1,
+                 max_video_bytes: int = 1 << 31):
         self.store, self.root, self.pool, self.workers = store, root, pool, workers
+        self.max_video_bytes = max_video_bytes  # for videos the server downloads itself
         self.root.mkdir(parents=True, exist_ok=True)
         self._wake = threading.Condition()
         self._running: dict[str, object] = {}  # job id -> its VideoConversion / StreamJob
@@ -176,6 +180,8 @@ class JobRunner:
             state = "failed" if error else "done"
         self._finish(job.id, state, error=None if cancelled or state == "queued" else error,
                      frames=stats.frames_out, fps=stats.fps, has_result=int(has_result and state != "queued"))
+        if state != "queued":
+            (folder / INPUT).unlink(missing_ok=True)  # up to 2 GB no longer needed
 
     def _open(self, job: Job, folder: Path):
         """The conversion (an uploaded file) or stream job (a URL) for `job`."""
@@ -187,15 +193,16 @@ class JobRunner:
         style_images = [read_image(folder / STYLE_IMAGE)] if (folder / STYLE_IMAGE).exists() else None
         backend = model.view(opts.strength, opts.stroke, style_images)
         temporal = TemporalSmoother(opts.temporal, opts.temporal_strength)
-        inputs = [p for p in folder.iterdir() if p.name.startswith("input")]
-        if inputs:
-            task = VideoConversion(inputs[0], folder / RESULT, backend, height=opts.height, temporal=temporal,
+        source = folder / INPUT
+        if job.input.lower().startswith(("http://", "https://")):
+            download(job.input, source, self.max_video_bytes, lambda: self._closing or job.id in self._cancelled)
+        if source.exists():
+            task = VideoConversion(source, folder / RESULT, backend, height=opts.height, temporal=temporal,
                                    overwrite=True)
             self.store.update(job.id, total_frames=task.info.frames or None, frames=0)
-        else:
+        else:  # a live stream: recorded as it comes
             task = StreamJob(job.input, str(folder / RESULT), backend, temporal=temporal, overwrite=True,
                              source=SourceOptions(height=opts.height, timeout=10, reconnect_timeout=10),
-                             policy="live" if job.input.lower().startswith("rtsp") else "offline",
                              duration=opts.duration)
         return task
 

@@ -1,17 +1,447 @@
-"""Live views: a browser's webcam over WebRTC, stylized and sent back; MJPEG of server-side sources."""
+"""Live views: a browser's webcam over WebRTC, stylized and sent back; MJPEG of server-side sources.
+
+Both follow the live drop policy of `rtstyle live`: never lag behind. What comes in lands in
+a one-frame slot (`Newest`); the painter takes the newest frame when it is free, so a frame
+replaced before it was taken is dropped, not queued, and the delay stays one frame's work
+however slow the machine. Frames go through the shared model (`models.SharedModel.submit`),
+so every session's frames batch together, then through the session's own temporal smoother.
+
+A WebRTC session (`LiveSession`) is one aiortc peer connection: the peer's video track in, a
+`StylizedTrack` out, on the same transceiver. An MJPEG feed (`Feed`) is one reader of a source
+configured with `--source`, shared by every viewer asking for it the same way; it stops reading
+when its last viewer goes.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import astuple, dataclass
+from statistics import median
+from typing import AsyncIterator, Coroutine
 
+import cv2
+import numpy as np
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from ..frames import Frame
+from ..sources import open_source, output_size
+from ..temporal import DEFAULT_MODE, MODE_NAMES, TemporalSmoother
+from .http import ApiError
+from .models import ModelKey
+from .requests import ImageOptions
+from .uploads import read_form
+
+log = logging.getLogger(__name__)
 router = APIRouter()
+
+DEFAULT_HEIGHT, MAX_HEIGHT = 360, 720  # the size frames are painted at, at most (smaller ones are kept)
+MAX_SESSIONS = 8  # WebRTC sessions at once: each costs a share of the model and a VP8 encoder
+CONNECT_TIMEOUT = 30.0  # s a session may take to connect before it is given up
+FEED_IDLE = 10.0  # s an MJPEG feed runs with no viewer (one that asked, then never read)
+FPS_WINDOW = 2.0  # s of frames the frame rate is measured over
+BOUNDARY = "frame"
+JPEG_QUALITY = 80
+
+
+@dataclass
+class LiveOptions(ImageOptions):
+    """The image options (`height` is a cap here: DEFAULT_HEIGHT unless given, at most
+    MAX_HEIGHT) and the smoothing of a live view."""
+
+    temporal: str = DEFAULT_MODE
+    temporal_strength: float | None = None
+
+    @classmethod
+    def parse(cls, form: dict) -> "LiveOptions":
+        opts = super().parse(form)
+        if opts.height is None:
+            opts.height = DEFAULT_HEIGHT
+        elif opts.height > MAX_HEIGHT:
+            raise ApiError(422, f"height: live views are painted at most {MAX_HEIGHT} high, got {opts.height}")
+        opts.temporal = str(form.get("temporal") or DEFAULT_MODE)
+        if opts.temporal not in MODE_NAMES:
+            raise ApiError(422, f"temporal: choose one of {', '.join(MODE_NAMES)}")
+        opts.temporal_strength = cls.number(form, "temporal_strength", 0.0, 1.0)
+        return opts
+
+
+class Newest:
+    """The live drop policy's one-frame slot (event loop only): `put` replaces what was not
+    taken yet, and counts it dropped; `take` waits for the newest; None once `end`ed."""
+
+    def __init__(self):
+        self._item: tuple[object, float] | None = None
+        self._ready = asyncio.Event()
+        self.ended = False
+        self.dropped = 0
+
+    def put(self, item: object, arrived: float | None = None) -> None:
+        if self._item is not None:
+            self.dropped += 1
+        self._item = (item, time.monotonic() if arrived is None else arrived)
+        self._ready.set()
+
+    def end(self) -> None:
+        self.ended = True
+        self._ready.set()
+
+    async def take(self) -> tuple[object, float] | None:
+        """(item, when it arrived), or None when no more will come."""
+        while self._item is None and not self.ended:
+            self._ready.clear()
+            await self._ready.wait()
+        if self.ended:
+            return None
+        item, self._item = self._item, None
+        return item
+
+
+class Painter:
+    """One live view's look: a view of the shared model, its own smoother (they keep state per
+    stream), and the numbers `GET /v1/live/sessions` shows."""
+
+    def __init__(self, options: LiveOptions, model, view, smoother: TemporalSmoother):
+        self.options, self.model, self.view, self.smoother = options, model, view, smoother
+        self.frames = 0
+        self.started = time.monotonic()
+        self._sent: deque[float] = deque(maxlen=512)
+        self._latency: deque[float] = deque(maxlen=30)
+
+    async def paint(self, image: np.ndarray, arrived: float) -> np.ndarray:
+        """`image` (RGB) stylized with the other clients' frames, then smoothed."""
+        # shielded: cancelling the wrapper would cancel the model's future, which the model thread
+        # then cannot complete
+        styled = await asyncio.shield(asyncio.wrap_future(self.model.submit(self.view, image)))
+        frame = Frame(self.frames, styled, original=image)
+        out = (await asyncio.to_thread(self.smoother, frame)).image
+        now = time.monotonic()
+        self.frames += 1
+        self._sent.append(now)
+        self._latency.append(now - arrived)
+        return out
+
+    def stats(self) -> dict:
+        now = time.monotonic()
+        span = min(FPS_WINDOW, now - self.started)
+        recent = sum(t > now - FPS_WINDOW for t in self._sent)
+        return {"style": self.options.style, "height": self.options.height, "temporal": self.options.temporal,
+                "frames_sent": self.frames, "fps": round(recent / span, 1) if span > 0 else 0.0,
+                "latency_ms": round(1000 * median(self._latency)) if self._latency else None}
+
+
+class StylizedTrack(MediaStreamTrack):
+    """The track a session sends back: the newest frame of the peer's, painted."""
+
+    kind = "video"
+
+    def __init__(self, session: "LiveSession"):
+        super().__init__()
+        self.session = session
+
+    async def recv(self) -> VideoFrame:
+        session = self.session
+        taken = await session.newest.take()
+        if taken is None:
+            raise MediaStreamError
+        frame, arrived = taken
+        try:
+            image = await asyncio.to_thread(session.rgb, frame)
+            out = await session.painter.paint(image, arrived)
+        except Exception:
+            log.exception("live session %s: painting a frame failed", session.id)
+            session.hub.spawn(session.hub.end(session.id))
+            raise MediaStreamError from None
+        painted = VideoFrame.from_ndarray(out, format="rgb24")
+        painted.pts, painted.time_base = frame.pts, frame.time_base  # the peer's clock, skips where dropped
+        return painted
+
+
+class LiveSession:
+    """One peer connection: the peer's video in, `StylizedTrack` out on the same transceiver."""
+
+    def __init__(self, hub: "LiveHub", painter: Painter):
+        self.id = uuid.uuid4().hex
+        self.hub, self.painter = hub, painter
+        self.newest = Newest()
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: aiortc's default asks Google's
+        self.pc.on("connectionstatechange", self._state_changed)
+        self._reader: asyncio.Task | None = None
+        self._give_up = asyncio.get_running_loop().call_later(CONNECT_TIMEOUT, self._not_connected)
+        self._sizes: tuple[tuple[int, int], tuple[int, int]] | None = None  # (incoming, painted) (w, h)
+
+    async def answer(self, sdp: str) -> str:
+        """The SDP answer to the peer's offer."""
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:  # aiortc's SDP parsing fails on bad input with half a dozen types
+            raise ApiError(400, f"sdp: not a usable offer ({type(exc).__name__}: {str(exc)[:120]})") from None
+        transceivers = self.pc.getTransceivers()
+        video = next((t for t in transceivers if t.kind == "video" and t.receiver.track), None)
+        if video is None:
+            raise ApiError(422, "sdp: the offer sends no video track")
+        for other in transceivers:
+            if other is not video:
+                other.direction = "inactive"  # nothing would read them: aiortc would queue their frames forever
+        video.sender.replaceTrack(StylizedTrack(self))
+        video.direction = "sendrecv"
+        self._reader = self.hub.spawn(self._read(video.receiver.track))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    def rgb(self, frame: VideoFrame) -> np.ndarray:
+        """The incoming frame as RGB, no higher than the session's height (even sides, for VP8)."""
+        size = (frame.width, frame.height)
+        if self._sizes is None or self._sizes[0] != size:
+            self._sizes = (size, output_size(*size, min(frame.height, self.painter.options.height)))
+        w, h = self._sizes[1]
+        return frame.to_ndarray(format="rgb24", width=w, height=h)
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                self.newest.put(await track.recv())
+        except MediaStreamError:  # the peer stopped sending
+            self.hub.spawn(self.hub.end(self.id))
+
+    async def _state_changed(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            await self.hub.end(self.id)
+
+    def _not_connected(self) -> None:
+        if self.pc.connectionState != "connected":
+            log.info("live session %s: not connected after %g s, ended", self.id, CONNECT_TIMEOUT)
+            self.hub.spawn(self.hub.end(self.id))
+
+    async def close(self) -> None:
+        self._give_up.cancel()
+        self.newest.end()
+        if self._reader is not None:
+            self._reader.cancel()
+        await self.pc.close()
+
+    def stats(self) -> dict:
+        return {"session": self.id, "kind": "webrtc", "state": self.pc.connectionState, **self.painter.stats(),
+                "frames_dropped": self.newest.dropped}
+
+
+class Feed:
+    """One `--source` painted one way for every viewer asking for it so: one reader thread (sources
+    block), the painting on the event loop, the newest JPEG handed to each viewer."""
+
+    def __init__(self, hub: "LiveHub", key: tuple, name: str, spec: str, painter: Painter):
+        self.hub, self.key, self.name, self.spec, self.painter = hub, key, name, spec, painter
+        self.newest = Newest()
+        self.jpeg, self.count, self.ended = b"", 0, False
+        self.viewers = 0  # counted from their request on, until their stream ends
+        self.served_at = 0.0  # when a viewer last got a frame
+        self.ready = asyncio.get_running_loop().create_future()  # the first JPEG, or why there is none
+        self._changed = asyncio.Condition()
+        self.task = hub.spawn(self._run())
+
+    async def _run(self) -> None:
+        source = reader = None
+        try:
+            source = await asyncio.to_thread(open_source, self.spec, height=self.painter.options.height,
+                                             realtime=True, loop=True)
+            reader = threading.Thread(target=self._read, args=(source, asyncio.get_running_loop()),
+                                      name=f"live-{self.name}", daemon=True)
+            reader.start()
+            while (taken := await self.newest.take()) is not None:
+                frame, arrived = taken
+                out = await self.painter.paint(frame.image, arrived)
+                ok, jpeg = await asyncio.to_thread(cv2.imencode, ".jpg", np.ascontiguousarray(out[:, :, ::-1]),
+                                                   [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                async with self._changed:
+                    self.jpeg, self.count = jpeg.tobytes(), self.count + 1
+                    self._changed.notify_all()
+                if not self.ready.done():
+                    self.served_at = time.monotonic()
+                    self.ready.set_result(None)
+                if time.monotonic() - self.served_at > FEED_IDLE:
+                    break  # viewers that asked and never read, or stalled ones
+        except Exception:
+            log.exception("live source %s failed", self.name)
+        finally:
+            if self.hub.feeds.get(self.key) is self:
+                del self.hub.feeds[self.key]
+            if source is not None:
+                source.stop()
+                if reader is not None:
+                    await asyncio.to_thread(reader.join)
+                source.close()
+            if not self.ready.done():
+                self.ready.set_exception(ApiError(503, f"live source {self.name!r} gave no frame (the server's "
+                                                       f"log has the details)"))
+            async with self._changed:
+                self.ended = True
+                self._changed.notify_all()
+
+    def _read(self, source, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            for frame in source:
+                loop.call_soon_threadsafe(self.newest.put, frame, frame.captured_at)
+        except Exception:
+            log.exception("live source %s: reading failed", self.name)
+        finally:
+            loop.call_soon_threadsafe(self.newest.end)
+
+    def stop(self) -> None:
+        self.newest.end()
+
+    def leave(self) -> None:
+        self.viewers -= 1
+        if not self.viewers:
+            self.stop()
+
+    async def watch(self) -> AsyncIterator[bytes]:
+        """The multipart stream of a viewer counted in `viewers`: each JPEG once, the newest when the
+        viewer is slow."""
+        seen = 0
+        try:
+            while True:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self.count != seen or self.ended)
+                    if self.ended:
+                        return
+                    jpeg, seen = self.jpeg, self.count
+                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                       + jpeg + b"\r\n")
+                self.served_at = time.monotonic()
+        finally:
+            self.leave()
+
+    def stats(self) -> dict:
+        return {"source": self.name, "kind": "mjpeg", "viewers": self.viewers, **self.painter.stats(),
+                "frames_dropped": self.newest.dropped}
 
 
 class LiveHub:
-    """The live sessions of one server."""
+    """The live sessions and feeds of one server."""
 
     def __init__(self, service):
         self.service = service
+        self.sessions: dict[str, LiveSession] = {}
+        self.feeds: dict[tuple, Feed] = {}
+        self._starting = 0  # sessions loading their model: counted against MAX_SESSIONS
+        self._tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coro: Coroutine) -> asyncio.Task:
+        """A task kept referenced until it ends (the loop holds only weak references)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def painter(self, options: LiveOptions) -> Painter:
+        model = await asyncio.to_thread(self.service.pool.get, ModelKey(options.style, lite=options.lite))
+        view = model.view(options.strength, options.stroke)
+        smoother = TemporalSmoother(options.temporal, options.temporal_strength)
+        smoother.follow(view.meta)
+        return Painter(options, model, view, smoother)
+
+    async def offer(self, body: dict) -> dict:
+        """A new session from the peer's offer: its answer and the session's id."""
+        sdp = body.get("sdp")
+        if not isinstance(sdp, str) or not sdp.strip():
+            raise ApiError(422, "sdp: expected the offer's SDP text")
+        if body.get("type", "offer") != "offer":
+            raise ApiError(422, 'type: expected "offer"')
+        options = LiveOptions.parse(body)
+        if len(self.sessions) + self._starting >= MAX_SESSIONS:
+            raise ApiError(429, f"{MAX_SESSIONS} live sessions are running, the most this server holds")
+        self._starting += 1
+        try:
+            painter = await self.painter(options)
+        finally:
+            self._starting -= 1
+        session = LiveSession(self, painter)
+        self.sessions[session.id] = session
+        try:
+            answer = await session.answer(sdp)
+        except BaseException:
+            await self.end(session.id)
+            raise
+        return {"sdp": answer, "type": "answer", "session": session.id}
+
+    async def end(self, session_id: str) -> bool:
+        """End a session (any number of times); whether it was running."""
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return False
+        await session.close()
+        return True
+
+    async def feed(self, name: str, query: dict) -> Feed:
+        """The running feed of source `name` painted as `query` asks (started if needed), once it has
+        a frame, with one more viewer counted."""
+        spec = self.service.settings.sources.get(name)
+        if spec is None:
+            raise ApiError(404, f"no live source {name[:64]!r} (the server's --source options name them)")
+        options = LiveOptions.parse(query)
+        key = (name, astuple(options))
+        feed = self.feeds.get(key)
+        if feed is None:
+            painter = await self.painter(options)
+            feed = self.feeds.get(key)  # another viewer may have started it meanwhile
+            if feed is None:
+                feed = self.feeds[key] = Feed(self, key, name, spec, painter)
+        feed.viewers += 1
+        try:
+            await asyncio.shield(feed.ready)
+        except BaseException:
+            feed.leave()
+            raise
+        return feed
+
+    def stats(self) -> list[dict]:
+        return [s.stats() for s in self.sessions.values()] + [f.stats() for f in self.feeds.values()]
 
     async def close(self) -> None:
-        pass
+        for feed in list(self.feeds.values()):
+            feed.stop()
+        await asyncio.gather(*(self.end(i) for i in list(self.sessions)), *(f.task for f in list(self.feeds.values())))
+
+
+def hub(request: Request) -> LiveHub:
+    return request.app.state.live
+
+
+@router.post("/v1/live/offer")
+async def offer(request: Request) -> dict:
+    """Start a live session: JSON with the browser's `sdp` offer (`type` "offer") and options
+    `style`, `strength`, `stroke`, `temporal` (off, fast, quality), `height` (default 360, at most
+    720). Answers `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the
+    offer's video transceiver, the newest camera frame each time (older ones are dropped)."""
+    return await hub(request).offer(await read_form(request))
+
+
+@router.get("/v1/live/sessions")
+def sessions(request: Request) -> list[dict]:
+    """The live sessions (WebRTC) and feeds (MJPEG): frames sent and dropped, fps, latency, style."""
+    return hub(request).stats()
+
+
+@router.delete("/v1/live/sessions/{session_id}")
+async def end_session(session_id: str, request: Request) -> dict:
+    if not await hub(request).end(session_id):
+        raise ApiError(404, f"no live session {session_id[:64]!r}")
+    return {"ended": session_id}
+
+
+@router.get("/v1/live/{source}.mjpg", response_class=StreamingResponse,
+            responses={200: {"content": {"multipart/x-mixed-replace": {}}}})
+async def mjpeg(source: str, request: Request) -> StreamingResponse:
+    """A `--source` stylized, as MJPEG (an <img> plays it): options `style`, `strength`, `stroke`,
+    `temporal`, `height` as for live sessions. Viewers asking the same share one reader."""
+    feed = await hub(request).feed(source, dict(request.query_params))
+    return StreamingResponse(feed.watch(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                             headers={"Cache-Control": "no-store"})

@@ -3,19 +3,23 @@ frames from several clients run in one network call.
 
 A `SharedModel` is one loaded backend (one style on one runtime). Clients ask it for a
 `view` with their own settings (strength, stroke size, a style image): a `Backend` that
-shares the runtime, so nothing is loaded twice. `run` queues a frame; one thread per model
-takes what is waiting, waits at most `max_wait` for more, and runs frames of the same view
-and size as one batch (a batched call costs less per frame than one call each).
+shares the runtime, so nothing is loaded twice. With batching, `run` queues a frame; one
+thread per model takes what is waiting, waits at most `max_wait` for more, and runs frames
+of the same view and size as one batch: on a GPU one call for several frames costs little
+more than one. On a CPU a batch costs what its frames cost one by one, and clients calling
+at once use the cores better than one batching thread (BENCHMARKS.md, "Serving"), so
+batching is on where the model runs on a GPU unless asked for.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,13 +43,15 @@ class SharedModel:
     def __init__(self, backend: Backend, *, max_batch: int = 8, max_wait: float = 0.005, batching: bool = True):
         self.backend, self.max_batch, self.max_wait = backend, max_batch, max_wait
         self.batching = batching
-        self._closed = False  # unloaded from the pool: clients still holding it run their frames themselves
         self.calls = self.frames = 0  # network calls made and frames they ran: the batching gain
+        self._count = threading.Lock()
         self._views: OrderedDict[tuple, Backend] = OrderedDict()
         self._views_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._serve, name=f"model-{backend.style.name}", daemon=True)
-        self._thread.start()
+        # Not batching: each frame runs on its own, in threads enough to keep the cores busy.
+        self._pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix=f"model-{backend.style.name}")
+        if batching:
+            threading.Thread(target=self._serve, name=f"model-{backend.style.name}", daemon=True).start()
 
     def view(self, strength: float | None = None, stroke: float | None = None,
              style_images: list[np.ndarray] | None = None) -> Backend:
@@ -90,14 +96,15 @@ class SharedModel:
         """`run` without waiting: for callers on an event loop (`asyncio.wrap_future`)."""
         done: Future = Future()
         item = (view, frame, done)
-        if self.batching and not self._closed:
+        if self.batching:
             self._queue.put(item)
         else:
-            self._run_group([item])
+            self._pool.submit(self._run_group, [item])
         return done
 
     def close(self) -> None:
-        self._closed = True
+        """Stop the batching thread once what is queued has run; frames still coming run on their own."""
+        self.batching = False
         self._queue.put(None)
 
     def _serve(self) -> None:
@@ -114,7 +121,7 @@ class SharedModel:
                 except queue.Empty:
                     break
                 if item is None:
-                    self._queue.put(None)  # close after this batch
+                    self._queue.put(None)  # stop after this batch
                     break
                 waiting.append(item)
             groups: dict[tuple, list] = {}
@@ -131,7 +138,8 @@ class SharedModel:
             for _, _, done in items:
                 done.set_exception(exc)
             return
-        self.calls, self.frames = self.calls + 1, self.frames + len(items)
+        with self._count:
+            self.calls, self.frames = self.calls + 1, self.frames + len(items)
         for i, (_, _, done) in enumerate(items):
             done.set_result(out[i])
 
@@ -139,7 +147,9 @@ class SharedModel:
 class ModelPool:
     """Loaded models by key, loaded once on first use, the least recently used unloaded beyond `limit`."""
 
-    def __init__(self, limit: int = 4, *, max_batch: int = 8, max_wait: float = 0.005, batching: bool = True):
+    def __init__(self, limit: int = 4, *, max_batch: int = 8, max_wait: float = 0.005,
+                 batching: bool | None = None):
+        """`batching` None: on for models on a GPU, off on a CPU."""
         self.limit, self.max_batch, self.max_wait, self.batching = limit, max_batch, max_wait, batching
         self._models: OrderedDict[ModelKey, SharedModel] = OrderedDict()
         self._loading: dict[ModelKey, threading.Lock] = {}
@@ -159,8 +169,9 @@ class ModelPool:
                 if key in self._models:
                     return self._models[key]
             log.info("loading style %s on %s%s", key.style, key.backend, " (lite)" if key.lite else "")
-            model = SharedModel(load_backend(key.style, key.backend, lite=key.lite), max_batch=self.max_batch,
-                                max_wait=self.max_wait, batching=self.batching)
+            backend = load_backend(key.style, key.backend, lite=key.lite)
+            batching = backend.device.startswith("cuda") if self.batching is None else self.batching
+            model = SharedModel(backend, max_batch=self.max_batch, max_wait=self.max_wait, batching=batching)
             with self._lock:
                 self._models[key] = model
                 self._loading.pop(key, None)

@@ -8,6 +8,7 @@ import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -104,20 +105,37 @@ def check_url(url: object) -> str:
     return url
 
 
-def fetch(url: str, limit: int, what: str = "image") -> bytes:
-    """GET `url`, at most `limit` bytes (read in chunks: a server lying about its length is cut off)."""
+def _chunks(url: str, limit: int, what: str):
+    """The body at `url` in chunks, cut off past `limit` bytes (a server may lie about its length)."""
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "rtstyle"}),
                                     timeout=FETCH_TIMEOUT) as response:
-            chunks, size = [], 0
+            size = 0
             while chunk := response.read(1 << 16):
                 size += len(chunk)
                 if size > limit:
                     raise ApiError(413, f"{what} at {url}: larger than the limit of {limit} bytes")
-                chunks.append(chunk)
+                yield chunk
     except urllib.error.HTTPError as exc:
         raise ApiError(422, f"{what} at {url}: the server answered {exc.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ApiError(422, f"{what} at {url}: cannot fetch it ({reason})") from None
-    return b"".join(chunks)
+
+
+def fetch(url: str, limit: int, what: str = "image") -> bytes:
+    """GET `url`, at most `limit` bytes."""
+    return b"".join(_chunks(url, limit, what))
+
+
+def download(url: str, dst: Path, limit: int, stopped: Callable[[], bool]) -> None:
+    """GET a video at `url` into `dst` (at most `limit` bytes; until `stopped()`), refused unless it
+    starts like one. The whole file first: an MP4's index is often at its end, and FFmpeg reading
+    it over HTTP needs a server that answers byte ranges."""
+    with open(dst, "wb") as out:
+        for i, chunk in enumerate(_chunks(url, limit, "video")):
+            if i == 0 and not looks_like_video(chunk[:400]):
+                raise ApiError(415, f"video at {url}: not a video container")
+            if stopped():
+                raise ApiError(409, f"video at {url}: the job was stopped while downloading")
+            out.write(chunk)
