@@ -13,13 +13,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..models.registry import ARBITRARY_DEFAULT
 from .app import STATIC, Service
 from .http import ApiError
 from .jobs import INPUT, JobOptions, save_style_image
 from .requests import ImageOptions
 from .store import ACTIVE, Job
-from .uploads import check_url, decode_image, fetch, read_form, save_video, upload
+from .uploads import check_url, decode_image, fetch, form_of, save_video, upload
 
 router = APIRouter()
 OUTPUT_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
@@ -79,21 +78,17 @@ async def stylize_image(request: Request) -> Response:
     The answer is PNG, JPEG or WebP as `Accept` asks."""
     svc = service(request)
     kind = output_type(request.headers.get("accept"))
-    form = await read_form(request)
     limit = svc.settings.max_image_bytes
-    style_file = upload(form, "style_image")
-    if style_file and not form.get("style"):
-        form["style"] = ARBITRARY_DEFAULT  # a style image alone: the built-in arbitrary network, as in the CLI
-    opts = ImageOptions.parse(form)
-    image, style_image = upload(form, "image"), None
-    if image is not None:
-        data = await _read_upload(image, limit, "image")
-    elif form.get("url"):
-        data = await run_in_threadpool(fetch, check_url(form["url"]), limit)
-    else:
-        raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
-    if style_file is not None:
-        style_image = await _read_upload(style_file, limit, "style_image")
+    async with form_of(request) as form:
+        opts = ImageOptions.parse(form)
+        image, style_file = upload(form, "image"), upload(form, "style_image")
+        if image is not None:
+            data = await _read_upload(image, limit, "image")
+        elif form.get("url"):
+            data = await run_in_threadpool(fetch, check_url(form["url"]), limit)
+        else:
+            raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
+        style_image = await _read_upload(style_file, limit, "style_image") if style_file else None
     out = await run_in_threadpool(svc.stylize, data, style_image, opts)
     ok, buf = cv2.imencode(OUTPUT_TYPES[kind], np.ascontiguousarray(out[:, :, ::-1]))
     return Response(buf.tobytes(), media_type=kind)
@@ -107,39 +102,33 @@ async def _read_upload(file, limit: int, what: str) -> bytes:
 
 @router.post("/v1/jobs", status_code=202)
 async def create_job(request: Request) -> JSONResponse:
-    """Queue a video: a form with `video` (a file), or JSON/form with `url` (http(s) or rtsp; a
-    live stream runs for `duration` s or until cancelled); options as for images plus
-    `temporal` (off, fast, quality) and `temporal_strength`."""
+    """Queue a video: a form with `video` (a file), or JSON/form with `url` (http(s), fetched
+    whole, or rtsp, recorded for `duration` s or until cancelled); options as for images plus
+    `temporal` (off, fast, quality) and `temporal_strength`. Answers 202 with the job."""
     svc = service(request)
-    form = await read_form(request)
-    style_file = upload(form, "style_image")
-    if style_file and not form.get("style"):
-        form["style"] = ARBITRARY_DEFAULT
-    opts = JobOptions.parse(form)
-    video = upload(form, "video")
-    if video is None and not form.get("url"):
-        raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
-    if video is None:
-        url = form["url"]
-        if not isinstance(url, str) or url.split(":", 1)[0].lower() not in JOB_URL_SCHEMES:
+    async with form_of(request) as form:
+        opts = JobOptions.parse(form)
+        video, style_file = upload(form, "video"), upload(form, "style_image")
+        url = form.get("url")
+        if video is None and not url:
+            raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
+        if video is None and (not isinstance(url, str) or url.split(":", 1)[0].lower() not in JOB_URL_SCHEMES):
             raise ApiError(422, f"url: expected {', '.join(s + '://' for s in JOB_URL_SCHEMES)}")
-    style_image = await _read_upload(style_file, svc.settings.max_image_bytes, "style_image") if style_file else None
-    job_id, folder = svc.jobs.new_folder()
-    try:
-        if style_image is not None:
-            await run_in_threadpool(save_style_image, folder, decode_image(style_image, "style_image"))
-        if video is not None:
-            if video.size is not None and video.size > svc.settings.max_video_bytes:
-                raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
-            await run_in_threadpool(save_video, video, folder / INPUT)
-            await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
-            source = (video.filename or "video")[:200]
-        else:
-            source = form["url"]
-        job = svc.jobs.add(job_id, source, opts)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+        if video is not None and video.size is not None and video.size > svc.settings.max_video_bytes:
+            raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
+        style_image = await _read_upload(style_file, svc.settings.max_image_bytes, "style_image") if style_file \
+            else None
+        job_id, folder = svc.jobs.new_folder()
+        try:
+            if style_image is not None:
+                await run_in_threadpool(save_style_image, folder, decode_image(style_image, "style_image"))
+            if video is not None:
+                await run_in_threadpool(save_video, video, folder / INPUT)
+                await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
+            job = svc.jobs.add(job_id, (video.filename or "video")[:200] if video is not None else url, opts)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +64,12 @@ class Service:
     def __init__(self, settings: ServiceSettings):
         self.settings = settings
         settings.data.mkdir(parents=True, exist_ok=True)
+        # Uploads spool to disk as they arrive (Starlette's temporary files): on the data volume,
+        # where the jobs are, not in /tmp, often small or in memory. The files are unlinked at once.
+        spool = settings.data / "tmp"
+        shutil.rmtree(spool, ignore_errors=True)
+        spool.mkdir()
+        tempfile.tempdir = str(spool)
         self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
         self.store = JobStore(settings.data / "jobs.sqlite3")
         self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,

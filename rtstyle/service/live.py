@@ -271,8 +271,7 @@ class Feed:
         except Exception:
             log.exception("live source %s failed", self.name)
         finally:
-            if self.hub.feeds.get(self.key) is self:
-                del self.hub.feeds[self.key]
+            self._forget()
             if source is not None:
                 source.stop()
                 if reader is not None:
@@ -295,7 +294,12 @@ class Feed:
             loop.call_soon_threadsafe(self.newest.end)
 
     def stop(self) -> None:
+        self._forget()  # a viewer coming now starts a new feed, not this ending one
         self.newest.end()
+
+    def _forget(self) -> None:
+        if self.hub.feeds.get(self.key) is self:
+            del self.hub.feeds[self.key]
 
     def leave(self) -> None:
         self.viewers -= 1

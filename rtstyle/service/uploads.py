@@ -3,6 +3,7 @@ from the name or the Content-Type a client claims; sizes are capped while readin
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import urllib.error
@@ -21,6 +22,15 @@ IMAGE_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP", "TI
 MAX_PIXELS = 50_000_000  # about 8K x 6K: a bigger picture is refused before it is decoded
 URL_SCHEMES = ("http", "https")
 FETCH_TIMEOUT = 20.0
+
+
+@contextlib.asynccontextmanager
+async def form_of(request: Request):
+    """The request's fields (`read_form`), its uploaded files closed when the route is done."""
+    try:
+        yield await read_form(request)
+    finally:
+        await request.close()
 
 
 async def read_form(request: Request) -> dict:
