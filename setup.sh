@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up rtstyle in ./.venv on a Debian/Ubuntu machine with Python >= 3.10.
-#   ./setup.sh        the tool itself
+#   ./setup.sh        the tool itself, with its HTTP service (the serve extra: FastAPI, uvicorn, aiortc)
 #   ./setup.sh dev    plus the test tools: pytest, ffmpeg/ffprobe for checking outputs, Xvfb and
 #                     xdotool for the live-window tests, GStreamer's RTSP server for the stream tests,
 #                     Chromium and ChromeDriver for the service's browser test
@@ -40,6 +40,6 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "$extra" = dev ]; then
   "${pip[@]}" -e ".[dev]"
 else
-  "${pip[@]}" -e .
+  "${pip[@]}" -e ".[serve]"
 fi
 echo "setup: ready (.venv/bin/rtstyle)"
