@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from rtstyle.convert import sample_frames  # noqa: E402
-from rtstyle.service.models import ModelKey, SharedModel  # noqa: E402
+from rtstyle.service.models import SharedModel  # noqa: E402
 
 STYLE = "starry"
 

@@ -214,6 +214,14 @@ def ffmpeg_tools():
 
 
 @pytest.fixture(scope="session")
+def gst():
+    if not which("gst-launch-1.0") or subprocess.run(
+            ["/usr/bin/python3", "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
+            capture_output=True).returncode:
+        pytest.fail("GStreamer's RTSP server is required (./setup.sh dev installs it)")
+
+
+@pytest.fixture(scope="session")
 def xvfb():
     """An Xvfb display (":N") for the tests of the live window, stopped at the end."""
     for tool in ("Xvfb", "xdotool"):

@@ -346,3 +346,19 @@ def test_a_job_from_an_http_url(server):
             assert failed["state"] == "failed" and "\n" not in failed["error"] and "gone.mp4" in failed["error"]
     finally:
         files.shutdown()
+
+
+def test_a_job_records_an_rtsp_stream_for_its_duration(server, gst):
+    from servers import free_port, gst_file_server, stop
+
+    port = free_port()
+    camera = gst_file_server(SAMPLE_CLIP, port)
+    try:
+        with httpx.Client(base_url=server.url(), timeout=60) as c:
+            job = c.post("/v1/jobs", json={"url": f"rtsp://127.0.0.1:{port}/clip", "style": "udnie", "height": 72,
+                                           "duration": 2}).json()
+            done = wait_state(c, job["id"], ("done", "failed"), timeout=60)
+            assert done["state"] == "done" and done["result"], done
+            assert 10 <= done["frames"] <= 100  # about 2 s of a 25 fps camera
+    finally:
+        stop(camera)

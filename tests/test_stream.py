@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from shutil import which
 
 import pytest
 
@@ -19,14 +18,6 @@ from servers import ffmpeg_receiver, free_port, gst_file_server, stop, wait_list
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
 STREAM = [sys.executable, "-m", "rtstyle", "stream"]
-
-
-@pytest.fixture(scope="module")
-def gst():
-    if not which("gst-launch-1.0") or subprocess.run(
-            ["/usr/bin/python3", "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
-            capture_output=True).returncode:
-        pytest.fail("GStreamer's RTSP server is required (./setup.sh dev installs it)")
 
 
 @pytest.fixture(scope="module")
