@@ -17,10 +17,10 @@ import sys
 
 from .. import __version__
 from ..errors import RtstyleError, UsageError
-from . import bench, convert, engines, eval_temporal, image, live, serve, stream, styles, train
+from . import batch, bench, convert, engines, eval_temporal, image, live, serve, stream, styles, train
 from .terminal import EXIT_ERROR, EXIT_USAGE, setup_logging
 
-COMMANDS = (convert, stream, live, image, serve, eval_temporal, engines, bench, styles, train)  # in --help's order
+COMMANDS = (convert, batch, stream, live, image, serve, eval_temporal, engines, bench, styles, train)  # in --help's order
 
 
 def build_parser() -> argparse.ArgumentParser:

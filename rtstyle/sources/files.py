@@ -173,9 +173,12 @@ class VideoFileSource:
     """Decoded RGB frames of the first video stream of a file, in presentation order."""
 
     def __init__(self, path: str | Path, height: int | None = None, scale: float | None = None, threads: int = 0,
-                 realtime: bool = False, loop: bool = False):
+                 realtime: bool = False, loop: bool = False, start_pts: int | None = None):
+        """`start_pts`: start decoding at the keyframe with this pts (a segment of the file,
+        `cluster.segments`); frames keep the timestamps they have in the whole file."""
         self.path = Path(path)
         self.realtime, self.loop = realtime, loop
+        self.start_pts = start_pts
         self.container = open_input(self.path)
         if not self.container.streams.video:
             self.container.close()
@@ -234,6 +237,9 @@ class VideoFileSource:
     def __iter__(self) -> Iterator[Frame]:
         info = self.info
         start = self.stream.start_time or 0
+        if self.start_pts is not None:
+            self.container.seek(self.start_pts, stream=self.stream, backward=True)
+            start = self.start_pts
         pacer = Pacer(self._stop) if self.realtime else None
         index, offset, end = 0, 0, start  # offset: added to the pts of each further loop
         while True:
