@@ -362,3 +362,15 @@ def test_a_job_records_an_rtsp_stream_for_its_duration(server, gst):
             assert 10 <= done["frames"] <= 100  # about 2 s of a 25 fps camera
     finally:
         stop(camera)
+
+
+def test_serve_on_ray_runs_the_model_as_an_autoscaled_deployment(tmp_path, photo_png):
+    with RtstyleServer(tmp_path / "data", "--ray", "--max-replicas", "2", timeout=120) as s, \
+            httpx.Client(base_url=s.url(), timeout=120) as c:
+        ray = c.get("/v1/health").json()["ray"]
+        assert ray["replicas"] == 1 and ray["max_replicas"] == 2 and "RUNNING" in ray["status"]
+        images = [c.post("/v1/images", files={"image": ("a.png", photo_png)}, data={"style": "udnie", "height": "96"})
+                  for _ in range(2)]
+        assert all(r.status_code == 200 and r.headers["content-type"] == "image/png" for r in images)
+        bad = c.post("/v1/images", files={"image": ("a.png", photo_png)}, data={"style": "magenta"})
+        assert bad.status_code == 422 and bad.json()["error"] == "style 'magenta' needs a style image (style_image)"

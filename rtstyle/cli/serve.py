@@ -43,7 +43,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                max_video_bytes=int(args.max_video_mb * 1024 * 1024),
                                max_image_bytes=int(args.max_image_mb * 1024 * 1024), per_client=args.per_client,
                                cors=tuple(args.cors or ()), sources=sources,
-                               batching={"auto": None, "on": True, "off": False}[args.batching])
+                               batching={"auto": None, "on": True, "off": False}[args.batching], ray=args.ray)
+    if args.ray:
+        from ..cluster.ray_serve import Scaling
+
+        if args.min_replicas > args.max_replicas:
+            raise UsageError(f"--min-replicas {args.min_replicas} is more than --max-replicas {args.max_replicas}")
+        settings.scaling = Scaling(args.min_replicas, args.max_replicas, args.target_requests)
+    if args.ray:
+        from ..cluster.ray_tasks import connect
+
+        # Here, before uvicorn: Ray's core installs a SIGTERM handler that ends the process at once,
+        # and uvicorn's own, installed after, must replace it so a stop still shuts down cleanly.
+        connect(args.ray)
     app = create_app(settings)
     print(f"rtstyle serve: http://{args.host}:{args.port}/ (API docs at /docs), data in {settings.data}"
           f"{', token required' if token else ''}", flush=True)
@@ -71,5 +83,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--batching", choices=["auto", "on", "off"], default="auto",
                    help="run frames waiting from several clients in one network call (default: auto, on where the "
                         "model runs on a GPU; on a CPU it costs throughput)")
+    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                   help="run the model as a Ray Serve deployment with autoscaled replicas (auto: a running "
+                        "cluster, else a local one); needs the ray extra")
+    p.add_argument("--min-replicas", type=count, default=1, help="--ray: replicas kept running (default: 1)")
+    p.add_argument("--max-replicas", type=count, default=4, help="--ray: most replicas (default: 4)")
+    p.add_argument("--target-requests", type=positive, default=2.0,
+                   help="--ray: requests waiting per replica above which replicas are added (default: 2)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)

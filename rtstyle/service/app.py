@@ -48,6 +48,8 @@ class ServiceSettings:
     batching: bool | None = None  # frames from several clients in one network call (None: on a GPU only)
     max_wait: float = 0.005  # s a frame waits for others to batch with
     models: int = 4  # styles kept loaded
+    ray: str | None = None  # run the model as a Ray Serve deployment on this cluster ("auto": local)
+    scaling: object = None  # cluster.ray_serve.Scaling for `ray` (None: its defaults)
 
     def body_limit(self, path: str) -> int:
         """The largest request body each route reads."""
@@ -76,14 +78,22 @@ class Service:
                               settings.max_video_bytes)
         self.previews = settings.data / "previews"
         self._preview_lock = threading.Lock()
+        self.ray_models = None  # cluster.ray_serve.RayModels, made at start
 
     def start(self) -> None:
+        """Start the workers (and the Ray Serve deployment): blocking, not on the event loop."""
+        if self.settings.ray:
+            from ..cluster.ray_serve import RayModels, Scaling
+
+            self.ray_models = RayModels(self.settings.ray, self.settings.scaling or Scaling())
         self.jobs.start()
 
     def close(self) -> None:
         self.jobs.close()
         self.pool.close()
         self.store.close()
+        if self.ray_models:
+            self.ray_models.close()
 
     def stylize(self, image: bytes, style_image: bytes | None, opts: ImageOptions) -> np.ndarray:
         """One still, through the shared model (batched with other requests)."""
@@ -92,6 +102,8 @@ class Service:
         if opts.height and opts.height != frame.shape[0]:
             w = max(1, round(frame.shape[1] * opts.height / frame.shape[0]))
             frame = cv2.resize(frame, (w, opts.height), interpolation=cv2.INTER_AREA)
+        if self.ray_models:
+            return self.ray_models.stylize(opts, frame, styles)
         model = self.pool.get(ModelKey(opts.style, lite=opts.lite))
         return model.run(model.view(opts.strength, opts.stroke, styles), frame)
 
@@ -138,13 +150,17 @@ class Service:
         counts: dict[str, int] = {}
         for job in self.store.list():
             counts[job.state] = counts.get(job.state, 0) + 1
-        return {"status": "ok", "version": __version__, "jobs": counts,
-                "models": [f"{k.style}{' (lite)' if k.lite else ''}" for k in self.pool.loaded()]}
+        health = {"status": "ok", "version": __version__, "jobs": counts,
+                  "models": [f"{k.style}{' (lite)' if k.lite else ''}" for k in self.pool.loaded()]}
+        if self.ray_models:
+            health["ray"] = self.ray_models.status()
+        return health
 
 
 def create_app(settings: ServiceSettings):
     from fastapi import FastAPI
     from fastapi.staticfiles import StaticFiles
+    from starlette.concurrency import run_in_threadpool
 
     from . import api, live
     from .http import Guard, add_error_handlers
@@ -153,7 +169,7 @@ def create_app(settings: ServiceSettings):
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        service.start()
+        await run_in_threadpool(service.start)
         app.state.live = live.LiveHub(service)
         try:
             yield
