@@ -20,11 +20,12 @@ import numpy as np
 
 from .. import __version__
 from ..images import encode_image, resize_long_side
+from ..sources import scaled_size
 from ..models.registry import available_styles, needs_style_image
 from .http import ApiError
 from .jobs import JobRunner
 from .models import ModelKey, ModelPool
-from .requests import ImageOptions
+from .requests import MAX_HEIGHT, ImageOptions
 from .store import JobStore
 from .uploads import decode_image
 
@@ -99,9 +100,10 @@ class Service:
         """One still, through the shared model (batched with other requests)."""
         frame = decode_image(image, "image")
         styles = [decode_image(style_image, "style_image")] if style_image else None
-        if opts.height and opts.height != frame.shape[0]:
-            w = max(1, round(frame.shape[1] * opts.height / frame.shape[0]))
-            frame = cv2.resize(frame, (w, opts.height), interpolation=cv2.INTER_AREA)
+        # at `height`, else at most MAX_HEIGHT lines; refused in one line if memory cannot hold it
+        w, h = scaled_size(frame.shape[1], frame.shape[0], opts.height or min(frame.shape[0], MAX_HEIGHT))
+        if (w, h) != (frame.shape[1], frame.shape[0]):
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if h < frame.shape[0] else cv2.INTER_CUBIC)
         if self.ray_models:
             return self.ray_models.stylize(opts, frame, styles)
         model = self.pool.get(ModelKey(opts.style, lite=opts.lite))
