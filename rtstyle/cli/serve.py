@@ -42,6 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = ServiceSettings(data=Path(args.data).expanduser(), token=token, max_jobs=args.max_jobs,
                                max_video_bytes=int(args.max_video_mb * 1024 * 1024),
                                max_image_bytes=int(args.max_image_mb * 1024 * 1024), per_client=args.per_client,
+                               max_live=args.max_live,
                                cors=tuple(args.cors or ()), sources=sources,
                                batching={"auto": None, "on": True, "off": False}[args.batching], ray=args.ray)
     if args.ray:
@@ -59,8 +60,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"rtstyle serve: http://{args.host}:{args.port}/ (API docs at /docs), data in {settings.data}"
           f"{', token required' if token else ''}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=10)
+    run_server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                              timeout_graceful_shutdown=10))
     return 0
+
+
+def run_server(config) -> None:
+    """uvicorn, except that live streams (MJPEG, WebRTC) end first on a stop: uvicorn would wait
+    for those open responses to finish, up to its graceful timeout, before the app's shutdown."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None):
+            live = getattr(config.app.state, "live", None)  # made at startup
+            if live is not None:
+                await live.close()
+            await super().shutdown(sockets)
+
+    Server(config).run()
 
 
 def add_parsers(sub) -> None:
@@ -74,6 +91,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--max-jobs", type=count, default=1, help="videos converted at once (default: 1)")
     p.add_argument("--max-video-mb", type=positive, default=2048, help="largest video upload (default: 2048)")
     p.add_argument("--max-image-mb", type=positive, default=50, help="largest image upload (default: 50)")
+    p.add_argument("--max-live", type=count, default=8, help="WebRTC live sessions at once (default: 8)")
     p.add_argument("--per-client", type=count, default=16, help="requests in flight from one address (default: 16)")
     p.add_argument("--cors", action="append", metavar="ORIGIN",
                    help="allow pages from ORIGIN to call the API (repeat; default: CORS off)")

@@ -44,6 +44,7 @@ class ServiceSettings:
     max_video_bytes: int = 2048 * MB
     max_image_bytes: int = 50 * MB
     per_client: int = 16  # requests in flight from one address
+    max_live: int = 8  # WebRTC sessions at once
     cors: tuple[str, ...] = ()  # origins allowed to call from other pages (none: CORS off)
     sources: dict[str, str] = field(default_factory=dict)  # server-side live sources by name (MJPEG)
     batching: bool | None = None  # frames from several clients in one network call (None: on a GPU only)

@@ -21,10 +21,10 @@ from pathlib import Path
 from ..errors import RtstyleError
 from ..images import read_image, write_image
 from ..pipeline import PipelineStats
-from ..temporal import MODE_NAMES, TemporalSmoother, check_settings
+from ..temporal import TemporalSmoother
 from .http import ApiError
 from .models import ModelKey, ModelPool
-from .requests import ImageOptions
+from .requests import SmoothedOptions
 from .store import ACTIVE, Job, JobStore
 from .uploads import download
 
@@ -35,23 +35,15 @@ PROGRESS_EVERY = 0.5  # s between progress writes to the database
 
 
 @dataclass
-class JobOptions(ImageOptions):
-    """A video job's options: the image options plus smoothing, and a duration for live streams."""
+class JobOptions(SmoothedOptions):
+    """A video job's options: the image options, smoothing, and a duration for live streams."""
 
-    temporal: str = "fast"
-    temporal_strength: float | None = None
     duration: float | None = None  # seconds of a live URL to record (None: until it ends or is cancelled)
 
     @classmethod
     def parse(cls, form: dict) -> "JobOptions":
         opts = super().parse(form)
-        temporal = str(form.get("temporal") or "fast")
-        if temporal not in MODE_NAMES:
-            raise ApiError(422, f"temporal: choose one of {', '.join(MODE_NAMES)}")
-        opts.temporal = temporal
-        opts.temporal_strength = cls.number(form, "temporal_strength", 0.0, 1.0)
         opts.duration = cls.number(form, "duration", 0.1, 24 * 3600.0)
-        check_settings(temporal, 0.5 if opts.temporal_strength is None else opts.temporal_strength)
         return opts
 
 

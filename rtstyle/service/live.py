@@ -7,9 +7,9 @@ however slow the machine. Frames go through the shared model (`models.SharedMode
 so every session's frames batch together, then through the session's own temporal smoother.
 
 A WebRTC session (`LiveSession`) is one aiortc peer connection: the peer's video track in, a
-`StylizedTrack` out, on the same transceiver. An MJPEG feed (`Feed`) is one reader of a source
-configured with `--source`, shared by every viewer asking for it the same way; it stops reading
-when its last viewer goes.
+`StylizedTrack` out, on the same transceiver. An MJPEG feed (`Feed`) is a source configured with
+`--source` painted one way, shared by every viewer asking for it so; all feeds of a source share
+one `Reader` (a camera opens once), which closes the source when the last viewer goes.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import astuple, dataclass
 from statistics import median
-from typing import AsyncIterator, Coroutine
 
 import cv2
 import numpy as np
@@ -32,33 +32,32 @@ from av import VideoFrame
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ..backends import Backend
+from ..errors import RtstyleError
 from ..frames import Frame
 from ..sources import open_source, output_size
-from ..temporal import DEFAULT_MODE, MODE_NAMES, TemporalSmoother
+from ..temporal import TemporalSmoother
+from .app import Service
 from .http import ApiError
-from .models import ModelKey
-from .requests import ImageOptions
+from .models import ModelKey, SharedModel
+from .requests import SmoothedOptions
 from .uploads import read_form
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-DEFAULT_HEIGHT, MAX_HEIGHT = 360, 720  # the size frames are painted at, at most (smaller ones are kept)
-MAX_SESSIONS = 8  # WebRTC sessions at once: each costs a share of the model and a VP8 encoder
+DEFAULT_HEIGHT, MAX_HEIGHT = 360, 720  # the height frames are painted at, at most (smaller ones are kept)
+WIDEST = 16 / 9  # and their width, at most, relative to that height
 CONNECT_TIMEOUT = 30.0  # s a session may take to connect before it is given up
-FEED_IDLE = 10.0  # s an MJPEG feed runs with no viewer (one that asked, then never read)
+FEED_IDLE = 10.0  # s an MJPEG feed runs with no viewer taking a frame (one that asked and never read)
 FPS_WINDOW = 2.0  # s of frames the frame rate is measured over
 BOUNDARY = "frame"
 JPEG_QUALITY = 80
 
 
 @dataclass
-class LiveOptions(ImageOptions):
-    """The image options (`height` is a cap here: DEFAULT_HEIGHT unless given, at most
-    MAX_HEIGHT) and the smoothing of a live view."""
-
-    temporal: str = DEFAULT_MODE
-    temporal_strength: float | None = None
+class LiveOptions(SmoothedOptions):
+    """The options of a live view; `height` is a cap here: DEFAULT_HEIGHT unless given, at most MAX_HEIGHT."""
 
     @classmethod
     def parse(cls, form: dict) -> "LiveOptions":
@@ -67,10 +66,6 @@ class LiveOptions(ImageOptions):
             opts.height = DEFAULT_HEIGHT
         elif opts.height > MAX_HEIGHT:
             raise ApiError(422, f"height: live views are painted at most {MAX_HEIGHT} high, got {opts.height}")
-        opts.temporal = str(form.get("temporal") or DEFAULT_MODE)
-        if opts.temporal not in MODE_NAMES:
-            raise ApiError(422, f"temporal: choose one of {', '.join(MODE_NAMES)}")
-        opts.temporal_strength = cls.number(form, "temporal_strength", 0.0, 1.0)
         return opts
 
 
@@ -109,18 +104,26 @@ class Painter:
     """One live view's look: a view of the shared model, its own smoother (they keep state per
     stream), and the numbers `GET /v1/live/sessions` shows."""
 
-    def __init__(self, options: LiveOptions, model, view, smoother: TemporalSmoother):
+    def __init__(self, options: LiveOptions, model: SharedModel, view: Backend, smoother: TemporalSmoother):
         self.options, self.model, self.view, self.smoother = options, model, view, smoother
         self.frames = 0
         self.started = time.monotonic()
         self._sent: deque[float] = deque(maxlen=512)
         self._latency: deque[float] = deque(maxlen=30)
+        self._sizes = ((0, 0), (0, 0))  # the last input size and its painted size
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The size a frame is painted at: no higher than the options' height nor wider than WIDEST
+        times it (the work per frame is bounded whatever a peer sends), even sides (4:2:0 video)."""
+        if self._sizes[0] != (width, height):
+            cap = self.options.height
+            scale = min(1.0, cap / height, WIDEST * cap / width)
+            self._sizes = ((width, height), output_size(width, height, scale=scale))
+        return self._sizes[1]
 
     async def paint(self, image: np.ndarray, arrived: float) -> np.ndarray:
         """`image` (RGB) stylized with the other clients' frames, then smoothed."""
-        # shielded: cancelling the wrapper would cancel the model's future, which the model thread
-        # then cannot complete
-        styled = await asyncio.shield(asyncio.wrap_future(self.model.submit(self.view, image)))
+        styled = await asyncio.wrap_future(self.model.submit(self.view, image))
         frame = Frame(self.frames, styled, original=image)
         out = (await asyncio.to_thread(self.smoother, frame)).image
         now = time.monotonic()
@@ -176,13 +179,12 @@ class LiveSession:
         self.pc.on("connectionstatechange", self._state_changed)
         self._reader: asyncio.Task | None = None
         self._give_up = asyncio.get_running_loop().call_later(CONNECT_TIMEOUT, self._not_connected)
-        self._sizes: tuple[tuple[int, int], tuple[int, int]] | None = None  # (incoming, painted) (w, h)
 
     async def answer(self, sdp: str) -> str:
         """The SDP answer to the peer's offer."""
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except Exception as exc:  # aiortc's SDP parsing fails on bad input with half a dozen types
+        except Exception as exc:  # noqa: BLE001 - aiortc's SDP parser fails with half a dozen types
             raise ApiError(400, f"sdp: not a usable offer ({type(exc).__name__}: {str(exc)[:120]})") from None
         transceivers = self.pc.getTransceivers()
         video = next((t for t in transceivers if t.kind == "video" and t.receiver.track), None)
@@ -198,11 +200,7 @@ class LiveSession:
         return self.pc.localDescription.sdp
 
     def rgb(self, frame: VideoFrame) -> np.ndarray:
-        """The incoming frame as RGB, no higher than the session's height (even sides, for VP8)."""
-        size = (frame.width, frame.height)
-        if self._sizes is None or self._sizes[0] != size:
-            self._sizes = (size, output_size(*size, min(frame.height, self.painter.options.height)))
-        w, h = self._sizes[1]
+        w, h = self.painter.size(frame.width, frame.height)
         return frame.to_ndarray(format="rgb24", width=w, height=h)
 
     async def _read(self, track: MediaStreamTrack) -> None:
@@ -233,32 +231,88 @@ class LiveSession:
                 "frames_dropped": self.newest.dropped}
 
 
-class Feed:
-    """One `--source` painted one way for every viewer asking for it so: one reader thread (sources
-    block), the painting on the event loop, the newest JPEG handed to each viewer."""
+class Reader:
+    """A `--source`, read on its own thread (sources block) for every feed of it, so a camera is
+    opened once however many styles are watched. Frames come at the source's own size; each feed
+    fits them to its height. Closes the source when its last feed leaves."""
 
-    def __init__(self, hub: "LiveHub", key: tuple, name: str, spec: str, painter: Painter):
-        self.hub, self.key, self.name, self.spec, self.painter = hub, key, name, spec, painter
+    def __init__(self, hub: "LiveHub", name: str, spec: str):
+        self.hub, self.name, self.spec = hub, name, spec
+        self.feeds: set[Feed] = set()
+        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()  # `stop` may come while the thread still opens the source
+        self._source = None
+        self._stopped = False
+        self.thread = threading.Thread(target=self._read, name=f"live-{name}", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            source = open_source(self.spec, realtime=True, loop=True)
+            with self._lock:
+                self._source = source
+                if self._stopped:
+                    source.stop()
+            try:
+                for frame in source:
+                    self._loop.call_soon_threadsafe(self._deliver, frame)
+            finally:
+                source.close()
+        except RtstyleError as exc:  # a source's failure ends its feeds; the log says why
+            log.error("live source %s: %s", self.name, exc)
+        except Exception:  # noqa: BLE001 - as above, with the traceback of what was not foreseen
+            log.exception("live source %s failed", self.name)
+        finally:
+            self._loop.call_soon_threadsafe(self._ended)
+
+    def _deliver(self, frame: Frame) -> None:
+        for feed in self.feeds:
+            feed.newest.put(frame, frame.captured_at)
+
+    def _ended(self) -> None:
+        self._forget()
+        for feed in self.feeds:
+            feed.newest.end()
+
+    def leave(self, feed: "Feed") -> None:
+        self.feeds.discard(feed)
+        if not self.feeds:
+            self.stop()
+
+    def stop(self) -> None:
+        self._forget()  # a feed starting now opens the source again, not this closing reader
+        with self._lock:
+            self._stopped = True
+            if self._source is not None:
+                self._source.stop()
+
+    def _forget(self) -> None:
+        if self.hub.readers.get(self.name) is self:
+            del self.hub.readers[self.name]
+
+
+class Feed:
+    """A `--source` painted one way, for every viewer asking for it so: frames from the source's
+    `Reader`, painted on the event loop, the newest JPEG handed to each viewer."""
+
+    def __init__(self, hub: "LiveHub", key: tuple, reader: Reader, painter: Painter):
+        self.hub, self.key, self.reader, self.painter = hub, key, reader, painter
         self.newest = Newest()
         self.jpeg, self.count, self.ended = b"", 0, False
         self.viewers = 0  # counted from their request on, until their stream ends
         self.served_at = 0.0  # when a viewer last got a frame
         self.ready = asyncio.get_running_loop().create_future()  # the first JPEG, or why there is none
         self._changed = asyncio.Condition()
+        reader.feeds.add(self)
         self.task = hub.spawn(self._run())
 
     async def _run(self) -> None:
-        source = reader = None
         try:
-            source = await asyncio.to_thread(open_source, self.spec, height=self.painter.options.height,
-                                             realtime=True, loop=True)
-            reader = threading.Thread(target=self._read, args=(source, asyncio.get_running_loop()),
-                                      name=f"live-{self.name}", daemon=True)
-            reader.start()
             while (taken := await self.newest.take()) is not None:
                 frame, arrived = taken
-                out = await self.painter.paint(frame.image, arrived)
-                ok, jpeg = await asyncio.to_thread(cv2.imencode, ".jpg", np.ascontiguousarray(out[:, :, ::-1]),
+                image = await asyncio.to_thread(self._fit, frame.image)
+                out = await self.painter.paint(image, arrived)
+                _, jpeg = await asyncio.to_thread(cv2.imencode, ".jpg", np.ascontiguousarray(out[:, :, ::-1]),
                                                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                 async with self._changed:
                     self.jpeg, self.count = jpeg.tobytes(), self.count + 1
@@ -268,30 +322,23 @@ class Feed:
                     self.ready.set_result(None)
                 if time.monotonic() - self.served_at > FEED_IDLE:
                     break  # viewers that asked and never read, or stalled ones
-        except Exception:
-            log.exception("live source %s failed", self.name)
+        except Exception:  # noqa: BLE001 - its viewers' streams end; the log says why
+            log.exception("live source %s: painting failed", self.reader.name)
         finally:
             self._forget()
-            if source is not None:
-                source.stop()
-                if reader is not None:
-                    await asyncio.to_thread(reader.join)
-                source.close()
+            self.reader.leave(self)
             if not self.ready.done():
-                self.ready.set_exception(ApiError(503, f"live source {self.name!r} gave no frame (the server's "
-                                                       f"log has the details)"))
+                self.ready.set_exception(ApiError(503, f"live source {self.reader.name!r} gave no frame (the "
+                                                       f"server's log has the details)"))
             async with self._changed:
                 self.ended = True
                 self._changed.notify_all()
 
-    def _read(self, source, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            for frame in source:
-                loop.call_soon_threadsafe(self.newest.put, frame, frame.captured_at)
-        except Exception:
-            log.exception("live source %s: reading failed", self.name)
-        finally:
-            loop.call_soon_threadsafe(self.newest.end)
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        w, h = self.painter.size(image.shape[1], image.shape[0])
+        if (w, h) == (image.shape[1], image.shape[0]):
+            return image
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
     def stop(self) -> None:
         self._forget()  # a viewer coming now starts a new feed, not this ending one
@@ -313,7 +360,8 @@ class Feed:
         try:
             while True:
                 async with self._changed:
-                    await self._changed.wait_for(lambda: self.count != seen or self.ended)
+                    while self.count == seen and not self.ended:
+                        await self._changed.wait()
                     if self.ended:
                         return
                     jpeg, seen = self.jpeg, self.count
@@ -324,19 +372,22 @@ class Feed:
             self.leave()
 
     def stats(self) -> dict:
-        return {"source": self.name, "kind": "mjpeg", "viewers": self.viewers, **self.painter.stats(),
+        return {"source": self.reader.name, "kind": "mjpeg", "viewers": self.viewers, **self.painter.stats(),
                 "frames_dropped": self.newest.dropped}
 
 
 class LiveHub:
     """The live sessions and feeds of one server."""
 
-    def __init__(self, service):
+    def __init__(self, service: Service):
         self.service = service
         self.sessions: dict[str, LiveSession] = {}
         self.feeds: dict[tuple, Feed] = {}
-        self._starting = 0  # sessions loading their model: counted against MAX_SESSIONS
+        self.readers: dict[str, Reader] = {}
+        self._readers: list[Reader] = []  # every reader started: joined at close
+        self._starting = 0  # sessions loading their model: counted against the limit
         self._tasks: set[asyncio.Task] = set()
+        self.closed = False
 
     def spawn(self, coro: Coroutine) -> asyncio.Task:
         """A task kept referenced until it ends (the loop holds only weak references)."""
@@ -360,13 +411,15 @@ class LiveHub:
         if body.get("type", "offer") != "offer":
             raise ApiError(422, 'type: expected "offer"')
         options = LiveOptions.parse(body)
-        if len(self.sessions) + self._starting >= MAX_SESSIONS:
-            raise ApiError(429, f"{MAX_SESSIONS} live sessions are running, the most this server holds")
+        limit = self.service.settings.max_live  # each costs a share of the model and a VP8 encoder
+        if len(self.sessions) + self._starting >= limit:
+            raise ApiError(429, f"{limit} live sessions are running, the most this server holds")
         self._starting += 1
         try:
             painter = await self.painter(options)
         finally:
             self._starting -= 1
+        self._check_open()
         session = LiveSession(self, painter)
         self.sessions[session.id] = session
         try:
@@ -395,9 +448,14 @@ class LiveHub:
         feed = self.feeds.get(key)
         if feed is None:
             painter = await self.painter(options)
+            self._check_open()
             feed = self.feeds.get(key)  # another viewer may have started it meanwhile
             if feed is None:
-                feed = self.feeds[key] = Feed(self, key, name, spec, painter)
+                reader = self.readers.get(name)
+                if reader is None:
+                    reader = self.readers[name] = Reader(self, name, spec)
+                    self._readers = [r for r in self._readers if r.thread.is_alive()] + [reader]
+                feed = self.feeds[key] = Feed(self, key, reader, painter)
         feed.viewers += 1
         try:
             await asyncio.shield(feed.ready)
@@ -409,10 +467,22 @@ class LiveHub:
     def stats(self) -> list[dict]:
         return [s.stats() for s in self.sessions.values()] + [f.stats() for f in self.feeds.values()]
 
+    def _check_open(self) -> None:
+        """After the model loads: `close` may have come meanwhile."""
+        if self.closed:
+            raise ApiError(503, "the server is shutting down")
+
     async def close(self) -> None:
-        for feed in list(self.feeds.values()):
+        """End every session and feed; nothing new starts after. Can be called again (the server may
+        call it when its shutdown starts, so MJPEG responses end before it waits for them)."""
+        self.closed = True
+        feeds = list(self.feeds.values())
+        for feed in feeds:
             feed.stop()
-        await asyncio.gather(*(self.end(i) for i in list(self.sessions)), *(f.task for f in list(self.feeds.values())))
+        await asyncio.gather(*(self.end(i) for i in list(self.sessions)), *(f.task for f in feeds))
+        for reader in self._readers:  # no thread left inside FFmpeg as the process exits
+            reader.stop()
+            await asyncio.to_thread(reader.thread.join)
 
 
 def hub(request: Request) -> LiveHub:

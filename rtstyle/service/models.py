@@ -131,6 +131,9 @@ class SharedModel:
                 self._run_group(items)
 
     def _run_group(self, items: list) -> None:
+        items = [item for item in items if item[2].set_running_or_notify_cancel()]  # a client gone: skipped
+        if not items:
+            return
         view = items[0][0]
         try:
             out = view(np.stack([frame for _, frame, _ in items]))

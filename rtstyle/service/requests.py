@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 from ..models.registry import ARBITRARY_DEFAULT, DEFAULT_STYLE, available_styles
+from ..temporal import DEFAULT_MODE, MODE_NAMES
 from .http import ApiError
 
 _BLEND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]*\.?[0-9]+)?$")
@@ -87,3 +88,20 @@ class ImageOptions:
     def from_dict(cls, data: dict) -> "ImageOptions":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class SmoothedOptions(ImageOptions):
+    """The image options plus the temporal smoothing of a video or a live view."""
+
+    temporal: str = DEFAULT_MODE
+    temporal_strength: float | None = None  # None: the style's own
+
+    @classmethod
+    def parse(cls, form: dict) -> "SmoothedOptions":
+        opts = super().parse(form)
+        opts.temporal = str(form.get("temporal") or DEFAULT_MODE)
+        if opts.temporal not in MODE_NAMES:
+            raise ApiError(422, f"temporal: choose one of {', '.join(MODE_NAMES)}")
+        opts.temporal_strength = cls.number(form, "temporal_strength", 0.0, 1.0)
+        return opts

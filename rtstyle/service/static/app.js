@@ -95,7 +95,9 @@ function showStyle() {
 }
 
 async function stylizeImage(formElement) {
-  const res = await api("/v1/images", { method: "POST", body: formWith(formElement), headers: { Accept: "image/png" } });
+  const res = await api("/v1/images", {
+    method: "POST", body: formWith(formElement), headers: { Accept: "image/png" },
+  });
   const out = $("image-out");
   if (out.src) URL.revokeObjectURL(out.src);
   out.src = URL.createObjectURL(await res.blob());
@@ -195,8 +197,8 @@ async function startLive() {
     countFrames(out);
   });
   pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed" && live?.pc === pc) {
-      showError(new Error("the live connection failed"));
+    if (["failed", "closed"].includes(pc.connectionState) && live?.pc === pc) {
+      showError(new Error(`the live connection ${pc.connectionState === "failed" ? "failed" : "was closed"}`));
       stopLive();
     }
   });
@@ -217,10 +219,10 @@ function stopLive() {
     const { pc, stream, session, timer } = live;
     live = null;
     clearInterval(timer);
-    pc.close();
     for (const track of stream.getTracks()) track.stop();
-    // closing the connection ends the session too: a 404 here only means that came first
-    if (session) api(`/v1/live/sessions/${session}`, { method: "DELETE" }).catch(() => {});
+    // the session ends first, so the server does not see a dropped connection
+    const ended = session ? api(`/v1/live/sessions/${session}`, { method: "DELETE" }) : Promise.resolve();
+    ended.catch(() => {}).finally(() => pc.close());
   }
   $("live-in").srcObject = null;
   $("live-out").srcObject = null;
