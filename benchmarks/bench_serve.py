@@ -2,6 +2,7 @@
 
     python benchmarks/bench_serve.py images   [--concurrency 1 4 16] [--requests 48] [--runs 3]
     python benchmarks/bench_serve.py sessions [--sessions 1 2 4 8] [--seconds 8] [--runs 3]
+    python benchmarks/bench_serve.py webrtc   [--sessions 1 2 4] [--seconds 20]
 
 images: a server on a free loopback port (its own process, as users run it); each client sends
 a 640x360 JPEG frame of the bundled clip to POST /v1/images (style starry, JPEG back) as soon
@@ -10,6 +11,11 @@ sessions: N synthetic live sessions in this process, each a thread sending 640x3
 through one `SharedModel` (as WebRTC sessions do) as fast as answers come; reports frames/s
 for all sessions together and per-frame latency p50/p95, batched (frames waiting from several
 sessions run in one call, waiting at most 5 ms) against not batched, side by side in one run.
+webrtc: N aiortc peers, each a 640x360 camera at 30 fps, against a real server; every second
+the camera turns white for 3 frames (100 ms) among dark ones, and the time from the first white
+frame sent until the peer sees a bright frame come back is the round trip (VP8 both ways,
+painting, smoothing, the wait for the painter); reports the painted fps each peer receives and
+the round trip p50/p95.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -116,6 +123,84 @@ def sessions(args) -> dict:
     return {"backend": repr(backend), "frame": f"{frame.shape[1]}x{frame.shape[0]}", "by_sessions": results}
 
 
+def webrtc(args) -> dict:
+    import asyncio
+
+    import httpx
+    from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from av import VideoFrame
+    from servers import RtstyleServer
+
+    class FlashCamera(MediaStreamTrack):
+        """Dark frames at 30 fps, white for 3 of them every second; `flashes` holds when each began."""
+
+        kind = "video"
+
+        def __init__(self):
+            super().__init__()
+            self.n, self.start, self.flashes = 0, 0.0, []
+            self.dark = np.full((360, 640, 3), 40, np.uint8)
+            self.dark[::24] = 90  # some structure to paint on
+
+        async def recv(self):
+            self.start = self.start or time.monotonic()
+            await asyncio.sleep(max(0.0, self.start + self.n / 30 - time.monotonic()))
+            flash = 15 <= self.n % 30 < 18
+            frame = VideoFrame.from_ndarray(np.full_like(self.dark, 255) if flash else self.dark, format="rgb24")
+            frame.pts, frame.time_base = self.n * 3000, Fraction(1, 90000)
+            if self.n % 30 == 15:
+                self.flashes.append(time.monotonic())
+            self.n += 1
+            return frame
+
+    async def peer(server, seconds: float) -> dict:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        camera = FlashCamera()
+        pc.addTrack(camera)
+        await pc.setLocalDescription(await pc.createOffer())
+        async with httpx.AsyncClient(timeout=60) as http:
+            r = await http.post(server.url("/v1/live/offer"), json={"sdp": pc.localDescription.sdp, "type": "offer",
+                                                                     "style": STYLE, "strength": 0.5})
+        r.raise_for_status()
+        await pc.setRemoteDescription(RTCSessionDescription(r.json()["sdp"], "answer"))
+        track = next(t.receiver.track for t in pc.getTransceivers() if t.kind == "video")
+        seen: list[tuple[float, float]] = []  # (when, mean brightness)
+        end = time.monotonic() + seconds
+        try:
+            while time.monotonic() < end:
+                frame = await asyncio.wait_for(track.recv(), timeout=10)
+                seen.append((time.monotonic(), float(frame.to_ndarray(format="gray").mean())))
+        finally:
+            await pc.close()
+        warm = seen[len(seen) // 5][0]  # the first fifth: connecting, loading, the encoder ramping up
+        steady = [(t, b) for t, b in seen if t >= warm]
+        bright = statistics.median(b for _, b in steady) + 40  # well above the painted dark frames
+        trips = []
+        for sent in camera.flashes:
+            if sent < warm:
+                continue
+            back = next((t for t, b in steady if t >= sent and b > bright), None)
+            if back is not None and back - sent < 1.0:  # a flash dropped unpainted is not a round trip
+                trips.append(back - sent)
+        return {"fps": len(steady) / (steady[-1][0] - steady[0][0]), "trips": trips}
+
+    results = {}
+    with tempfile.TemporaryDirectory() as d, RtstyleServer(Path(d) / "data") as server:
+        for n in args.sessions:
+            async def together():
+                return await asyncio.gather(*(peer(server, args.seconds) for _ in range(n)))
+
+            peers = asyncio.run(together())
+            trips = [t for p in peers for t in p["trips"]]
+            results[n] = {"fps_per_peer": statistics.median(p["fps"] for p in peers),
+                          "round_trip_p50_ms": 1000 * percentile(trips, 50),
+                          "round_trip_p95_ms": 1000 * percentile(trips, 95), "flashes_seen": len(trips)}
+            r = results[n]
+            print(f"{n} peer(s): {r['fps_per_peer']:.1f} fps each, round trip p50 {r['round_trip_p50_ms']:.0f} ms, "
+                  f"p95 {r['round_trip_p95_ms']:.0f} ms ({len(trips)} flashes)", flush=True)
+    return {"style": STYLE, "camera": "640x360 at 30 fps", "by_peers": results}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -127,8 +212,11 @@ def main() -> None:
     p.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--runs", type=int, default=3)
+    p = sub.add_parser("webrtc")
+    p.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--seconds", type=float, default=20.0)
     args = ap.parse_args()
-    result = images(args) if args.what == "images" else sessions(args)
+    result = {"images": images, "sessions": sessions, "webrtc": webrtc}[args.what](args)
     result["machine"] = f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores"
     print(json.dumps(result, indent=1))
 

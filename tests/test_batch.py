@@ -55,24 +55,8 @@ def test_local_batch_converts_every_file_and_reports_the_bad_one(library, local_
         assert int(stream(info, "video")["nb_read_frames"]) == frames
 
 
-def test_ray_segments_join_into_what_convert_makes(library, local_outputs, tmp_path):
-    local, _ = local_outputs
-    out = tmp_path / "ray"
-    proc = run_cli("batch", library, "-o", out, "--style", "udnie", "--height", "96", "--ray",
-                   "--segment-seconds", "2", timeout=400)
-    text = proc.stdout + proc.stderr
-    assert proc.returncode == 1 and "2 of 3 converted, 1 failed" in text, text
-    assert "ok (4 segments)" in text  # cup.mp4 (8 s) in 2 s segments
-    for name in ("sample_udnie.mp4", "cup_udnie.mp4"):
-        ours, theirs = ffprobe(out / name), ffprobe(local / name)
-        assert stream(ours, "video")["nb_read_frames"] == stream(theirs, "video")["nb_read_frames"]
-        assert packet_times(out / name) == packet_times(local / name)
-        assert stream(ours, "audio")["duration"] == stream(theirs, "audio")["duration"]
-        assert decode_errors(out / name) == ""
-    assert not (out / ".rtstyle-parts").exists()
-
-
 def _ray_workers(pattern: str = "ray::segment_task") -> list[int]:
+    """Ray worker processes running a segment now (a worker's title names its task; idle: ray::IDLE)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -84,27 +68,27 @@ def _ray_workers(pattern: str = "ray::segment_task") -> list[int]:
     return pids
 
 
-def test_a_killed_worker_is_retried_and_the_batch_completes(library, tmp_path):
+def test_ray_segments_join_into_what_convert_makes_even_when_a_worker_dies(library, local_outputs, tmp_path):
+    """On a local Ray cluster, with a worker killed mid-segment: the same frames, timestamps and
+    audio as `rtstyle convert`, the bad file reported, nothing left behind."""
+    local, _ = local_outputs
     out = tmp_path / "ray"
-    clip = library / "sample.mp4"
-    cmd = [sys.executable, "-m", "rtstyle", "batch", str(clip), "-o", str(out), "--style", "udnie", "--height",
-           "240", "--ray", "--segment-seconds", "2", "-q"]
+    cmd = [sys.executable, "-m", "rtstyle", "batch", str(library), "-o", str(out), "--style", "udnie", "--height",
+           "96", "--ray", "--segment-seconds", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = []
 
     def kill_one():
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            workers = _ray_workers()
-            if workers:
-                time.sleep(1.0)  # mid-segment
+        while time.monotonic() < deadline and proc.poll() is None and not killed:
+            for pid in _ray_workers():
                 try:
-                    os.kill(workers[0], signal.SIGKILL)
-                    killed.append(workers[0])
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
                 except ProcessLookupError:
                     continue
-                return
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     killer = threading.Thread(target=kill_one)
     killer.start()
@@ -114,10 +98,21 @@ def test_a_killed_worker_is_retried_and_the_batch_completes(library, tmp_path):
         if proc.poll() is None:
             proc.kill()
         killer.join()
+    text = stdout + stderr
     assert killed, "no worker was running a segment"
-    assert proc.returncode == 0, stdout + stderr
-    assert int(stream(ffprobe(out / "sample_udnie.mp4"), "video")["nb_read_frames"]) == 156
-    assert packet_times(out / "sample_udnie.mp4") == packet_times(clip)
+    assert proc.returncode == 1 and "2 of 3 converted, 1 failed" in text, text
+    assert "ok (4 segments)" in text  # cup.mp4 (8 s) in 2 s segments
+    for name in ("sample_udnie.mp4", "cup_udnie.mp4"):
+        ours, theirs = ffprobe(out / name), ffprobe(local / name)
+        assert stream(ours, "video")["nb_read_frames"] == stream(theirs, "video")["nb_read_frames"]
+        assert packet_times(out / name) == packet_times(local / name)
+        assert stream(ours, "audio")["duration"] == stream(theirs, "audio")["duration"]
+        assert decode_errors(out / name) == ""
+    assert not (out / ".rtstyle-parts").exists()
+    deadline = time.monotonic() + 15
+    while _ray_workers("ray::") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _ray_workers("ray::"), "the local cluster outlived the batch"
 
 
 def test_segments_are_cut_at_keyframes_and_warm_up_before_their_start(library):

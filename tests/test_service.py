@@ -65,7 +65,8 @@ def test_styles_health_and_openapi(server):
     with httpx.Client(base_url=server.url(), timeout=30) as c:
         assert c.get("/v1/health").json()["status"] == "ok"
         styles = {s["name"]: s for s in c.get("/v1/styles").json()}
-        assert styles["starry"]["preview"] and not styles["starry"]["takes_style_image"]
+        assert styles["starry"]["preview"] and not styles["starry"]["takes_style_image"] and styles["starry"]["default"]
+        assert [s for s in styles.values() if s["default"]] == [styles["starry"]]
         assert styles["magenta"]["takes_style_image"] and "starry_lite" not in styles
         preview = c.get(styles["udnie"]["preview"])
         assert preview.headers["content-type"] == "image/jpeg"
@@ -144,7 +145,7 @@ def test_jobs_survive_a_restart_and_finish(tmp_path):
     data = tmp_path / "data"
     with RtstyleServer(data) as s:
         with httpx.Client(base_url=s.url(), timeout=60) as c:
-            ids = [submit(c, style="udnie", height=240)["id"] for _ in range(3)]
+            ids = [submit(c, style="udnie", height=144)["id"] for _ in range(3)]
             wait_state(c, ids[0], ("running",))
         s.stop()  # mid-queue: one running, two queued
         db = sqlite3.connect(data / "jobs.sqlite3")

@@ -76,8 +76,23 @@ def _backend(options: dict, weights):
                 tmp.replace(path)
             style = Style(name, path, "file")
         _backends.clear()  # one style at a time per worker: memory stays bounded
-        _backends[key] = opts.backend_for(style)
+        _backends[key] = opts.backend_for(style, **_threads(opts, style))
     return _backends[key]
+
+
+def _threads(opts, style) -> dict:
+    """A task gets the cores Ray gave it and no more: ONNX Runtime and torch would each take every
+    core of the machine, and workers sharing them would slow each other down."""
+    import torch
+
+    from ..backends import auto_backend
+    from ..models.registry import lite_variant, resolve_style
+
+    cores = max(1, int(_ray().get_runtime_context().get_assigned_resources().get("CPU", 1)))
+    torch.set_num_threads(cores)
+    style = style or (lite_variant(opts.style) if opts.lite else resolve_style(opts.style))
+    runtime = auto_backend(style) if opts.backend == "auto" else opts.backend
+    return {"threads": cores} if runtime == "onnxruntime" else {}
 
 
 def segment_task(src: str, segment, part: str, options: dict, weights) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..images import encode_image, resize_long_side
 from ..sources import scaled_size
-from ..models.registry import available_styles, needs_style_image
+from ..models.registry import DEFAULT_STYLE, available_styles, needs_style_image
 from .http import ApiError
 from .jobs import JobRunner
 from .models import ModelKey, ModelPool
@@ -141,7 +141,8 @@ class Service:
             if "lite_of" in meta.extra:
                 continue  # --lite's choice, not a style to pick
             any_image = needs_style_image(style)
-            out.append({"name": name, "origin": style.origin, "architecture": meta.architecture,
+            out.append({"name": name, "default": name == DEFAULT_STYLE, "origin": style.origin,
+                        "architecture": meta.architecture,
                         "summary": meta.extra.get("summary") or meta.provenance or "",
                         "takes_style_image": any_image,
                         "preview": None if any_image else f"/v1/styles/{name}/preview.jpg",

@@ -80,9 +80,9 @@ async function loadStyles() {
   styles = (await (await api("/v1/styles")).json()).filter((s) => !s.error);
   const select = $("style");
   const kept = select.value;
-  select.replaceChildren(new Option("(the server's default)", ""),
+  select.replaceChildren(
     ...styles.map((s) => new Option(s.takes_style_image ? `${s.name} (needs a style image)` : s.name, s.name)));
-  select.value = styles.some((s) => s.name === kept) ? kept : "";
+  select.value = styles.some((s) => s.name === kept) ? kept : (styles.find((s) => s.default)?.name ?? "");
   showStyle();
 }
 
