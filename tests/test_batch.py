@@ -29,19 +29,22 @@ def packet_times(path: Path) -> list[float]:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
-    """The bundled clip with a keyframe every second (so it splits), a fixture clip, and a bad file."""
+    """The bundled clip with a keyframe every second (so it splits), two fixture clips (an AVI runs
+    as one segment), and a bad file."""
     d = tmp_path_factory.mktemp("library")
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE_CLIP), "-c:v", "libx264", "-g", "24", "-c:a", "copy",
                     str(d / "sample.mp4")], check=True, timeout=120)
     (d / "cup.mp4").symlink_to(fixture("video/cup.mp4"))
+    (d / "Megamind.avi").symlink_to(fixture("video/Megamind.avi"))
     (d / "notes.mp4").write_text("not a video\n")
     return d
 
 
 @pytest.fixture(scope="module")
-def local_outputs(library, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+def local_outputs(library, network, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The library converted here, with a style given as a file (on Ray it travels by the object store)."""
     out = tmp_path_factory.mktemp("local")
-    proc = run_cli("batch", library, "-o", out, "--style", "udnie", "--height", "96", timeout=300)
+    proc = run_cli("batch", library, "-o", out, "--style", network, "--height", "96", timeout=300)
     return out, proc
 
 
@@ -49,8 +52,8 @@ def test_local_batch_converts_every_file_and_reports_the_bad_one(library, local_
     out, proc = local_outputs
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1, text  # one file failed
-    assert "2 of 3 converted, 1 failed" in text and "notes.mp4: cannot read" in text and "Traceback" not in text
-    for name, frames in (("sample_udnie.mp4", 156), ("cup_udnie.mp4", 217)):
+    assert "3 of 4 converted, 1 failed" in text and "notes.mp4: cannot read" in text and "Traceback" not in text
+    for name, frames in (("sample_net.mp4", 156), ("cup_net.mp4", 217), ("Megamind_net.mp4", 270)):
         info = ffprobe(out / name)
         assert int(stream(info, "video")["nb_read_frames"]) == frames
 
@@ -68,13 +71,14 @@ def _ray_workers(pattern: str = "ray::segment_task") -> list[int]:
     return pids
 
 
-def test_ray_segments_join_into_what_convert_makes_even_when_a_worker_dies(library, local_outputs, tmp_path):
+def test_ray_segments_join_into_what_convert_makes_even_when_a_worker_dies(library, local_outputs, network,
+                                                                           tmp_path):
     """On a local Ray cluster, with a worker killed mid-segment: the same frames, timestamps and
     audio as `rtstyle convert`, the bad file reported, nothing left behind."""
     local, _ = local_outputs
     out = tmp_path / "ray"
-    cmd = [sys.executable, "-m", "rtstyle", "batch", str(library), "-o", str(out), "--style", "udnie", "--height",
-           "96", "--ray", "--segment-seconds", "2"]
+    cmd = [sys.executable, "-m", "rtstyle", "batch", str(library), "-o", str(out), "--style", str(network),
+           "--height", "96", "--ray", "--segment-seconds", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = []
 
@@ -100,9 +104,9 @@ def test_ray_segments_join_into_what_convert_makes_even_when_a_worker_dies(libra
         killer.join()
     text = stdout + stderr
     assert killed, "no worker was running a segment"
-    assert proc.returncode == 1 and "2 of 3 converted, 1 failed" in text, text
-    assert "ok (4 segments)" in text  # cup.mp4 (8 s) in 2 s segments
-    for name in ("sample_udnie.mp4", "cup_udnie.mp4"):
+    assert proc.returncode == 1 and "3 of 4 converted, 1 failed" in text, text
+    assert "ok (4 segments)" in text and "ok (1 segment)" in text  # cup.mp4 (8 s) in 2 s segments; the AVI whole
+    for name in ("sample_net.mp4", "cup_net.mp4", "Megamind_net.mp4"):
         ours, theirs = ffprobe(out / name), ffprobe(local / name)
         assert stream(ours, "video")["nb_read_frames"] == stream(theirs, "video")["nb_read_frames"]
         assert packet_times(out / name) == packet_times(local / name)
