@@ -24,7 +24,7 @@ from servers import RtstyleServer
 
 pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret+/=token"  # base64's characters: URL-encoded in ?token=
 
 
 @pytest.fixture(scope="module")
@@ -168,13 +168,20 @@ def test_a_token_is_required_when_given_and_for_any_other_address(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "rtstyle", "serve", "--host", "0.0.0.0", "--data",
                               str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--token" in refused.stderr and len(refused.stderr.splitlines()) == 1
-    with RtstyleServer(tmp_path / "data", "--token", TOKEN) as s, httpx.Client(base_url=s.url(), timeout=30) as c:
+    origin = "http://page.example"
+    with RtstyleServer(tmp_path / "data", "--token", TOKEN, "--cors", origin, "--log-level", "info") as s, \
+            httpx.Client(base_url=s.url(), timeout=30) as c:
         assert c.get("/v1/health").status_code == 200  # open: load balancers ask it
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                        {"Authorization": "Bearer \u00e9t\u00e9".encode()}):
             r = c.get("/v1/styles", headers=headers)
             assert r.status_code == 401 and "token" in r.json()["error"]
         assert c.get("/v1/styles", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-        assert c.get(f"/v1/jobs?token={TOKEN}").status_code == 200
+        assert c.get("/v1/jobs", params={"token": TOKEN}).status_code == 200  # as <img> and EventSource send it
+        preflight = c.options("/v1/images", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                                                     "Access-Control-Request-Headers": "authorization"})
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
+    assert TOKEN not in s.log.read_text() and "token=***" in s.log.read_text()  # not in the access log
 
 
 def _raw_upload(port: int, path: str, chunks: int, chunk: bytes) -> tuple[str, int]:
@@ -241,6 +248,10 @@ def test_bad_requests_are_one_line_4xx_and_the_server_lives(server, truncated_mp
             c.post("/v1/images", files={"image": ("a.png", photo_png[:500])}),
             c.post("/v1/images", files={"image": ("a.png", b"")}),
             c.post("/v1/images", content=b"{not json", headers={"Content-Type": "application/json"}),
+            c.post("/v1/images", json={"image": 1}),
+            c.post("/v1/jobs", json={"video": {"a": 1}}),
+            c.post("/v1/jobs", json={"url": "http:/127.0.0.1/x.mp4"}),
+            c.post("/v1/jobs", json={"url": "http://127.0.0.1/" + "x" * 70_000}),
             c.post("/v1/images", content=b"raw", headers={"Content-Type": "text/plain"}),
             c.post("/v1/images", json={"url": "http://127.0.0.1:1/nothing.png"}),
             c.post("/v1/images", files={"image": ("a.png", photo_png)}, headers={"Accept": "text/html"}),
@@ -375,3 +386,19 @@ def test_serve_on_ray_runs_the_model_as_an_autoscaled_deployment(tmp_path, photo
         assert all(r.status_code == 200 and r.headers["content-type"] == "image/png" for r in images)
         bad = c.post("/v1/images", files={"image": ("a.png", photo_png)}, data={"style": "magenta"})
         assert bad.status_code == 422 and bad.json()["error"] == "style 'magenta' needs a style image (style_image)"
+
+
+def test_a_server_open_to_others_fetches_public_urls_only():
+    """Bound beyond loopback, the server refuses URLs of loopback, private and link-local hosts
+    (cloud metadata), so clients cannot reach the networks behind it through it."""
+    from rtstyle.service.http import ApiError
+    from rtstyle.service.uploads import check_url
+
+    for url in ("http://127.0.0.1:8000/v1/health", "http://10.0.0.7/a.png", "http://169.254.169.254/latest/",
+                "rtsp://192.168.1.20/stream", "http://[::1]/x", "http://localhost/x"):
+        with pytest.raises(ApiError, match="not a public address"):
+            check_url(url, private=False, schemes=("http", "rtsp"))
+        assert check_url(url, private=True, schemes=("http", "rtsp")) == url
+    for url in ("http:/127.0.0.1/x", "file:///etc/passwd", "http://", "x" * 3000):
+        with pytest.raises(ApiError, match="url:"):
+            check_url(url, private=True)

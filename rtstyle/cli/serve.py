@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
+import re
 from pathlib import Path
 
 from ..errors import RtstyleError, UsageError
@@ -43,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                max_video_bytes=int(args.max_video_mb * 1024 * 1024),
                                max_image_bytes=int(args.max_image_mb * 1024 * 1024), per_client=args.per_client,
                                max_live=args.max_live,
+                               private_urls=args.allow_private_urls or is_loopback(args.host),
                                cors=tuple(args.cors or ()), sources=sources,
                                batching={"auto": None, "on": True, "off": False}[args.batching], ray=args.ray)
     if args.ray:
@@ -60,9 +63,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"rtstyle serve: http://{args.host}:{args.port}/ (API docs at /docs), data in {settings.data}"
           f"{', token required' if token else ''}", flush=True)
-    run_server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                              timeout_graceful_shutdown=10))
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=10)
+    logging.getLogger("uvicorn.access").addFilter(_redact_token)  # uvicorn set its loggers up just now
+    run_server(config)
     return 0
+
+
+def _redact_token(record: logging.LogRecord) -> bool:
+    """The access log shows `?token=***`, never the token (`<img>` and EventSource send it so)."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(re.sub(r"(?<=token=)[^&\s]*", "***", a) if isinstance(a, str) else a
+                            for a in record.args)
+    return True
 
 
 def run_server(config) -> None:
@@ -91,6 +104,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--max-jobs", type=count, default=1, help="videos converted at once (default: 1)")
     p.add_argument("--max-video-mb", type=positive, default=2048, help="largest video upload (default: 2048)")
     p.add_argument("--max-image-mb", type=positive, default=50, help="largest image upload (default: 50)")
+    p.add_argument("--allow-private-urls", action="store_true",
+                   help="fetch image and video URLs on private, loopback and link-local addresses too (default: "
+                        "only when the server binds loopback, i.e. serves this machine alone)")
     p.add_argument("--max-live", type=count, default=8, help="WebRTC live sessions at once (default: 8)")
     p.add_argument("--per-client", type=count, default=16, help="requests in flight from one address (default: 16)")
     p.add_argument("--cors", action="append", metavar="ORIGIN",

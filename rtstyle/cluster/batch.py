@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import logging
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from ..sources import VideoFileSource
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".ts", ".flv", ".mpg", ".mpeg"}
-PARTS = ".rtstyle-parts"  # segments waiting to be joined, under the output folder
+PARTS = ".rtstyle-parts-"  # segments waiting to be joined, in a folder of the output folder
 
 
 @dataclass
@@ -163,7 +164,7 @@ class Batch:
                     on_progress(progress)
 
                 result.frames = job.run(tick).frames
-            except RtstyleError as exc:
+            except (RtstyleError, OSError) as exc:  # this file failed; the others go on
                 result.error = str(exc)
             result.seconds = time.monotonic() - t0
             progress.frames, progress.files_done = done_before + result.frames, progress.files_done + 1
@@ -186,7 +187,7 @@ class Batch:
         pending: dict = {}  # task -> (file, its segment)
         parts: dict[Path, list] = {}
         started: dict[Path, float] = {}
-        work = self.out_dir / PARTS
+        work = Path(tempfile.mkdtemp(prefix=PARTS, dir=self.out_dir))  # this batch's own: others may share out_dir
         for src in self.inputs:
             result = results[src]
             try:
@@ -239,7 +240,7 @@ class Batch:
                 joined = join(src, parts, result.output, overwrite=self.overwrite)
                 if joined != result.frames:
                     raise RtstyleError(f"{src}: {joined} frames joined of {result.frames} converted")
-            except RtstyleError as exc:
+            except (RtstyleError, OSError) as exc:
                 result.error = str(exc)
         for part, _ in parts:
             part.unlink(missing_ok=True)

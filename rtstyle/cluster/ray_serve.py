@@ -9,6 +9,7 @@ database is the one source of truth); what scales is the network. Image requests
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -29,7 +30,8 @@ class Scaling:
 
 
 class StyleModel:
-    """One replica: the loaded styles (`service.models.ModelPool`) behind a batching method."""
+    """One replica: the loaded styles (`service.models.ModelPool`) behind a batching method.
+    Requests with the same settings share a view (`SharedModel.view`), so they batch together."""
 
     def __init__(self, max_batch: int, batch_wait_s: float):
         from ray import serve
@@ -39,26 +41,26 @@ class StyleModel:
         self.pool = ModelPool(batching=False)  # the batches are made here, across requests
         self.stylize = serve.batch(max_batch_size=max_batch, batch_wait_timeout_s=batch_wait_s)(self._batch)
 
-    async def _batch(self, requests: list[tuple[dict, np.ndarray, list | None]]) -> list[np.ndarray]:
-        """Requests of one style, settings and size run as one network call; others one by one."""
-        from ..service.models import ModelKey
-
+    async def _batch(self, requests: list[tuple]) -> list[np.ndarray]:
+        """Frames of one view and size run as one network call (off the replica's event loop)."""
         out: list[np.ndarray | None] = [None] * len(requests)
         groups: dict[tuple, list[int]] = {}
-        for i, (opts, frame, styles) in enumerate(requests):
-            key = (opts["style"], opts["lite"], opts["strength"], opts["stroke"], frame.shape)
-            groups.setdefault(key if styles is None else (key, i), []).append(i)
+        for i, (view, frame) in enumerate(requests):
+            groups.setdefault((id(view), frame.shape), []).append(i)
         for members in groups.values():
-            opts, _, styles = requests[members[0]]
-            model = self.pool.get(ModelKey(opts["style"], lite=opts["lite"]))
-            view = model.view(opts["strength"], opts["stroke"], styles)
-            results = view(np.stack([requests[i][1] for i in members]))
+            view = requests[members[0]][0]
+            results = await asyncio.to_thread(view, np.stack([requests[i][1] for i in members]))
             for i, result in zip(members, results):
                 out[i] = result
         return out
 
     async def __call__(self, opts: dict, frame: np.ndarray, styles: list | None) -> np.ndarray:
-        return await self.stylize((opts, frame, styles))
+        """One request: its options checked here, alone, so a bad one fails only itself."""
+        from ..service.models import ModelKey
+
+        model = await asyncio.to_thread(self.pool.get, ModelKey(opts["style"], lite=opts["lite"]))
+        view = model.view(opts["strength"], opts["stroke"], styles)
+        return await self.stylize((view, frame))
 
 
 class RayModels:

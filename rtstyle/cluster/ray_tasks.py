@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import RtstyleError
+from ..paths import cache_dir
 
 NEEDS = "--ray needs the ray extra: pip install 'rtstyle[ray]'"
 RETRIES = 3  # a segment whose worker died is run again this many times
@@ -42,12 +42,12 @@ def connect(address: str | None):
 
 
 def ship_weights(options) -> tuple[str, str, object] | None:
-    """A style given as a file, or imported by the user, into the object store: (name, suffix,
-    reference). None for built-in styles and blends, which every worker's package has."""
+    """A style given as a file, imported by the user or blended, into the object store: (name,
+    suffix, reference). None for built-in styles, which every worker's package has."""
     from ..models.registry import lite_variant, resolve_style
 
     style = lite_variant(options.style) if options.lite else resolve_style(options.style)
-    if style.origin in ("built-in", "blend"):
+    if style.origin == "built-in":
         return None
     data = style.path.read_bytes()
     return style.name, style.path.suffix, _ray().put(data)
@@ -68,8 +68,9 @@ def _backend(options: dict, weights):
 
             name, suffix, ref = weights
             data = _ray().get(ref)
-            path = Path(tempfile.gettempdir()) / "rtstyle-weights" / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
-            if not path.exists():
+            digest = hashlib.sha256(data).hexdigest()
+            path = cache_dir("ray-weights") / f"{digest[:16]}{suffix}"  # this user's, not a shared /tmp
+            if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_bytes(data)

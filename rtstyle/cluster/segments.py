@@ -4,7 +4,9 @@
 (no decoding). Each segment is converted on its own (`convert_segment`): decoding starts at a
 keyframe before it, the last `warm` frames before its start go through the network and the
 smoother, so the smoother is warmed up at the seam, and are then dropped; frames from the
-segment's start up to the next one's are encoded with their own timestamps. `join` copies the
+segment's start up to the next one's are encoded with their own timestamps. (Where FFmpeg's
+seek lands after the keyframe asked for, as in some MPEG-TS files, the warm-up is shorter or
+none: the frames are still all there.) `join` copies the
 segments' packets into one file, in order, and the input's audio once, whole. The result has
 the frames and timestamps of `rtstyle convert` on the whole file.
 """

@@ -85,7 +85,8 @@ async def stylize_image(request: Request) -> Response:
         if image is not None:
             data = await _read_upload(image, limit, "image")
         elif form.get("url"):
-            data = await run_in_threadpool(fetch, check_url(form["url"]), limit)
+            private = svc.settings.private_urls
+            data = await run_in_threadpool(fetch, check_url(form["url"], private), limit, private)
         else:
             raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
         style_image = await _read_upload(style_file, limit, "style_image") if style_file else None
@@ -112,8 +113,8 @@ async def create_job(request: Request) -> JSONResponse:
         url = form.get("url")
         if video is None and not url:
             raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
-        if video is None and (not isinstance(url, str) or url.split(":", 1)[0].lower() not in JOB_URL_SCHEMES):
-            raise ApiError(422, f"url: expected {', '.join(s + '://' for s in JOB_URL_SCHEMES)}")
+        if video is None:
+            url = check_url(url, svc.settings.private_urls, JOB_URL_SCHEMES)
         if video is not None and video.size is not None and video.size > svc.settings.max_video_bytes:
             raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
         style_image = await _read_upload(style_file, svc.settings.max_image_bytes, "style_image") if style_file \

@@ -22,7 +22,7 @@ from .. import __version__
 from ..images import encode_image, resize_long_side
 from ..sources import scaled_size
 from ..models.registry import DEFAULT_STYLE, available_styles, needs_style_image
-from .http import ApiError
+from .http import SMALL_BODY, ApiError
 from .jobs import JobRunner
 from .models import ModelKey, ModelPool
 from .requests import MAX_HEIGHT, ImageOptions
@@ -45,6 +45,7 @@ class ServiceSettings:
     max_image_bytes: int = 50 * MB
     per_client: int = 16  # requests in flight from one address
     max_live: int = 8  # WebRTC sessions at once
+    private_urls: bool = True  # fetch URLs on private addresses (the CLI allows it on loopback only)
     cors: tuple[str, ...] = ()  # origins allowed to call from other pages (none: CORS off)
     sources: dict[str, str] = field(default_factory=dict)  # server-side live sources by name (MJPEG)
     batching: bool | None = None  # frames from several clients in one network call (None: on a GPU only)
@@ -59,9 +60,7 @@ class ServiceSettings:
             return self.max_video_bytes + self.max_image_bytes + MB
         if path == "/v1/images":
             return 2 * self.max_image_bytes + MB
-        if path.startswith("/v1/live"):
-            return 256 * 1024  # an SDP offer
-        return 64 * 1024
+        return SMALL_BODY  # JSON: options, a URL, an SDP offer
 
 
 class Service:
@@ -70,14 +69,14 @@ class Service:
         settings.data.mkdir(parents=True, exist_ok=True)
         # Uploads spool to disk as they arrive (Starlette's temporary files): on the data volume,
         # where the jobs are, not in /tmp, often small or in memory. The files are unlinked at once.
-        spool = settings.data / "tmp"
+        spool = settings.data / ".spool"
         shutil.rmtree(spool, ignore_errors=True)
         spool.mkdir()
         tempfile.tempdir = str(spool)
         self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
         self.store = JobStore(settings.data / "jobs.sqlite3")
         self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,
-                              settings.max_video_bytes)
+                              settings.max_video_bytes, settings.private_urls)
         self.previews = settings.data / "previews"
         self._preview_lock = threading.Lock()
         self.ray_models = None  # cluster.ray_serve.RayModels, made at start
@@ -189,11 +188,11 @@ def create_app(settings: ServiceSettings):
     app.include_router(api.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    if settings.cors:
+    app.add_middleware(Guard, token=settings.token, body_limit=settings.body_limit, per_client=settings.per_client)
+    if settings.cors:  # outside the guard (the last added is the outermost): preflights carry no token
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors), allow_methods=["*"],
                            allow_headers=["*"])
-    app.add_middleware(Guard, token=settings.token, body_limit=settings.body_limit, per_client=settings.per_client)
     return app
 

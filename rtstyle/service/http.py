@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import threading
+from urllib.parse import parse_qs
 from typing import Callable
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import RtstyleError, UsageError
 
 log = logging.getLogger(__name__)
+
+
+SMALL_BODY = 64 * 1024
 
 
 class ApiError(Exception):
@@ -112,6 +116,8 @@ class Guard:
             return await _Refuse(401, "missing or wrong token: send Authorization: Bearer TOKEN",
                                  [(b"www-authenticate", b"Bearer")])(send)
         limit = self.body_limit(path)
+        if not headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"):
+            limit = min(limit, SMALL_BODY)  # JSON and forms without files are read whole into memory
         try:
             length = int(headers.get(b"content-length", b"0"))
         except ValueError:
@@ -159,12 +165,10 @@ class Guard:
                     del self._in_flight[client]
 
     def _authorised(self, headers: dict, scope) -> bool:
-        given = headers.get(b"authorization", b"").decode("latin-1")
-        if given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip(), self.token):
+        token = self.token.encode()
+        given = headers.get(b"authorization", b"")
+        if given.startswith(b"Bearer ") and hmac.compare_digest(given[7:].strip(), token):
             return True
         # a browser's EventSource and <img> cannot send headers: they may carry ?token=
-        query = scope.get("query_string", b"").decode("latin-1")
-        for pair in query.split("&"):
-            if pair.startswith("token=") and hmac.compare_digest(pair[6:], self.token):
-                return True
-        return False
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        return any(hmac.compare_digest(value.encode(), token) for value in query.get("token", []))

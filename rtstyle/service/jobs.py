@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import uuid
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +52,10 @@ class JobRunner:
     """The queue's workers. `start` re-queues what a stopped server left running."""
 
     def __init__(self, store: JobStore, root: Path, pool: ModelPool, workers: int = 1,
-                 max_video_bytes: int = 1 << 31):
+                 max_video_bytes: int = 1 << 31, private_urls: bool = True):
         self.store, self.root, self.pool, self.workers = store, root, pool, workers
         self.max_video_bytes = max_video_bytes  # for videos the server downloads itself
+        self.private_urls = private_urls  # ...from private addresses too (`uploads.check_url`)
         self.root.mkdir(parents=True, exist_ok=True)
         self._wake = threading.Condition()
         self._running: dict[str, object] = {}  # job id -> its VideoConversion / StreamJob
@@ -72,8 +74,8 @@ class JobRunner:
         if requeued:
             log.info("%d job(s) left running by the last server: queued again", requeued)
         known = {j.id for j in self.store.list()}
-        for leftover in self.root.iterdir():  # folders of uploads that never became jobs
-            if leftover.name not in known:
+        for leftover in self.root.iterdir():  # folders of uploads that never became jobs (only those)
+            if leftover.is_dir() and _is_uuid(leftover.name) and leftover.name not in known:
                 shutil.rmtree(leftover, ignore_errors=True)
         for i in range(self.workers):
             t = threading.Thread(target=self._work, name=f"job-worker-{i}", daemon=True)
@@ -100,6 +102,7 @@ class JobRunner:
                 return job
             if job.state == "queued":
                 self.store.update(job_id, state="cancelled")
+                (self.folder(job_id) / INPUT).unlink(missing_ok=True)
             else:
                 self._cancelled.add(job_id)
                 running = self._running.get(job_id)
@@ -135,11 +138,33 @@ class JobRunner:
 
     def _run(self, job: Job) -> None:
         folder = self.folder(job.id)
+        error, task = None, None
         try:
-            task = self._open(job, folder)
+            task = self._open(job, folder)  # a download happens here: it can be cancelled or stopped too
         except Exception as exc:
-            self._finish(job.id, "failed", error=self._one_line(exc, folder))
-            return
+            error = self._one_line(exc, folder)
+        if task is not None:
+            error = self._convert(job, task, folder)
+        with self._wake:
+            self._running.pop(job.id, None)
+            cancelled = job.id in self._cancelled
+            self._cancelled.discard(job.id)
+        if cancelled:
+            state = "cancelled"
+        elif self._closing:
+            state = "queued"  # the next start runs it again
+        else:
+            state = "failed" if error else "done"
+        stats = task.pipeline.stats if task is not None else None
+        has_result = (folder / RESULT).is_file() and state != "queued"
+        self._finish(job.id, state, error=error if state == "failed" else None,
+                     frames=stats.frames_out if stats else 0, fps=stats.fps if stats else 0.0,
+                     has_result=int(has_result))
+        if state != "queued":
+            (folder / INPUT).unlink(missing_ok=True)  # up to 2 GB no longer needed
+
+    def _convert(self, job: Job, task, folder: Path) -> str | None:
+        """Run `task`, its progress into the database; the error line, if it failed."""
         with self._wake:
             self._running[job.id] = task
             if self._closing or job.id in self._cancelled:
@@ -152,28 +177,11 @@ class JobRunner:
                 last[0] = now
                 self.store.update(job.id, frames=stats.frames_out, fps=stats.fps)
 
-        error = None
         try:
             task.run(tick)
         except Exception as exc:
-            error = self._one_line(exc, folder)
-        finally:
-            with self._wake:
-                self._running.pop(job.id, None)
-                cancelled = job.id in self._cancelled
-                self._cancelled.discard(job.id)
-        stats = task.pipeline.stats
-        has_result = (folder / RESULT).is_file()
-        if cancelled:
-            state = "cancelled"
-        elif self._closing:
-            state = "queued"  # the next start runs it again
-        else:
-            state = "failed" if error else "done"
-        self._finish(job.id, state, error=None if cancelled or state == "queued" else error,
-                     frames=stats.frames_out, fps=stats.fps, has_result=int(has_result and state != "queued"))
-        if state != "queued":
-            (folder / INPUT).unlink(missing_ok=True)  # up to 2 GB no longer needed
+            return self._one_line(exc, folder)
+        return None
 
     def _open(self, job: Job, folder: Path):
         """The conversion (an uploaded file) or stream job (a URL) for `job`."""
@@ -186,8 +194,9 @@ class JobRunner:
         backend = model.view(opts.strength, opts.stroke, style_images)
         temporal = TemporalSmoother(opts.temporal, opts.temporal_strength)
         source = folder / INPUT
-        if job.input.lower().startswith(("http://", "https://")):
-            download(job.input, source, self.max_video_bytes, lambda: self._closing or job.id in self._cancelled)
+        if urlsplit(job.input).scheme.lower() in ("http", "https"):  # as `uploads.check_url` parsed it
+            download(job.input, source, self.max_video_bytes, self.private_urls,
+                     lambda: self._closing or job.id in self._cancelled)
         if source.exists():
             task = VideoConversion(source, folder / RESULT, backend, height=opts.height, temporal=temporal,
                                    overwrite=True)
@@ -211,6 +220,13 @@ class JobRunner:
             log.error("job failed", exc_info=exc)
             text = f"internal error: {type(exc).__name__}"
         return text.replace(str(folder) + "/", "").splitlines()[0] if text else "failed"
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 def save_style_image(folder: Path, image) -> None:

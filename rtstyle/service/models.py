@@ -45,6 +45,7 @@ class SharedModel:
         self.batching = batching
         self.calls = self.frames = 0  # network calls made and frames they ran: the batching gain
         self._count = threading.Lock()
+        self._closing = threading.Lock()
         self._views: OrderedDict[tuple, Backend] = OrderedDict()
         self._views_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
@@ -96,16 +97,19 @@ class SharedModel:
         """`run` without waiting: for callers on an event loop (`asyncio.wrap_future`)."""
         done: Future = Future()
         item = (view, frame, done)
-        if self.batching:
-            self._queue.put(item)
-        else:
-            self._pool.submit(self._run_group, [item])
+        with self._closing:  # a frame is queued before the end mark or not at all
+            if self.batching:
+                self._queue.put(item)
+                return done
+        self._pool.submit(self._run_group, [item])
         return done
 
     def close(self) -> None:
         """Stop the batching thread once what is queued has run; frames still coming run on their own."""
-        self.batching = False
-        self._queue.put(None)
+        with self._closing:
+            if self.batching:
+                self.batching = False
+                self._queue.put(None)
 
     def _serve(self) -> None:
         while True:

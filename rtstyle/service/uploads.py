@@ -5,23 +5,29 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import shutil
+import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 from fastapi import Request
 from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import UploadFile
 
 from .http import ApiError
 
 IMAGE_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP", "TIFF": "TIFF"}
 MAX_PIXELS = 50_000_000  # about 8K x 6K: a bigger picture is refused before it is decoded
 URL_SCHEMES = ("http", "https")
-FETCH_TIMEOUT = 20.0
+FETCH_TIMEOUT = 20.0  # s of silence from a server we fetch from
+IMAGE_DEADLINE, VIDEO_DEADLINE = 60.0, 6 * 3600.0  # s a whole image or video may take to arrive
 
 
 @contextlib.asynccontextmanager
@@ -55,11 +61,13 @@ async def read_form(request: Request) -> dict:
     raise ApiError(415, "send multipart/form-data (a file upload) or application/json (with a url)")
 
 
-def upload(form: dict, name: str):
-    """The uploaded file `name`, or None."""
+def upload(form: dict, name: str) -> UploadFile | None:
+    """The uploaded file `name`, or None; anything else there (a JSON value) is refused."""
     value = form.get(name)
-    if value is None or isinstance(value, str):
+    if value is None:
         return None
+    if not isinstance(value, UploadFile):
+        raise ApiError(422, f"{name}: expected a file upload (multipart/form-data), got {type(value).__name__}")
     return value
 
 
@@ -106,25 +114,64 @@ def save_video(file, dst: Path) -> None:
         shutil.copyfileobj(file.file, out, 1 << 20)
 
 
-def check_url(url: object) -> str:
+MAX_URL = 2048
+
+
+def check_url(url: object, private: bool, schemes: tuple[str, ...] = URL_SCHEMES) -> str:
+    """A URL of one of `schemes` with a host, parsed once: what the worker later dispatches on.
+    Unless `private`, its host must be a public address: a server open to others must not fetch
+    from the networks behind it for them (loopback, private, link-local: cloud metadata)."""
     if not isinstance(url, str) or not url:
         raise ApiError(422, "url: expected a string")
-    scheme = url.split(":", 1)[0].lower()
-    if scheme not in URL_SCHEMES:
-        raise ApiError(422, f"url: {scheme}:// is not accepted here (http, https)")
+    if len(url) > MAX_URL:
+        raise ApiError(422, f"url: longer than {MAX_URL} characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        raise ApiError(422, f"url: expected {' or '.join(s + '://HOST/...' for s in schemes)}, got {url[:80]!r}")
+    if not private:
+        public_host(parts.hostname)
     return url
 
 
-def _chunks(url: str, limit: int, what: str):
-    """The body at `url` in chunks, cut off past `limit` bytes (a server may lie about its length)."""
+def public_host(host: str) -> None:
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "rtstyle"}),
-                                    timeout=FETCH_TIMEOUT) as response:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        raise ApiError(422, f"url: cannot resolve {host[:80]!r}") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise ApiError(422, f"url: {host[:80]} is not a public address (this server fetches public ones only; "
+                                f"start it with --allow-private-urls to change that)")
+
+
+class _PublicRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects, each checked as the URL was: a public server must not send us inside."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        public_host(urlsplit(newurl).hostname or "")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _chunks(url: str, limit: int, what: str, deadline: float, private: bool,
+            stopped: Callable[[], bool] = lambda: False):
+    """The body at `url` in chunks as they arrive, cut off past `limit` bytes (a server may lie
+    about its length) or `deadline` seconds, or once `stopped()`; redirects only to public hosts
+    unless `private`."""
+    ends = time.monotonic() + deadline
+    opener = urllib.request.build_opener() if private else urllib.request.build_opener(_PublicRedirects)
+    try:
+        with opener.open(urllib.request.Request(url, headers={"User-Agent": "rtstyle"}),
+                         timeout=FETCH_TIMEOUT) as response:
             size = 0
-            while chunk := response.read(1 << 16):
+            while chunk := response.read1(1 << 16):  # what has arrived: a trickling server cannot block a stop
                 size += len(chunk)
                 if size > limit:
                     raise ApiError(413, f"{what} at {url}: larger than the limit of {limit} bytes")
+                if stopped():
+                    raise ApiError(409, f"{what} at {url}: stopped while downloading")
+                if time.monotonic() > ends:
+                    raise ApiError(422, f"{what} at {url}: not fetched within {deadline:g} s")
                 yield chunk
     except urllib.error.HTTPError as exc:
         raise ApiError(422, f"{what} at {url}: the server answered {exc.code}") from None
@@ -133,19 +180,17 @@ def _chunks(url: str, limit: int, what: str):
         raise ApiError(422, f"{what} at {url}: cannot fetch it ({reason})") from None
 
 
-def fetch(url: str, limit: int, what: str = "image") -> bytes:
-    """GET `url`, at most `limit` bytes."""
-    return b"".join(_chunks(url, limit, what))
+def fetch(url: str, limit: int, private: bool, what: str = "image") -> bytes:
+    """GET `url`, at most `limit` bytes, within IMAGE_DEADLINE."""
+    return b"".join(_chunks(url, limit, what, IMAGE_DEADLINE, private))
 
 
-def download(url: str, dst: Path, limit: int, stopped: Callable[[], bool]) -> None:
+def download(url: str, dst: Path, limit: int, private: bool, stopped: Callable[[], bool]) -> None:
     """GET a video at `url` into `dst` (at most `limit` bytes; until `stopped()`), refused unless it
     starts like one. The whole file first: an MP4's index is often at its end, and FFmpeg reading
     it over HTTP needs a server that answers byte ranges."""
     with open(dst, "wb") as out:
-        for i, chunk in enumerate(_chunks(url, limit, "video")):
+        for i, chunk in enumerate(_chunks(url, limit, "video", VIDEO_DEADLINE, private, stopped)):
             if i == 0 and not looks_like_video(chunk[:400]):
                 raise ApiError(415, f"video at {url}: not a video container")
-            if stopped():
-                raise ApiError(409, f"video at {url}: the job was stopped while downloading")
             out.write(chunk)
