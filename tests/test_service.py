@@ -402,3 +402,39 @@ def test_a_server_open_to_others_fetches_public_urls_only():
     for url in ("http:/127.0.0.1/x", "file:///etc/passwd", "http://", "x" * 3000):
         with pytest.raises(ApiError, match="url:"):
             check_url(url, private=True)
+
+
+def test_a_trickling_download_is_cancelled_promptly(server):
+    """A server sending a video a byte at a time ties nothing up: the job is cancelled at once."""
+    import http.server
+
+    stop = threading.Event()
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000000")
+            self.end_headers()
+            self.wfile.write(b"\x00\x00\x00\x20ftypisom" + bytes(20))
+            while not stop.is_set():
+                self.wfile.write(b"\x00")
+                self.wfile.flush()
+                stop.wait(0.5)
+
+        def log_message(self, *args):
+            pass
+
+    slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    try:
+        with httpx.Client(base_url=server.url(), timeout=60) as c:
+            job = c.post("/v1/jobs", json={"url": f"http://127.0.0.1:{slow.server_port}/v.mp4"}).json()
+            wait_state(c, job["id"], ("running",))
+            time.sleep(1.0)
+            t = time.monotonic()
+            cancelled = c.delete(f"/v1/jobs/{job['id']}").json()
+            assert cancelled["state"] == "cancelled" and time.monotonic() - t < 5, cancelled
+            assert not (server.data / "jobs" / job["id"] / "input").exists()
+    finally:
+        stop.set()
+        slow.shutdown()

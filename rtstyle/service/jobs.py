@@ -189,14 +189,16 @@ class JobRunner:
         from ..stream import SourceOptions, StreamJob
 
         opts = JobOptions.from_dict(job.options)
-        model = self.pool.get(ModelKey(opts.style, lite=opts.lite))
-        style_images = [read_image(folder / STYLE_IMAGE)] if (folder / STYLE_IMAGE).exists() else None
-        backend = model.view(opts.strength, opts.stroke, style_images)
-        temporal = TemporalSmoother(opts.temporal, opts.temporal_strength)
         source = folder / INPUT
         if urlsplit(job.input).scheme.lower() in ("http", "https"):  # as `uploads.check_url` parsed it
             download(job.input, source, self.max_video_bytes, self.private_urls,
                      lambda: self._closing or job.id in self._cancelled)
+        if self._closing or job.id in self._cancelled:  # before a model load of seconds
+            raise ApiError(409, "stopped before it started")
+        model = self.pool.get(ModelKey(opts.style, lite=opts.lite))
+        style_images = [read_image(folder / STYLE_IMAGE)] if (folder / STYLE_IMAGE).exists() else None
+        backend = model.view(opts.strength, opts.stroke, style_images)
+        temporal = TemporalSmoother(opts.temporal, opts.temporal_strength)
         if source.exists():
             task = VideoConversion(source, folder / RESULT, backend, height=opts.height, temporal=temporal,
                                    overwrite=True)
