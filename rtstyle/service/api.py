@@ -85,8 +85,8 @@ async def stylize_image(request: Request) -> Response:
         if image is not None:
             data = await _read_upload(image, limit, "image")
         elif form.get("url"):
-            private = svc.settings.private_urls
-            data = await run_in_threadpool(fetch, check_url(form["url"], private), limit, private)
+            private = svc.settings.private_urls  # checking resolves the host: off the event loop too
+            data = await run_in_threadpool(lambda: fetch(check_url(form["url"], private), limit, private))
         else:
             raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
         style_image = await _read_upload(style_file, limit, "style_image") if style_file else None
@@ -114,7 +114,7 @@ async def create_job(request: Request) -> JSONResponse:
         if video is None and not url:
             raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
         if video is None:
-            url = check_url(url, svc.settings.private_urls, JOB_URL_SCHEMES)
+            url = await run_in_threadpool(check_url, url, svc.settings.private_urls, JOB_URL_SCHEMES)
         if video is not None and video.size is not None and video.size > svc.settings.max_video_bytes:
             raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
         style_image = await _read_upload(style_file, svc.settings.max_image_bytes, "style_image") if style_file \
@@ -122,7 +122,7 @@ async def create_job(request: Request) -> JSONResponse:
         job_id, folder = svc.jobs.new_folder()
         try:
             if style_image is not None:
-                await run_in_threadpool(save_style_image, folder, decode_image(style_image, "style_image"))
+                await run_in_threadpool(lambda: save_style_image(folder, decode_image(style_image, "style_image")))
             if video is not None:
                 await run_in_threadpool(save_video, video, folder / INPUT)
                 await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
