@@ -14,6 +14,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -28,6 +29,9 @@ from .models import ModelKey, ModelPool
 from .requests import MAX_HEIGHT, ImageOptions
 from .store import JobStore
 from .uploads import decode_image
+
+if TYPE_CHECKING:
+    from ..cluster.ray_serve import Scaling
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ class ServiceSettings:
     max_wait: float = 0.005  # s a frame waits for others to batch with
     models: int = 4  # styles kept loaded
     ray: str | None = None  # run the model as a Ray Serve deployment on this cluster ("auto": local)
-    scaling: object = None  # cluster.ray_serve.Scaling for `ray` (None: its defaults)
+    scaling: Scaling | None = None  # the deployment's replicas and batching for `ray` (None: the defaults)
 
     def body_limit(self, path: str) -> int:
         """The largest request body each route reads."""
