@@ -184,7 +184,7 @@ def _key(**change) -> EngineKey:
 def test_every_key_field_changes_the_engine():
     changes = {"model_sha256": "cd" * 32, "profile": Profile((1, 3, 64, 64), DEFAULT_OPT, DEFAULT_MAX),
                "precision": "fp32", "gpu_name": "NVIDIA H200", "compute_capability": "8.9",
-               "tensorrt_version": "10.4.0", "builder": "torch-tensorrt"}
+               "tensorrt_version": "10.4.0", "builder": "torch-tensorrt", "recipe": "rtstyle 9; fp32"}
     digests = {_key().digest()} | {_key(**{k: v}).digest() for k, v in changes.items()}
     assert len(digests) == len(changes) + 1
     assert _key().digest() == _key().digest()  # stable across calls (and processes: sorted JSON)
@@ -449,3 +449,58 @@ def test_trainers_run_on_cuda_and_resume_on_cpu(tmp_path, content_dir, photo_fil
         out = gpu(photo)
         assert out.shape == photo.shape and out.std() > 1  # not a constant image
         assert psnr(out, cpu(photo)) > 35  # the same weights, device for device
+
+
+def test_fp32_keep_list_names_unnamed_nodes_as_tensorrt_does(tmp_path):
+    """An unnamed node is kept by the name TensorRT's parser gives its layer ("node_of_" + its first
+    output), never as "": a prefix of every name, which pinned every layer to fp32."""
+    from onnx import TensorProto, helper
+
+    from rtstyle.compile.tensorrt_build import made_from
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, "h", "w"])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 3, "h", "w"])
+    scale = helper.make_tensor("s", TensorProto.FLOAT, [3], [1.0] * 3)
+    bias = helper.make_tensor("b", TensorProto.FLOAT, [3], [0.0] * 3)
+    nodes = [helper.make_node("InstanceNormalization", ["input", "s", "b"], ["normed"]),  # unnamed
+             helper.make_node("Relu", ["normed"], ["r"], name="relu"),
+             helper.make_node("Div", ["r", "r"], ["output"], name="Div")]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y], [scale, bias]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    path = tmp_path / "unnamed.onnx"
+    onnx.save(model, str(path))
+    plan = BuildPlan.from_onnx(path, profile_for(["batch", 3, "h", "w"]), "fp16")
+    assert plan.fp32_layers == ("node_of_normed", "Div")
+    assert made_from("Div", "Div") and made_from("Div_2", "Div") and not made_from("Division", "Div")
+    assert not made_from("relu", "node_of_normed") and not any(made_from("relu", n) for n in plan.fp32_layers)
+
+
+def test_engine_key_changes_with_the_build_recipe(dynamic_export):
+    """Engines built by another recipe (layers kept fp32, flags, workspace, rtstyle's version) are
+    not reused: the recipe is part of the key."""
+    from dataclasses import replace
+
+    from rtstyle import __version__
+
+    out, _ = dynamic_export
+    profile = profile_for(["batch", 3, "h", "w"])
+    fp16 = BuildPlan.from_onnx(out, profile, "fp16")
+    fewer = replace(fp16, fp32_layers=fp16.fp32_layers[1:])
+    assert __version__ in fp16.recipe() and fp16.recipe() != fewer.recipe()
+    assert fp16.recipe() != BuildPlan.from_onnx(out, profile, "fp32").recipe()
+    assert _key(recipe=fp16.recipe()).digest() != _key(recipe=fewer.recipe()).digest()
+
+
+def test_a_shape_tensorrt_refuses_is_one_line_not_a_silent_run():
+    """TensorRT 10's set_input_shape returns False for a shape it cannot take; that stops the run."""
+    from rtstyle.backends.tensorrt_runtime import TensorRTRuntime
+
+    class Context:  # the one call under test, answering as TensorRT 10 does for a refused shape
+        def set_input_shape(self, name, shape):
+            return False
+
+    runtime = TensorRTRuntime.__new__(TensorRTRuntime)  # no engine without a GPU: the check alone
+    runtime.context, runtime.input_name = Context(), "input"
+    runtime.profile = Profile(DEFAULT_MIN, DEFAULT_OPT, DEFAULT_MAX)
+    with pytest.raises(RtstyleError, match="TensorRT refused input 1x3x64x64 for 'input'"):
+        runtime._set_shape((1, 3, 64, 64))

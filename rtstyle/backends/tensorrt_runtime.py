@@ -69,12 +69,19 @@ class TensorRTRuntime(TensorRuntime):
             if not self.profile.covers(shape):
                 raise RtstyleError(f"input {'x'.join(map(str, shape))} is outside the engine's profile "
                                    f"{self.profile}: rebuild with rtstyle build-engine --min/--max")
-            self.context.set_input_shape(self.input_name, shape)
+            self._set_shape(shape)
             out_shape = tuple(self.context.get_tensor_shape(self.output_name))
             out_dtype = _torch_dtype(self._trt, self.engine.get_tensor_dtype(self.output_name))
             self._buffers[shape] = (torch.empty(shape, dtype=self.dtype, device=self._device),
                                     torch.empty(out_shape, dtype=out_dtype, device=self._device))
         return self._buffers[shape]
+
+    def _set_shape(self, shape: Shape) -> None:
+        """TensorRT 10 answers a shape it cannot take with False (and a log line), not an exception:
+        running on would read the previous shape's bindings."""
+        if not self.context.set_input_shape(self.input_name, shape):
+            raise RtstyleError(f"TensorRT refused input {'x'.join(map(str, shape))} for {self.input_name!r} "
+                               f"(engine profile {self.profile}): rebuild with rtstyle build-engine --min/--max")
 
     def input_dtype(self, name: str) -> torch.dtype:
         return _torch_dtype(self._trt, self.engine.get_tensor_dtype(name))
@@ -83,7 +90,7 @@ class TensorRTRuntime(TensorRuntime):
         shape = tuple(x.shape)
         inp, out = self._bind(shape)  # type: ignore[arg-type]
         inp.copy_(x)
-        self.context.set_input_shape(self.input_name, shape)
+        self._set_shape(shape)
         self.context.set_tensor_address(self.input_name, inp.data_ptr())
         for name, tensor in inputs.items():  # held by `device_inputs` while the engine reads them
             self.context.set_tensor_address(name, tensor.data_ptr())

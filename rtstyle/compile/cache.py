@@ -1,7 +1,8 @@
 """The engine cache: an engine is built once and reused until something it depends on changes.
 
 A TensorRT engine is only valid for the exact model, shapes, precision, GPU model
-and TensorRT version it was built with. All of these go into the key; its hash names
+and TensorRT version it was built with, and reflects the recipe rtstyle built it by
+(flags, workspace, layers kept in fp32). All of these go into the key; its hash names
 the file, and the key itself is stored beside it in JSON so a cache folder can be
 read (and a stale entry explained) by a person.
 """
@@ -27,6 +28,7 @@ class EngineKey:
     compute_capability: str  # "9.0"
     tensorrt_version: str
     builder: str = "tensorrt"  # or "torch-tensorrt"
+    recipe: str = ""  # how it was built: rtstyle's version, builder flags, workspace, layers kept fp32
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -12,6 +12,7 @@ keep instance normalisation accurate: the parser's native InstanceNormalization
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import onnx
 
+from .. import __version__
 from ..errors import RtstyleError
 from ..models.formats import file_sha256
 from .cache import EngineCache, EngineKey
@@ -66,14 +68,33 @@ class BuildPlan:
             raise RtstyleError(f"TensorRT precision {precision!r}: choose fp32 or fp16")
         name, _ = onnx_input(path)
         graph = onnx.load(str(path), load_external_data=False).graph
-        keep = tuple(n.name for n in graph.node if n.op_type in FP32_OPS) if precision == "fp16" else ()
-        return cls(Path(path), name, profile, precision, keep)
+        keep = tuple(layer_name(n) for n in graph.node if n.op_type in FP32_OPS) if precision == "fp16" else ()
+        return cls(Path(path), name, profile, precision, tuple(n for n in keep if n))
+
+    def recipe(self) -> str:
+        """What besides the model and the GPU decides the engine: a changed recipe rebuilds it."""
+        kept = hashlib.sha256("\n".join(sorted(self.fp32_layers)).encode()).hexdigest()[:16]
+        flags = "fp16+obey-precision" if self.precision == "fp16" else "fp32"
+        return (f"rtstyle {__version__}; {flags}; native instancenorm; workspace {WORKSPACE_BYTES >> 20} MiB; "
+                f"{len(self.fp32_layers)} layers kept fp32 ({kept})")
 
     def key(self, builder: str = "tensorrt") -> EngineKey:
         trt = require_tensorrt()
         gpu, cc = gpu_identity()
         return EngineKey(file_sha256(self.onnx_path), self.profile, self.precision, gpu, cc, trt.__version__,
-                         builder)
+                         builder, self.recipe())
+
+
+def layer_name(node: onnx.NodeProto) -> str:
+    """The name TensorRT's ONNX parser gives the layer of `node`: its name, or for an unnamed node
+    "node_of_" and its first output (onnx-tensorrt's getNodeName); "" if it has neither."""
+    return node.name or (f"node_of_{node.output[0]}" if node.output else "")
+
+
+def made_from(layer: str, node: str) -> bool:
+    """Whether TensorRT layer `layer` came from ONNX node `node`: its name, or that name with the
+    "_N" the parser appends to further layers of one node."""
+    return layer == node or (layer.startswith(node + "_") and layer[len(node) + 1:].isdigit())
 
 
 def build_serialized(plan: BuildPlan, timing_cache: Path | None = None) -> bytes:
@@ -113,7 +134,7 @@ def _pin_fp32(trt, network, onnx_names: tuple[str, ...]) -> None:
     wanted = set(onnx_names)
     for i in range(network.num_layers):
         layer = network.get_layer(i)
-        if layer.type == trt.LayerType.NORMALIZATION or any(layer.name.startswith(n) for n in wanted):
+        if layer.type == trt.LayerType.NORMALIZATION or any(made_from(layer.name, n) for n in wanted):
             layer.precision = trt.float32
             for j in range(layer.num_outputs):
                 layer.set_output_type(j, trt.float32)
