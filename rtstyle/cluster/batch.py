@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import av
+
 from ..errors import RtstyleError
 from ..output_files import check_output
 from ..sources import VideoFileSource
@@ -194,7 +196,7 @@ class Batch:
                 check_output(result.output, self.overwrite, inputs=(src,))
                 segments = plan(src, segment_seconds or SEGMENT_SECONDS)
                 progress.total_frames += self._frames(src)
-            except RtstyleError as exc:
+            except (RtstyleError, av.error.FFmpegError, OSError) as exc:  # damaged past its header: this file only
                 result.error = str(exc)
                 progress.files_done += 1
                 continue
