@@ -14,7 +14,7 @@ import torch
 from .backends import Backend, create_backend
 from .errors import RtstyleError, UsageError
 from .images import encode_image, read_image
-from .models.registry import DATA_DIR, Style, is_lite, lite_variant, resolve_style
+from .models.registry import DATA_DIR, Style, is_lite, pick_style
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .output_files import OutputFile, check_output, write_whole
@@ -85,7 +85,7 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
         raise UsageError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
     if stroke is not None and not 0.25 <= stroke <= 4.0:
         raise UsageError(f"--stroke must be between 0.25 and 4, got {stroke}")
-    s = style if isinstance(style, Style) else lite_variant(style) if lite else resolve_style(style)
+    s = style if isinstance(style, Style) else pick_style(style, lite)
     cpu_lite = (lite or is_lite(s)) and not torch.cuda.is_available()  # a lite style, however it was chosen
     if cpu_lite and backend in ("auto", "onnxruntime") and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_threads()}

@@ -44,9 +44,9 @@ def connect(address: str | None):
 def ship_weights(options) -> tuple[str, str, object] | None:
     """A style given as a file, imported by the user or blended, into the object store: (name,
     suffix, reference). None for built-in styles, which every worker's package has."""
-    from ..models.registry import lite_variant, resolve_style
+    from ..models.registry import pick_style
 
-    style = lite_variant(options.style) if options.lite else resolve_style(options.style)
+    style = pick_style(options.style, options.lite)
     if style.origin == "built-in":
         return None
     data = style.path.read_bytes()
@@ -87,11 +87,11 @@ def _threads(opts, style) -> dict:
     import torch
 
     from ..backends import auto_backend
-    from ..models.registry import lite_variant, resolve_style
+    from ..models.registry import pick_style
 
     cores = max(1, int(_ray().get_runtime_context().get_assigned_resources().get("CPU", 1)))
     torch.set_num_threads(cores)
-    style = style or (lite_variant(opts.style) if opts.lite else resolve_style(opts.style))
+    style = style or pick_style(opts.style, opts.lite)
     runtime = auto_backend(style) if opts.backend == "auto" else opts.backend
     return {"threads": cores} if runtime == "onnxruntime" else {}
 

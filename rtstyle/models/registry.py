@@ -287,6 +287,11 @@ def lite_variant(name: str | None) -> Style:
                        f"{have or 'none'}; train one with: rtstyle train --lite --name {name}{LITE_SUFFIX})")
 
 
+def pick_style(spec: str | os.PathLike | None, lite: bool = False) -> Style:
+    """The style `--style SPEC [--lite]` names: its lite variant with `lite`."""
+    return lite_variant(spec) if lite else resolve_style(spec)
+
+
 def is_lite(style: Style) -> bool:
     """A network made for --lite: the lite architecture, or a preset's distilled student."""
     return style.meta.architecture == LITE or "lite_of" in style.meta.extra
