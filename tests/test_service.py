@@ -168,6 +168,13 @@ def test_a_token_is_required_when_given_and_for_any_other_address(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "rtstyle", "serve", "--host", "0.0.0.0", "--data",
                               str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--token" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    taken = socket.create_server(("127.0.0.1", 0))
+    for args, words in ((["--port", str(taken.getsockname()[1])], "cannot listen on 127.0.0.1"),
+                        (["--data", "/dev/null"], "not a folder")):
+        proc = subprocess.run([sys.executable, "-m", "rtstyle", "serve", "--data", str(tmp_path / "d"), *args],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1 and words in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+    taken.close()
     origin = "http://page.example"
     with RtstyleServer(tmp_path / "data", "--token", TOKEN, "--cors", origin, "--log-level", "info") as s, \
             httpx.Client(base_url=s.url(), timeout=30) as c:

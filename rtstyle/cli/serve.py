@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 
 from ..errors import RtstyleError, UsageError
@@ -24,24 +25,38 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse, before anything loads, an address the server could not listen on (uvicorn would
+    log the error only after starting up, and exit with its own status)."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise RtstyleError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    token = args.token or os.environ.get("RTSTYLE_TOKEN") or None
+    if not is_loopback(args.host) and not token:
+        raise UsageError(f"--host {args.host} opens the server to other machines: give --token (or RTSTYLE_TOKEN) "
+                         f"so only clients with it are served")
+    data = Path(args.data).expanduser()
+    if data.exists() and not data.is_dir():
+        raise RtstyleError(f"--data {data}: not a folder")
+    check_port(args.host, args.port)
     try:
         import uvicorn
 
         from ..service.app import ServiceSettings, create_app
     except ImportError as exc:
         raise RtstyleError(f"{NEEDS}: {exc}") from None
-    token = args.token or os.environ.get("RTSTYLE_TOKEN") or None
-    if not is_loopback(args.host) and not token:
-        raise UsageError(f"--host {args.host} opens the server to other machines: give --token (or RTSTYLE_TOKEN) "
-                         f"so only clients with it are served")
     sources = {}
     for spec in args.source or []:
         name, sep, src = spec.partition("=")
         if not sep or not name.isidentifier() or not src:
             raise UsageError(f"--source {spec!r}: expected NAME=SOURCE, e.g. cam=0 or door=rtsp://host/stream")
         sources[name] = src
-    settings = ServiceSettings(data=Path(args.data).expanduser(), token=token, max_jobs=args.max_jobs,
+    settings = ServiceSettings(data=data, token=token, max_jobs=args.max_jobs,
                                max_video_bytes=int(args.max_video_mb * 1024 * 1024),
                                max_image_bytes=int(args.max_image_mb * 1024 * 1024), per_client=args.per_client,
                                max_live=args.max_live,
