@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .backends import Backend, create_backend
+from .backends import Backend, Workload, auto_choice, create_backend, tensorrt_available
 from .errors import RtstyleError, UsageError
 from .images import encode_image, read_image
 from .models.registry import DATA_DIR, Style, is_lite, pick_style
@@ -61,6 +62,7 @@ class ConvertResult:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+log = logging.getLogger("rtstyle")
 
 LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (docs/benchmarks/history.md, issue #7)
 
@@ -75,12 +77,13 @@ def lite_cpu_threads() -> int:
 
 def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None, *,
                  lite: bool = False, infer_scale: float | None = None, stroke: float | None = None,
-                 **options) -> Backend:
+                 workload: Workload | None = None, **options) -> Backend:
     """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
     unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
     CPU, `auto` then means ONNX Runtime: `lite_cpu_threads`, as for any lite style however it was
-    chosen). A preset runs at its own stroke
-    size (`StyleMeta.stroke_long_side`) times `stroke`."""
+    chosen). A preset runs at its own stroke size (`StyleMeta.stroke_long_side`) times `stroke`.
+    `workload`, where the job is known before its backend, lets `auto` decline TensorRT for a
+    short job no cached engine takes (building one costs a minute or more)."""
     if infer_scale is not None and not 0.25 <= infer_scale <= 1.0:
         raise UsageError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
     if stroke is not None and not 0.25 <= stroke <= 4.0:
@@ -91,17 +94,33 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
         backend, options = "onnxruntime", {"threads": lite_cpu_threads()}
     if stroke is not None and not s.meta.stroke_long_side:
         raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
-    b = create_backend(s, backend, precision=precision, **options)
-    b.strength = float(s.meta.extra.get("strength", 1.0))  # a preset's own (its model card says why)
-    if s.meta.stroke_long_side:
-        b.network_long_side, b.stroke = s.meta.stroke_long_side, stroke or 1.0
-    if infer_scale is None and lite:
-        b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
-    elif infer_scale is not None:
-        if infer_scale < 1.0 and b.fixed_size:
-            raise RtstyleError(f"--infer-scale: style {s.name!r} runs at a fixed {b.fixed_size[1]}x{b.fixed_size[0]} "
-                               f"already")
-        b.infer_scale = infer_scale
+
+    def configured(name: str) -> Backend:
+        b = create_backend(s, name, precision=precision, **options)
+        b.strength = float(s.meta.extra.get("strength", 1.0))  # a preset's own (its model card says why)
+        if s.meta.stroke_long_side:
+            b.network_long_side, b.stroke = s.meta.stroke_long_side, stroke or 1.0
+        if infer_scale is None and lite:
+            b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
+        elif infer_scale is not None:
+            if infer_scale < 1.0 and b.fixed_size:
+                raise RtstyleError(f"--infer-scale: style {s.name!r} runs at a fixed "
+                                   f"{b.fixed_size[1]}x{b.fixed_size[0]} already")
+            b.infer_scale = infer_scale
+        return b
+
+    chosen, why_not = auto_choice(s) if backend == "auto" else (backend, "")
+    if why_not and tensorrt_available():
+        log.info(f"--backend auto: {chosen}, not TensorRT: {why_not}")
+    b = configured(chosen)
+    if backend == "auto" and chosen == "tensorrt" and workload and not workload.long:
+        shapes = b.network_shapes(workload)
+        if not b.runtime.has_engine_for(shapes):
+            fallback = "onnxruntime" if s.format == "onnx" else "torch"
+            log.info(f"--backend auto: {fallback}, not TensorRT: no cached engine takes "
+                     f"{'x'.join(map(str, shapes[0]))}, and building one takes a minute or more (--backend "
+                     f"tensorrt builds and keeps it)")
+            b = configured(fallback)
     return b
 
 
@@ -159,6 +178,19 @@ class VideoConversion:
                              self.source.decode_errors, self.source.missing_frames, self.source.corrupt_frames,
                              self.sink.audio.errors if self.sink.audio else 0,
                              audio, self.pipeline.stopped.is_set(), repr(self.backend))
+
+
+def image_workload(src: str | Path, height: int | None = None, scale: float | None = None) -> Workload | None:
+    """What stylizing the image `src` will feed the network, from its header (None where it cannot
+    be read: `stylize_image` says why)."""
+    from PIL import Image
+
+    try:
+        with Image.open(src) as im:
+            w, h = scaled_size(*im.size, height, scale)
+    except (OSError, RtstyleError):
+        return None
+    return Workload(((h, w),), long=False)
 
 
 def stylize_image(src: str | Path, dst: str | Path, backend: Backend, *, height: int | None = None,

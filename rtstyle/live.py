@@ -414,8 +414,14 @@ class LiveApp:
         # else: one load at a time; `poll_load` starts the next once this one is done
 
     def _load_into(self, name: str, result: list) -> None:
+        """On the loader thread: load `name` and get it ready for the stream's frames (a TensorRT
+        engine is found or built here, while the old style stays on screen)."""
         try:
-            result.append(self.load(name))
+            backend = self.load(name)
+            workload = self.job.pipeline.inference.workload
+            if workload:
+                backend.prepare(workload)
+            result.append(backend)
         except RtstyleError as exc:
             result.append(exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one style must not take the window down

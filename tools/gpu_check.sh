@@ -3,6 +3,8 @@
 #   tools/gpu_check.sh [OUT_DIR]      (default: gpu_check_<date>)
 # Runs with the Python that has rtstyle and a CUDA build of torch ($PYTHON, default .venv/bin/python,
 # else python3). TensorRT parts run where `tensorrt` imports; elsewhere they are reported as skipped.
+# Fails when the fixtures are missing (RTSTYLE_REQUIRE_FIXTURES=1, as in CI), when any GPU test
+# fails, or when none passed: a run that tested nothing is not a GPU check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-gpu_check_$(date +%Y%m%d_%H%M%S)}"
@@ -10,6 +12,8 @@ mkdir -p "$out"
 py="${PYTHON:-}"
 [ -n "$py" ] || { [ -x .venv/bin/python ] && py=.venv/bin/python || py=python3; }
 export RTSTYLE_FIXTURES="${RTSTYLE_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
+export RTSTYLE_REQUIRE_FIXTURES=1
+[ -f "$RTSTYLE_FIXTURES/MANIFEST.md" ] || { echo "gpu_check: fixtures not found at $RTSTYLE_FIXTURES" >&2; exit 1; }
 
 { nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv || true
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"
@@ -20,8 +24,13 @@ cat "$out/machine.txt"
   || { echo "gpu_check: no CUDA GPU visible to torch" >&2; exit 1; }
 
 echo "== GPU tests"
-"$py" -m pytest -m cuda -rs -q tests 2>&1 | tee "$out/tests.txt"
+"$py" -m pytest -m cuda -rs -q --junitxml "$out/tests.xml" tests 2>&1 | tee "$out/tests.txt"
 status=${PIPESTATUS[0]}
+passed=$("$py" -c "import sys, xml.etree.ElementTree as et
+s = et.parse(sys.argv[1]).getroot().iter('testsuite').__next__().attrib
+print(int(s['tests']) - int(s['failures']) - int(s['errors']) - int(s['skipped']))" "$out/tests.xml" 2>/dev/null || echo 0)
+echo "gpu_check: $passed GPU tests passed"
+[ "$passed" -gt 0 ] || { echo "gpu_check: no GPU test passed: nothing was checked" >&2; [ "$status" -ne 0 ] || status=1; }
 
 backends=(torch)
 "$py" -c "import tensorrt" 2>/dev/null && backends+=(tensorrt)

@@ -16,7 +16,7 @@ from ..runtimes import BACKEND_NAMES, check_request
 from ..models.registry import PRESET_ARCHITECTURES, Style, is_condition, needs_style_image
 from .adain import ARCHITECTURE as ADAIN, AdaINStats
 from .arbitrary import ARCHITECTURE as ARBITRARY, PairVector
-from .base import Adapter, Backend, StyleImages
+from .base import Adapter, Backend, StyleImages, Workload
 from .onnx_runtime import OnnxRuntime
 from .preset import Condition, network_onnx
 from .runtime import Runtime, TensorRuntime
@@ -29,18 +29,25 @@ def tensorrt_available() -> bool:
 
 
 def auto_backend(style: Style) -> str:
-    """On a GPU: TensorRT where it is installed, else the CUDA fast path (PyTorch) or ONNX Runtime for
-    ONNX files. On a CPU: ONNX Runtime for presets and ONNX files, PyTorch for other weights.
-    External arbitrary-style pairs run on ONNX Runtime, AdaIN on PyTorch."""
+    """The backend `--backend auto` runs `style` on (`auto_choice` says why)."""
+    return auto_choice(style)[0]
+
+
+def auto_choice(style: Style) -> tuple[str, str]:
+    """(backend, why not TensorRT where it is installed). On a GPU: TensorRT where it is installed,
+    else the CUDA fast path (PyTorch) or ONNX Runtime for ONNX files. On a CPU: ONNX Runtime for
+    presets and ONNX files, PyTorch for other weights. External arbitrary-style pairs run on ONNX
+    Runtime, AdaIN on PyTorch."""
     if style.meta.architecture == ARBITRARY:
-        return "onnxruntime"
+        return "onnxruntime", "an arbitrary-style ONNX pair runs on ONNX Runtime only"
     if style.meta.architecture == ADAIN or (_any_image(style) and torch.cuda.is_available()):
-        return "torch"
+        return "torch", "style-image models compute each style's inputs in PyTorch"
     if tensorrt_available() and not _any_image(style):
-        return "tensorrt"
+        return "tensorrt", ""
     if style.meta.architecture in PRESET_ARCHITECTURES and not torch.cuda.is_available():
-        return "onnxruntime"  # 4-5x PyTorch's speed on a CPU for these networks (docs/benchmarks/history.md)
-    return "onnxruntime" if style.format == "onnx" else "torch"
+        # 4-5x PyTorch's speed on a CPU for these networks (docs/benchmarks/history.md)
+        return "onnxruntime", "no CUDA GPU"
+    return ("onnxruntime" if style.format == "onnx" else "torch"), "no CUDA GPU"
 
 
 def _any_image(style: Style) -> bool:
@@ -118,5 +125,5 @@ def _adain_encoder(style: Style, runtime: Runtime) -> Callable[[], AdaINNet]:
 
 
 __all__ = ["Adapter", "AdaINStats", "BACKEND_NAMES", "Backend", "Condition", "OnnxRuntime", "PairVector", "Runtime",
-           "StyleImages", "StyleVector", "TensorRuntime", "TorchRuntime", "auto_backend", "create_backend",
-           "tensorrt_available"]
+           "StyleImages", "StyleVector", "TensorRuntime", "TorchRuntime", "Workload", "auto_backend", "auto_choice",
+           "create_backend", "tensorrt_available"]

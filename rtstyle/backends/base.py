@@ -12,6 +12,7 @@ CUDA-streams runner share, driven by the style's `InputSpec` and the settings be
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -20,9 +21,23 @@ from ..errors import RtstyleError, UsageError
 from ..models.registry import Style
 from .color import gray3
 from .runtime import Inputs, Runtime, TensorRuntime
-from .transform import stylize
+from .transform import MIN_SIDE, padded_size, run_size, stylize
 
 FrameOf = Callable[[], np.ndarray]  # the batch's first frame as RGB uint8, made only if asked for
+Shape = tuple[int, int, int, int]  # N, C, H, W: what the network is called with
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a job will feed a backend, known once its source is open: the frame sizes (h, w; the
+    first is the usual one), the images per network call, whether the network's size changes
+    while it runs (live: the quality ladder and the stroke keys), and whether the job runs long
+    enough to pay for compiling an engine (a video or a stream does; one image does not)."""
+
+    sizes: tuple[tuple[int, int], ...]
+    batch: int = 1
+    varying: bool = False
+    long: bool = True
 
 
 class Adapter:
@@ -152,6 +167,25 @@ class Backend:
             setattr(bound, setting, getattr(self, setting))
         bound.preserve_color = preserve_color
         return bound
+
+    def network_shapes(self, workload: Workload) -> list[Shape]:
+        """The NCHW shapes the network will be called with for `workload`, the usual one first: up to
+        `batch` frames a call (a stream's last call, or a live one, may have fewer). A varying size
+        spans from the smallest network input to the whole frame."""
+        n = workload.batch
+        shapes = [(n, 3, *run_size(self, h, w)) for h, w in workload.sizes]
+        if n > 1:
+            shapes.append((1, *shapes[0][1:]))
+        if workload.varying and not self.fixed_size:
+            smallest = max(2 * self.stride, MIN_SIDE)
+            shapes += [(n, 3, smallest, smallest)]
+            shapes += [(n, 3, *padded_size(h, w, self.stride)) for h, w in workload.sizes]
+        return shapes
+
+    def prepare(self, workload: Workload) -> None:
+        """Get ready for `workload` ahead of its first frame: a TensorRT engine is chosen (or built)
+        for the shapes it will see. Other runtimes need nothing."""
+        self.runtime.prepare(self.network_shapes(workload))
 
     def scale_for(self, h: int, w: int) -> float:
         """The scale the network runs at for an h x w frame."""

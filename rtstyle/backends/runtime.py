@@ -42,6 +42,10 @@ class Runtime(ABC):
         """(height, width) where the network (or an engine built for one shape) takes only one size."""
         return self.spec.fixed_size
 
+    def prepare(self, shapes: list[tuple[int, int, int, int]]) -> None:
+        """Get ready for calls with these NCHW shapes (the usual one first). Only runtimes that
+        compile for shapes (TensorRT) do anything."""
+
     @abstractmethod
     def run(self, batch: np.ndarray, inputs: Inputs) -> np.ndarray:
         """Stylize an (N, H, W, 3) uint8 batch of a size the network accepts as is."""

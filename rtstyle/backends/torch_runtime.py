@@ -7,6 +7,8 @@ kernel launches a frame) and `torch.compile`; both for image-only networks.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
@@ -18,37 +20,48 @@ from .runtime import TensorRuntime
 COMPILERS = ("inductor", "tensorrt")  # torch.compile backends: PyTorch's own, torch-tensorrt's
 
 class CudaGraphs:
-    """Calls `fn` through one captured CUDA graph per input shape.
+    """Calls `fn` through one captured CUDA graph per input shape, for the last `MAX_SHAPES` shapes.
 
     A width-32 TransformerNet is ~60 small kernels; at 1080p on an H100 their launch
     cost is a sizeable part of the ~1 ms of work, and a graph replay removes it. The
     input is copied into the graph's own buffer; the output is the graph's buffer, so
     callers must consume it (as `forward` does, on the same stream) before the next call.
+
+    Each graph holds a private memory pool the size of its activations, so graphs of shapes
+    no longer seen (live's quality ladder changes the size) are reset, freeing it. Capture is
+    thread-local: another thread using CUDA meanwhile (live loads the next style onto the GPU)
+    neither breaks the capture nor gets into it.
     """
+
+    MAX_SHAPES = 4
 
     def __init__(self, fn):
         self.fn = fn
-        self._graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+        self._graphs: OrderedDict[tuple, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = OrderedDict()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         key = (tuple(x.shape), x.dtype, x.stride())
-        entry = self._graphs.get(key)
-        if entry is None:
-            static_in = x.clone()
-            side = torch.cuda.Stream(x.device)
-            side.wait_stream(torch.cuda.current_stream(x.device))
-            with torch.cuda.stream(side):  # warm-up outside capture: cuDNN picks its algorithms here
-                for _ in range(2):
-                    self.fn(static_in)
-            torch.cuda.current_stream(x.device).wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                static_out = self.fn(static_in)
-            entry = self._graphs[key] = (graph, static_in, static_out)
+        entry = self._graphs.pop(key, None) or self._capture(x)
+        self._graphs[key] = entry  # the most recent last
+        while len(self._graphs) > self.MAX_SHAPES:
+            self._graphs.popitem(last=False)[1][0].reset()
         graph, static_in, static_out = entry
         static_in.copy_(x)
         graph.replay()
         return static_out
+
+    def _capture(self, x: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
+        static_in = x.clone()
+        side = torch.cuda.Stream(x.device)
+        side.wait_stream(torch.cuda.current_stream(x.device))
+        with torch.cuda.stream(side):  # warm-up outside capture: cuDNN picks its algorithms here
+            for _ in range(2):
+                self.fn(static_in)
+        torch.cuda.current_stream(x.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            static_out = self.fn(static_in)
+        return graph, static_in, static_out
 
 
 class TorchRuntime(TensorRuntime):

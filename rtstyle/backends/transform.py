@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .color import as_uint8, gray3, keep_chroma
-from .upsample import Frames, at_reduced_size, resize
+from .upsample import Frames, at_reduced_size, network_size, resize
 
 if TYPE_CHECKING:
     from .base import Backend
@@ -32,11 +32,16 @@ def _reflect(n: int, size: int) -> np.ndarray:
     return period[np.arange(n) % len(period)]
 
 
+def padded_size(h: int, w: int, multiple: int) -> tuple[int, int]:
+    """(h, w) rounded up to multiples of `multiple`, at least MIN_SIDE each."""
+    return max(-(-h // multiple) * multiple, MIN_SIDE), max(-(-w // multiple) * multiple, MIN_SIDE)
+
+
 def pad_to_multiple(frames: Frames, multiple: int) -> Frames:
     """Reflect-pad the bottom/right of NHWC frames to a multiple of `multiple` (at least
     MIN_SIDE); the original frames are the top-left corner of the result."""
     h, w = frames.shape[1:3]
-    ph, pw = (max(-(-s // multiple) * multiple, MIN_SIDE) for s in (h, w))
+    ph, pw = padded_size(h, w, multiple)
     if (ph, pw) == (h, w):
         return frames
     rows, cols = _reflect(ph, h), _reflect(pw, w)
@@ -48,6 +53,15 @@ def pad_to_multiple(frames: Frames, multiple: int) -> Frames:
 def mix(frames: Frames, stylized: Frames, strength: float) -> Frames:
     """`strength` of the stylization over the frame (NHWC uint8, numpy or torch)."""
     return as_uint8(frames * (1.0 - strength) + stylized * strength)
+
+
+def run_size(backend: Backend, h: int, w: int) -> tuple[int, int]:
+    """The (h, w) `stylize` runs the network at for h x w frames: what an engine's profile must cover."""
+    if backend.fixed_size:
+        return backend.fixed_size
+    if (scale := backend.scale_for(h, w)) < 1.0:
+        return network_size(h, w, scale, backend.stride)
+    return padded_size(h, w, backend.stride)
 
 
 def stylize(frames: Frames, backend: Backend, run: Callable[[Frames], Frames]) -> Frames:

@@ -113,10 +113,11 @@ def add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
     p.add_argument("--batch", type=count, default=1, help="images per network call: frames stylized together (default: 1)")
 
 
-def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True):
+def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True, workload=None):
     """The backend the style options ask for (`style` overrides --style: live switches styles),
     bound to the --style-image(s) for arbitrary-style models unless `bind` is False (then a
-    per-style network accepts --style-image too: eval-temporal measures against it)."""
+    per-style network accepts --style-image too: eval-temporal measures against it). `workload`:
+    the job, where it is known first (`load_backend`)."""
     from ..convert import load_backend
     from ..models.registry import ARBITRARY_DEFAULT
 
@@ -126,7 +127,7 @@ def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True):
     # --style-image alone: the built-in arbitrary network (Magenta's)
     name = style or args.style or (ARBITRARY_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
     backend = load_backend(name, args.backend, args.precision, lite=args.lite, infer_scale=args.infer_scale,
-                           stroke=args.stroke, **options)
+                           stroke=args.stroke, workload=workload, **options)
     if backend.takes_style_images:
         return bind_style_images(backend, args) if bind else backend
     if args.style_weights:

@@ -13,11 +13,11 @@ from .terminal import terminal, warn_fixed_size
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    from ..convert import stylize_image
+    from ..convert import image_workload, stylize_image
 
     if args.method == "gatys":
         return _image_gatys(args)
-    backend = backend_from_args(args)
+    backend = backend_from_args(args, workload=image_workload(args.input, args.height, args.scale))
     warn_fixed_size(backend)
     src = Path(args.input)
     dst = output_name(args, src, f"_{backend.style.name}.png")

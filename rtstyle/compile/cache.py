@@ -64,6 +64,27 @@ class EngineCache:
             return None
         return path if stored == key.as_dict() else None
 
+    def covering(self, key: EngineKey) -> tuple[Path, Profile] | None:
+        """An engine built like `key` (same model, precision, GPU, TensorRT and recipe) whose profile
+        takes in `key`'s: a wider engine serves a job that needs less. The exact one first."""
+        exact = self.get(key)
+        if exact:
+            return exact, key.profile
+        wanted = key.as_dict()
+        for side in sorted(self.root.glob("*.json")) if self.root.is_dir() else ():
+            try:
+                stored = json.loads(side.read_text())
+                profile = Profile(*(tuple(stored["profile"][k]) for k in ("min", "opt", "max")))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            same_build = {k: v for k, v in stored.items() if k != "profile"} == \
+                         {k: v for k, v in wanted.items() if k != "profile"}
+            engine = side.with_suffix(".engine")
+            if same_build and profile.covers(key.profile.min) and profile.covers(key.profile.max) \
+                    and engine.is_file():
+                return engine, profile
+        return None
+
     def put(self, key: EngineKey, blob: bytes) -> Path:
         """Store atomically: a build that dies half way never leaves an engine that looks valid."""
         self.root.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,10 @@
 """Optimisation profiles: the min/opt/max input shapes a TensorRT engine is built for.
 
 An engine runs any shape inside its profile and is tuned for `opt`. A static ONNX
-file has exactly one shape; a dynamic one takes what the user asks, else a default
-range covering 360p to 1080p, tuned for 720p.
+file has exactly one shape; a dynamic one takes what the user asks (`rtstyle
+build-engine --min/--opt/--max`), what a job will feed it (`profile_covering`: its frame
+size after --lite or a preset's stroke size, its --batch), else a default range covering
+360p to 1080p, tuned for 720p.
 """
 
 from __future__ import annotations
@@ -128,3 +130,16 @@ def profile_for(dims: list[int | str], min_shape: Shape | None = None, opt_shape
     if not (all(a <= b for a, b in zip(lo, opt)) and all(a <= b for a, b in zip(opt, hi))):
         raise RtstyleError(f"optimisation profile {profile}: needs min <= opt <= max in every dimension")
     return profile
+
+
+def profile_covering(dims: list[int | str], shapes: list[Shape], stride: int = 4) -> Profile:
+    """The tightest profile that takes every shape in `shapes` (the NCHW shapes a job will feed,
+    `Backend.network_shapes`), tuned for the first. The model's fixed dimensions must agree."""
+    for shape in shapes:
+        for i, (d, s) in enumerate(zip(dims, shape)):
+            if isinstance(d, int) and d > 0 and d != s:
+                what = "images per call (--batch)" if i == 0 else f"{'CHW'[i - 1]} of {'x'.join(map(str, shape))}"
+                raise RtstyleError(f"the model's input is fixed at {'x'.join(str(v) for v in dims)}: it cannot take "
+                                   f"{s} {what}")
+    lo, hi = tuple(map(min, *shapes, shapes[0])), tuple(map(max, *shapes, shapes[0]))
+    return profile_for(dims, lo, shapes[0], hi, stride)  # type: ignore[arg-type]

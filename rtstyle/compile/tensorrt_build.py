@@ -44,14 +44,15 @@ def require_tensorrt():
     return tensorrt
 
 
-def gpu_identity() -> tuple[str, str]:
-    """(GPU name, compute capability) of the current CUDA device: part of every engine's key."""
+def gpu_identity(device=None) -> tuple[str, str]:
+    """(GPU name, compute capability) of `device` (default: the current CUDA device): part of every
+    engine's key."""
     import torch
 
     if not torch.cuda.is_available():
         raise RtstyleError("no CUDA GPU available: TensorRT engines are built and run on an NVIDIA GPU")
-    major, minor = torch.cuda.get_device_capability()
-    return torch.cuda.get_device_name(), f"{major}.{minor}"
+    major, minor = torch.cuda.get_device_capability(device)
+    return torch.cuda.get_device_name(device), f"{major}.{minor}"
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,10 @@ class BuildPlan:
         return (f"rtstyle {__version__}; {flags}; native instancenorm; workspace {WORKSPACE_BYTES >> 20} MiB; "
                 f"{len(self.fp32_layers)} layers kept fp32 ({kept})")
 
-    def key(self, builder: str = "tensorrt") -> EngineKey:
+    def key(self, device=None, builder: str = "tensorrt") -> EngineKey:
+        """The cache key of the engine this plan makes on `device` (default: the current one)."""
         trt = require_tensorrt()
-        gpu, cc = gpu_identity()
+        gpu, cc = gpu_identity(device)
         return EngineKey(file_sha256(self.onnx_path), self.profile, self.precision, gpu, cc, trt.__version__,
                          builder, self.recipe())
 
@@ -140,14 +142,15 @@ def _pin_fp32(trt, network, onnx_names: tuple[str, ...]) -> None:
                 layer.set_output_type(j, trt.float32)
 
 
-def engine_for(plan: BuildPlan, cache: EngineCache, rebuild: bool = False) -> tuple[Path, bool]:
-    """The cached engine for `plan`, built first if missing (or `rebuild`); (path, built now)."""
-    key = plan.key()
+def engine_for(plan: BuildPlan, cache: EngineCache, rebuild: bool = False, device=None) -> tuple[Path, bool]:
+    """The cached engine for `plan` on `device` (default: the current one; TensorRT builds on the
+    current device, so callers make it current), built first if missing (or `rebuild`); (path, built now)."""
+    key = plan.key(device)
     found = None if rebuild else cache.get(key)
     if found:
         return found, False
-    log.info(f"building a TensorRT engine for {plan.onnx_path.name} ({plan.precision}, {plan.profile}); "
-             f"this takes a minute or more, once")
+    log.info(f"building a TensorRT engine for {plan.onnx_path.name} ({plan.precision}, input shapes "
+             f"{plan.profile}); this takes a minute or more, once")
     t0 = time.perf_counter()
     blob = build_serialized(plan, cache.timing_cache)
     path = cache.put(key, blob)

@@ -30,6 +30,7 @@ first convolution; 256 in pytorch-AdaIN) is a parameter: ours is narrower, for C
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -139,6 +140,7 @@ class AdaINNet(nn.Module):
     """
 
     stride = 8
+    blend_outputs = False  # `for_onnx`
 
     def __init__(self, decoder_width: int = 256, alpha0_decoder: bool = False):
         super().__init__()
@@ -177,9 +179,27 @@ class AdaINNet(nn.Module):
         The blend is a few element-wise ops on 1-2 M weights, tiny next to a frame's convolutions."""
         if self.decoder_alpha0 is None:
             return self.decoder(target)
+        if self.blend_outputs:
+            return self._decode_blending_outputs(target, alpha)
         alpha0 = dict(self.decoder_alpha0.named_parameters())
         weights = {k: alpha * v + (1 - alpha) * alpha0[k] for k, v in self.decoder.named_parameters()}
         return functional_call(self.decoder, weights, (target,))
+
+    def _decode_blending_outputs(self, target: Tensor, alpha: Tensor | float) -> Tensor:
+        """The same picture with every kernel a constant: a convolution is linear in its weights, so
+        the blended layer's output is the blend of both layers' outputs. Twice the decoder's
+        convolutions, but an ONNX graph every consumer takes (TensorRT's parser wants constant
+        kernels)."""
+        x = target
+        for layer, layer0 in zip(self.decoder, self.decoder_alpha0):
+            x = alpha * layer(x) + (1 - alpha) * layer0(x) if isinstance(layer, nn.Conv2d) else layer(x)
+        return x
+
+    def for_onnx(self) -> "AdaINNet":
+        """This network as it is exported: the decoders blend outputs, not weights (`_decode_blending_outputs`)."""
+        exported = copy.copy(self)  # shares the modules
+        exported.blend_outputs = True
+        return exported
 
     def forward(self, x: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor | float) -> Tensor:
         return self.decode(blend(self.encode(x)[0], style_mean, style_std, alpha), alpha)

@@ -51,8 +51,16 @@ class Pipeline:
     def standard(cls, source: Iterable[Frame], model: Callable, sink: Sink, *, batch: int = 1,
                  size: tuple[int, int] | None = None, postprocess: list | None = None,
                  policy: Policy | str = Policy.OFFLINE, queue_size: int | None = None) -> "Pipeline":
-        """The usual chain: preprocess (resize to `size`), inference, postprocess."""
-        stages = [Preprocess(size), Inference(model, batch), Postprocess(postprocess)]
+        """The usual chain: preprocess (resize to `size`), inference, postprocess. A source with
+        `info` (every rtstyle source) tells inference the frame size ahead of the first frame."""
+        info = getattr(source, "info", None)
+        workload = None
+        if info is not None:
+            from ..backends.base import Workload
+
+            w, h = size or (info.width, info.height)
+            workload = Workload(((h, w),), batch, varying=Policy(policy) is Policy.LIVE)
+        stages = [Preprocess(size), Inference(model, batch, workload), Postprocess(postprocess)]
         return cls(source, stages, sink, policy=policy, queue_size=queue_size)
 
     @property
@@ -106,14 +114,17 @@ class Pipeline:
                 t0 = time.perf_counter()
                 done = stage.process(group)
                 ms = (time.perf_counter() - t0) * 1000 / len(group)
-                for _ in group:
-                    timing.add(ms)
+                device = stage.device_ms()
+                for t in device if device is not None else [ms] * len(group):
+                    timing.add(t)
                 for frame in done:
                     if not outbox.put(frame):
                         return
             for frame in stage.flush():
                 if not outbox.put(frame):
                     return
+            for t in stage.device_ms() or []:
+                timing.add(t)
         except BaseException as exc:  # noqa: BLE001
             self._fail(exc)
         finally:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import threading
 from itertools import groupby
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import cv2
 import numpy as np
 
 from ..frames import Frame
+
+if TYPE_CHECKING:
+    from ..backends.base import Workload
 
 
 class Stage:
@@ -27,6 +30,11 @@ class Stage:
 
     def flush(self) -> list[Frame]:
         return []
+
+    def device_ms(self) -> list[float] | None:
+        """Per-frame ms of the work done on a device since the last call, where the work runs
+        there asynchronously (timing `process` would measure the queueing); None: time `process`."""
+        return None
 
 
 class Preprocess(Stage):
@@ -87,9 +95,13 @@ class Inference(Stage):
 
     name = "inference"
 
-    def __init__(self, model: Model, batch: int = 1):
+    def __init__(self, model: Model, batch: int = 1, workload: Workload | None = None):
+        """`workload`: what the source will send, so a model that compiles for shapes (TensorRT) gets
+        ready before the first frame, and again for each model switched to."""
         self.batch = max(1, batch)
+        self.workload = workload
         self.model = model
+        self._prepare(model)
         self._runner = make_runner(model)
         self._next: Model | None = None
         self._lock = threading.Lock()
@@ -105,10 +117,16 @@ class Inference(Stage):
             model, self._next = self._next, None
         if model is None:
             return []
+        self._prepare(model)  # a no-op where whoever loaded it prepared it (live does, on its loader thread)
         finished = self._runner.drain()
         self.model, self._runner = model, make_runner(model)
         self.generation += 1
         return finished
+
+    def _prepare(self, model: Model) -> None:
+        prepare = getattr(model, "prepare", None)
+        if self.workload and prepare:
+            prepare(self.workload)
 
     def process(self, frames: list[Frame]) -> list[Frame]:
         done = self._switch()
@@ -120,6 +138,10 @@ class Inference(Stage):
 
     def flush(self) -> list[Frame]:
         return self._runner.drain()
+
+    def device_ms(self) -> list[float] | None:
+        timed = getattr(self._runner, "device_ms", None)
+        return timed() if timed else None
 
 
 class Postprocess(Stage):

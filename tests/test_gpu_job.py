@@ -1,0 +1,363 @@
+"""The GPU path fitted to the job (issue 26), tested on any machine: the shapes a job feeds the
+network, the TensorRT profile chosen from them, the engine cache finding a wider engine, what
+`--backend auto` picks and says, the CUDA-streams runner handing frames back as soon as the GPU
+is done, CUDA graphs bounded per shape, AdaIN exported with constant kernels, and
+`tools/gpu_check.sh` failing when it tested nothing. What needs a GPU is marked `cuda`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+from collections import deque
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from conftest import ROOT, run_cli
+from rtstyle.backends import Workload, auto_choice, create_backend
+from rtstyle.backends.transform import stylize
+from rtstyle.compile.cache import EngineCache, EngineKey
+from rtstyle.compile.profiles import DEFAULT_MAX, DEFAULT_MIN, Profile, profile_covering
+from rtstyle.convert import LITE_INFER_SCALE, LITE_MIN_SIDE, load_backend
+from rtstyle.errors import RtstyleError
+from rtstyle.models import resolve_style
+from rtstyle.models.formats import InputSpec
+
+CUDA = torch.cuda.is_available()
+
+
+def _called_with(backend, h: int, w: int, n: int = 1) -> tuple[int, ...]:
+    """The NCHW shape `stylize` hands the network for n frames of h x w."""
+    seen = []
+
+    def run(x):
+        seen.append((x.shape[0], 3, *x.shape[1:3]))
+        return x
+
+    stylize(np.zeros((n, h, w, 3), np.uint8), backend, run)
+    return seen[0]
+
+
+@pytest.mark.parametrize("setting", ["plain", "lite", "stroke", "fixed"])
+@pytest.mark.parametrize("h, w, n", [(360, 640, 1), (1080, 1920, 4), (50, 70, 2)])
+def test_network_shapes_are_what_the_network_is_called_with(network, fixed_onnx, setting, h, w, n):
+    """The shapes a TensorRT profile is chosen from are the ones `stylize` really feeds: after
+    --lite's half size, a preset's stroke size, padding to the stride, a fixed-size model's resize."""
+    if setting == "fixed":
+        b = create_backend(resolve_style(str(fixed_onnx)), "onnxruntime")
+    else:
+        b = create_backend(resolve_style("mosaic" if setting == "stroke" else str(network)), "torch")
+        if setting == "lite":
+            b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
+        if setting == "stroke":
+            b.network_long_side, b.stroke = resolve_style("mosaic").meta.stroke_long_side, 1.5
+    shapes = b.network_shapes(Workload(((h, w),), batch=n))
+    assert shapes == [_called_with(b, h, w, n)] + ([_called_with(b, h, w, 1)] if n > 1 else [])
+    if setting == "lite" and (h, w) == (360, 640):
+        assert shapes == [(1, 3, 180, 320)]  # what the old 256-line minimum profile refused
+
+
+def test_a_varying_workload_spans_the_smallest_input_to_the_whole_frame(network):
+    b = create_backend(resolve_style(str(network)), "torch")
+    b.infer_scale = 0.5
+    shapes = b.network_shapes(Workload(((360, 640),), batch=1, varying=True))
+    profile = profile_covering(["N", 3, "H", "W"], shapes, b.stride)
+    assert profile.opt == (1, 3, 180, 320)  # tuned for what runs now
+    assert profile.covers((1, 3, 360, 640)) and profile.covers((1, 3, 8, 8)) and profile.covers((1, 3, 92, 160))
+
+
+def test_profile_covering_the_job_and_the_models_fixed_dims():
+    dynamic = ["batch", 3, "height", "width"]
+    lite, full = (1, 3, 180, 320), (1, 3, 360, 640)
+    p = profile_covering(dynamic, [lite, full])
+    assert (p.min, p.opt, p.max) == (lite, lite, full)
+    assert profile_covering(dynamic, [(4, 3, 48, 64)]).static  # one shape, --batch 4, small frames: all taken
+    with pytest.raises(RtstyleError, match=r"fixed at 1x3xHxW: it cannot take 4 images per call \(--batch\)"):
+        profile_covering([1, 3, "H", "W"], [(4, 3, 180, 320)])
+    assert profile_covering([1, 3, 256, 256], [(1, 3, 256, 256)]).static
+
+
+# --- the TensorRT runtime's choice of profile, without TensorRT -------------------------------------
+
+def _runtime(dims, pinned=None, loaded=None, stride=4):
+    """A TensorRT runtime as far as choosing a profile goes (no engine without a GPU)."""
+    from rtstyle.backends.tensorrt_runtime import TensorRTRuntime
+
+    runtime = TensorRTRuntime.__new__(TensorRTRuntime)
+    runtime.spec, runtime.dims, runtime.pinned, runtime.profile = InputSpec(stride=stride), dims, pinned, loaded
+    return runtime
+
+
+def test_tensorrt_profile_comes_from_the_job_and_widens_only_when_not_pinned():
+    dyn = ["N", 3, "H", "W"]
+    job = [(2, 3, 180, 320)]
+    assert _runtime(dyn).profile_for(job, for_job=True) == Profile(job[0], job[0], job[0])
+    # a call without a job: the default range, widened to take it (batch 2, a small frame)
+    default = _runtime(dyn).profile_for([(2, 3, 64, 96)], for_job=False)
+    assert default.covers((2, 3, 64, 96)) and default.covers((2, 3, *DEFAULT_MAX[2:]))
+    assert default.covers((2, 3, *DEFAULT_MIN[2:]))
+    # a loaded engine is widened to take a new size, keeping what it took and its tuning
+    loaded = Profile((1, 3, 180, 320), (1, 3, 180, 320), (1, 3, 180, 320))
+    wider = _runtime(dyn, loaded=loaded).profile_for([(1, 3, 360, 640)], for_job=True)
+    assert wider.opt == loaded.opt and wider.covers((1, 3, 360, 640)) and wider.covers(loaded.min)
+    # a pinned profile (an engine built by build-engine) is kept, and a shape outside it is one line
+    pinned = Profile((1, 3, 256, 256), (1, 3, 720, 1280), (1, 3, 1088, 1920))
+    assert _runtime(dyn, pinned=pinned).profile_for([(1, 3, 360, 640)], for_job=True) == pinned
+    with pytest.raises(RtstyleError, match=r"input 1x3x180x320 is outside the engine's profile .*build-engine"):
+        _runtime(dyn, pinned=pinned).profile_for([(1, 3, 180, 320)], for_job=True)
+
+
+def test_tensorrt_builds_and_runs_on_the_runtimes_own_device(monkeypatch):
+    """`cuda:1` means GPU 1 for the engine's key, its build and its runs, not whichever is current."""
+    from rtstyle.backends.runtime import TensorRuntime
+    from rtstyle.compile.tensorrt_build import gpu_identity
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: asked.append(d) or (9, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: asked.append(d) or "GPU one")
+    assert gpu_identity(torch.device("cuda", 1)) == ("GPU one", "9.0")
+    assert asked == [torch.device("cuda", 1)] * 2
+    current = []
+
+    @contextlib.contextmanager
+    def device(d):
+        current.append(d)
+        yield
+        current.pop()
+
+    monkeypatch.setattr(torch.cuda, "device", device)
+    monkeypatch.setattr(TensorRuntime, "forward", lambda self, frames, inputs: list(current))
+    runtime = _runtime(["N", 3, "H", "W"])
+    runtime._device, runtime._ensure = torch.device("cuda", 1), lambda shapes, for_job: None
+    assert runtime.forward(torch.zeros(1, 8, 8, 3, dtype=torch.uint8), {}) == [torch.device("cuda", 1)]
+
+
+def _key(profile: Profile, **changes) -> EngineKey:
+    fields = dict(model_sha256="ab" * 32, profile=profile, precision="fp16", gpu_name="NVIDIA H200",
+                  compute_capability="9.0", tensorrt_version="10.4.0", recipe="rtstyle 1; fp16")
+    return EngineKey(**{**fields, **changes})
+
+
+def test_cache_finds_a_wider_engine_built_the_same_way(tmp_path):
+    cache = EngineCache(tmp_path)
+    wide = Profile((1, 3, 64, 64), (1, 3, 720, 1280), (1, 3, 1088, 1920))
+    cache.put(_key(wide), b"engine")
+    job = Profile((1, 3, 180, 320), (1, 3, 180, 320), (1, 3, 360, 640))
+    found = cache.covering(_key(job))
+    assert found and found[1] == wide and found[0].read_bytes() == b"engine"
+    assert cache.covering(_key(job, recipe="rtstyle 2; fp16")) is None  # built another way
+    assert cache.covering(_key(job, precision="fp32")) is None
+    assert cache.covering(_key(Profile((1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32)))) is None  # outside it
+    (tmp_path / "junk.json").write_text("{not json")  # a damaged entry is passed over
+    assert cache.covering(_key(job))[1] == wide
+
+
+# --- --backend auto ------------------------------------------------------------------------------
+
+def test_auto_says_why_not_tensorrt(monkeypatch):
+    import rtstyle.backends as backends
+
+    monkeypatch.setattr(backends, "tensorrt_available", lambda: True)
+    assert auto_choice(resolve_style("candy")) == ("tensorrt", "")
+    name, why = auto_choice(resolve_style("adain"))
+    assert name == "torch" and "style-image" in why
+
+
+def test_auto_declines_tensorrt_for_one_image_no_cached_engine_takes(monkeypatch, caplog, network):
+    """For one image, auto runs PyTorch rather than build an engine for a minute, and says so; the
+    shapes it asks the cache about are those of the reduced size it runs at."""
+    import rtstyle.convert as convert
+
+    asked = []
+
+    def create(style, name, **kw):
+        if name != "tensorrt":
+            return convert.create_backend.__wrapped__(style, name, **kw)
+        b = convert.create_backend.__wrapped__(style, "torch", **kw)
+        b.runtime.has_engine_for = lambda shapes: asked.append(shapes) or cached
+        return b
+
+    create.__wrapped__ = convert.create_backend
+    monkeypatch.setattr(convert, "create_backend", create)
+    monkeypatch.setattr(convert, "auto_choice", lambda style: ("tensorrt", ""))
+    job = Workload(((360, 640),), long=False)
+    cached = False
+    with caplog.at_level(logging.INFO, logger="rtstyle"):
+        b = load_backend(str(network), "auto", infer_scale=0.5, workload=job)
+    assert asked == [[(1, 3, 180, 320)]]
+    assert "not TensorRT: no cached engine takes 1x3x180x320" in caplog.text
+    assert not hasattr(b.runtime, "has_engine_for") and b.infer_scale == 0.5  # PyTorch, at the size asked
+    cached = True
+    kept = load_backend(str(network), "auto", infer_scale=0.5, workload=job)
+    assert callable(getattr(kept.runtime, "has_engine_for", None))  # the "TensorRT" one was kept
+    long_job = load_backend(str(network), "auto", workload=Workload(((360, 640),)))
+    assert callable(getattr(long_job.runtime, "has_engine_for", None)) and len(asked) == 2  # a video: no question
+
+
+def test_pipeline_prepares_the_backend_for_its_source(network, clip):
+    """Every pipeline tells its backend the source's frame size before the first frame."""
+    from rtstyle.pipeline import Pipeline
+    from rtstyle.sources import VideoFileSource
+
+    b = load_backend(str(network), "torch", lite=True)
+    seen = []
+    b.runtime.prepare = seen.append
+    source = VideoFileSource(clip, height=360)
+    try:
+        pipeline = Pipeline.standard(source, b, sink=None, batch=2)
+    finally:
+        source.close()
+    assert seen == [[(2, 3, 180, 320), (1, 3, 180, 320)]]  # 640x360 at --lite, two frames a call or one
+    assert pipeline.inference.workload == Workload(((360, 640),), batch=2)
+
+
+# --- the CUDA-streams runner -------------------------------------------------------------------
+
+class _Event:
+    def __init__(self, done=True, ms=0.0):
+        self.done, self.ms = done, ms
+
+    def query(self):
+        return self.done
+
+    def synchronize(self):
+        self.done = True
+
+    def elapsed_time(self, end):
+        return end.ms - self.ms
+
+
+def test_runner_returns_a_batch_as_soon_as_the_gpu_is_done():
+    """`ready()` hands back what the GPU finished at once, in order, not `depth` batches later; a
+    batch still running waits, and the network's GPU time (events) is what gets reported."""
+    from rtstyle.frames import Frame
+    from rtstyle.pipeline.cuda import CudaStreamRunner, _Slot
+
+    runner = CudaStreamRunner.__new__(CudaStreamRunner)  # no streams without a GPU: the bookkeeping alone
+    runner.depth, runner._collected, runner._device_ms = 2, [], []
+
+    def batch(i, done, gpu_ms):
+        slot = _Slot(host_out=torch.full((2, 4, 4, 3), i, dtype=torch.uint8), n=1,
+                     started=_Event(ms=0.0), computed=_Event(ms=gpu_ms), done=_Event(done))
+        return [Frame(i, np.zeros((4, 4, 3), np.uint8))], slot
+
+    runner._in_flight = deque([batch(1, True, 3.0)])
+    first = runner.ready()
+    assert [f.index for f in first] == [1] and first[0].image.max() == 1  # the old runner kept it in flight
+    assert runner.device_ms() == [3.0] and runner.device_ms() == []
+    runner._in_flight = deque([batch(2, False, 1.0), batch(3, True, 1.0)])
+    assert runner.ready() == []  # the oldest is still running: order is kept
+    runner._in_flight[0][1].done.done = True
+    assert [f.index for f in runner.ready()] == [2, 3]
+
+
+# --- CUDA graphs ---------------------------------------------------------------------------------
+
+def test_cuda_graphs_keep_the_last_few_shapes_and_free_the_rest():
+    from rtstyle.backends.torch_runtime import CudaGraphs
+
+    class Graph:
+        def __init__(self):
+            self.replays = self.resets = 0
+
+        def replay(self):
+            self.replays += 1
+
+        def reset(self):
+            self.resets += 1
+
+    class Counted(CudaGraphs):  # capture without a GPU: the cache's bookkeeping alone
+        def _capture(self, x):
+            graph = Graph()
+            captured.append(graph)
+            return graph, x.clone(), x * 2
+
+    captured: list[Graph] = []
+    graphs = Counted(lambda x: x * 2)
+    sizes = [(1, 3, 8 * k, 8) for k in range(1, Counted.MAX_SHAPES + 2)]
+    for shape in sizes:
+        graphs(torch.ones(shape))
+    assert len(captured) == len(sizes) and captured[0].resets == 1  # the oldest shape was freed
+    assert all(g.resets == 0 for g in captured[1:])
+    graphs(torch.ones(sizes[-1]))
+    assert len(captured) == len(sizes) and captured[-1].replays == 2  # a kept shape replays, no capture
+
+
+# --- AdaIN: constant kernels in the export -------------------------------------------------------
+
+def test_adain_blending_outputs_is_blending_weights():
+    from rtstyle.models.adain import AdaINNet
+
+    torch.manual_seed(0)
+    net = AdaINNet(decoder_width=16, alpha0_decoder=True).eval()
+    target = torch.rand(1, 512, 6, 5)
+    for alpha in (0.0, 0.3, 1.0):
+        a = torch.tensor([alpha])
+        with torch.no_grad():
+            expected, got = net.decode(target, a), net.for_onnx().decode(target, a)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    assert not net.blend_outputs  # the network itself is unchanged
+
+
+def test_adain_export_has_constant_kernels(tmp_path):
+    """TensorRT's ONNX parser takes constant convolution weights only: none may be computed from alpha."""
+    out = tmp_path / "adain.onnx"
+    run_cli("export", "--style", "adain", "--dynamic", "--height", "64", "--width", "64", "-o", out, check=True)
+    graph = onnx.load(str(out)).graph
+    constants = {t.name for t in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(convs) > 20 and all(n.input[1] in constants for n in convs)
+
+
+# --- tools/gpu_check.sh --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tests, skipped, status", [(5, 5, 1), (5, 2, 0)])
+def test_gpu_check_fails_when_no_gpu_test_passed(tmp_path, tests, skipped, status):
+    """A lent GPU's run where every test skipped (no fixtures, no TensorRT) is a failure, not a pass.
+    A stand-in Python answers the GPU probe and writes pytest's report; the rest is the script's."""
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "MANIFEST.md").write_text("stand-in\n")
+    fake = tmp_path / "python"
+    fake.write_text(f"""#!/bin/sh
+case "$*" in
+  *"-m pytest"*) for a in "$@"; do [ "$prev" = --junitxml ] && xml="$a"; prev="$a"; done
+     echo '<testsuites><testsuite tests="{tests}" failures="0" errors="0" skipped="{skipped}"/></testsuites>' > "$xml";;
+  *"cuda.is_available() else 1"*) exit 0;;
+  *"-m rtstyle bench"*) exit 0;;
+  *) exec {sys.executable} "$@";;
+esac
+""")
+    fake.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(fake), "RTSTYLE_FIXTURES": str(fixtures)}
+    proc = subprocess.run(["bash", str(ROOT / "tools/gpu_check.sh"), str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == status, proc.stderr
+    assert f"{tests - skipped} GPU tests passed" in proc.stdout
+    assert ("nothing was checked" in proc.stderr) == (status == 1)
+
+
+# --- on a GPU --------------------------------------------------------------------------------------
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+def test_runner_reports_gpu_time_and_reuses_pinned_buffers(network):
+    from rtstyle.frames import Frame
+    from rtstyle.pipeline.cuda import CudaStreamRunner
+
+    b = create_backend(resolve_style(str(network)), "torch", device="cuda")
+    runner = CudaStreamRunner(b)
+    frames = [Frame(i, np.full((72, 128, 3), 100, np.uint8)) for i in range(7)]
+    runner.submit(frames[:4])
+    buffers = [s.host_in.data_ptr() for s in runner.slots if s.host_in is not None]
+    runner.submit(frames[4:])  # a shorter batch: views of the same pinned memory, in the next slot
+    runner.submit(frames[:4])
+    done = runner.drain()
+    assert len(done) == 11 and all(0 < ms < 1000 for ms in runner.device_ms())
+    assert runner.slots[0].host_in.data_ptr() == buffers[0]
