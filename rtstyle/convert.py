@@ -121,6 +121,8 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
                      f"{'x'.join(map(str, shapes[0]))}, and building one takes a minute or more (--backend "
                      f"tensorrt builds and keeps it)")
             b = configured(fallback)
+    if workload:
+        b.prepare(workload)  # the engine the check above found is the one the job loads
     return b
 
 
@@ -187,7 +189,10 @@ def image_workload(src: str | Path, height: int | None = None, scale: float | No
 
     try:
         with Image.open(src) as im:
-            w, h = scaled_size(*im.size, height, scale)
+            w, h = im.size
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter, as `read_image` shows it
+                w, h = h, w
+            w, h = scaled_size(w, h, height, scale)
     except (OSError, RtstyleError):
         return None
     return Workload(((h, w),), long=False)

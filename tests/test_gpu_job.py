@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections import deque
 
 import numpy as np
@@ -90,6 +91,7 @@ def _runtime(dims, pinned=None, loaded=None, stride=4):
 
     runtime = TensorRTRuntime.__new__(TensorRTRuntime)
     runtime.spec, runtime.dims, runtime.pinned, runtime.profile = InputSpec(stride=stride), dims, pinned, loaded
+    runtime._lock = threading.RLock()
     return runtime
 
 
@@ -156,6 +158,12 @@ def test_cache_finds_a_wider_engine_built_the_same_way(tmp_path):
     assert cache.covering(_key(Profile((1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32)))) is None  # outside it
     (tmp_path / "junk.json").write_text("{not json")  # a damaged entry is passed over
     assert cache.covering(_key(job))[1] == wide
+    narrow = Profile((1, 3, 180, 320), (1, 3, 360, 640), (1, 3, 720, 1280))
+    cache.put(_key(narrow), b"narrow")
+    assert cache.covering(_key(job))[1] == narrow  # of two that take it, the one needing less memory
+    tuned = Profile((1, 3, 64, 64), (1, 3, 180, 320), (1, 3, 1088, 1920))
+    cache.put(_key(tuned), b"tuned")
+    assert cache.covering(_key(job))[1] == tuned  # ...unless one is tuned for the job's own shape
 
 
 # --- --backend auto ------------------------------------------------------------------------------
@@ -257,6 +265,73 @@ def test_runner_returns_a_batch_as_soon_as_the_gpu_is_done():
     assert [f.index for f in runner.ready()] == [2, 3]
 
 
+def test_pipeline_hands_on_finished_frames_before_the_next_input():
+    """A live camera's frame leaves as soon as the device is done with it, not when the next
+    frame arrives: the pipeline polls a stage that has work in flight."""
+    import time
+
+    from rtstyle.frames import Frame
+    from rtstyle.pipeline import Pipeline
+    from rtstyle.pipeline.stages import Stage
+
+    class Async(Stage):  # finishes each frame 50 ms after it was submitted, like a GPU
+        name = "inference"
+
+        def __init__(self):
+            self.flight: list[tuple[float, Frame]] = []
+
+        def process(self, frames):
+            self.flight += [(time.monotonic(), f) for f in frames]
+            return self.poll()
+
+        def pending(self):
+            return bool(self.flight)
+
+        def poll(self):
+            done = [f for t, f in self.flight if time.monotonic() - t > 0.05]
+            self.flight = self.flight[len(done):]
+            return done
+
+        def flush(self):
+            done, self.flight = [f for _, f in self.flight], []
+            return done
+
+    second = threading.Event()
+
+    def camera():
+        yield Frame(0, np.zeros((4, 4, 3), np.uint8))
+        second.wait(2.0)  # the next frame comes only once the first has been shown (or after 2 s)
+        yield Frame(1, np.zeros((4, 4, 3), np.uint8))
+
+    shown = []
+
+    class Window:
+        def write(self, frame):
+            shown.append((frame.index, second.is_set()))
+            second.set()
+
+        def close(self, truncated=False):
+            pass
+
+    t0 = time.monotonic()
+    Pipeline(camera(), [Async()], Window(), policy="live").run()
+    assert shown == [(0, False), (1, True)] and time.monotonic() - t0 < 1.5
+
+
+def test_image_workload_follows_exif_rotation(tmp_path):
+    from PIL import Image
+
+    from rtstyle.convert import image_workload
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shot with the phone turned: shown 300 wide, 400 high
+    Image.new("RGB", (400, 300)).save(tmp_path / "turned.jpg", exif=exif)
+    Image.new("RGB", (400, 300)).save(tmp_path / "plain.jpg")
+    assert image_workload(tmp_path / "turned.jpg").sizes == ((400, 300),)
+    assert image_workload(tmp_path / "plain.jpg").sizes == ((300, 400),)
+    assert image_workload(tmp_path / "missing.jpg") is None
+
+
 # --- CUDA graphs ---------------------------------------------------------------------------------
 
 def test_cuda_graphs_keep_the_last_few_shapes_and_free_the_rest():
@@ -354,10 +429,11 @@ def test_runner_reports_gpu_time_and_reuses_pinned_buffers(network):
     b = create_backend(resolve_style(str(network)), "torch", device="cuda")
     runner = CudaStreamRunner(b)
     frames = [Frame(i, np.full((72, 128, 3), 100, np.uint8)) for i in range(7)]
-    runner.submit(frames[:4])
-    buffers = [s.host_in.data_ptr() for s in runner.slots if s.host_in is not None]
-    runner.submit(frames[4:])  # a shorter batch: views of the same pinned memory, in the next slot
-    runner.submit(frames[:4])
+    for batch in (frames[:4], frames[4:], frames[:4]):  # one batch in each of the three slots
+        runner.submit(batch)
+    first = runner.slots[0].host_in.data_ptr()
     done = runner.drain()
-    assert len(done) == 11 and all(0 < ms < 1000 for ms in runner.device_ms())
-    assert runner.slots[0].host_in.data_ptr() == buffers[0]
+    runner.submit(frames[:2])  # back in slot 0, shorter: a view of the same pinned memory
+    done += runner.drain()
+    assert len(done) == 13 and all(0 < ms < 1000 for ms in runner.device_ms())
+    assert runner.slots[0].host_in.data_ptr() == first and runner.slots[0].n == 2

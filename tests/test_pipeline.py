@@ -203,6 +203,9 @@ class LaggingRunner:
     def ready(self):
         return self.held.pop(0) if len(self.held) > 1 else []
 
+    def pending(self):
+        return bool(self.held)
+
     def drain(self):
         out = [f for group in self.held for f in group]
         self.held = []

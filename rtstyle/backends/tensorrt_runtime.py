@@ -4,9 +4,10 @@ The engine is chosen for the job: `prepare` gets the shapes the job will feed th
 (its frame size after --lite or a preset's stroke size, its --batch; `Backend.network_shapes`),
 and the runtime loads a cached engine whose profile takes them, or builds one and says so
 first. Without `prepare` the first call chooses: the default 360p-1080p range, widened to
-take that call. A later shape outside the profile widens it (a rebuild, with a warning); a
-profile the caller pinned (`profile=`, an engine made by `rtstyle build-engine`) is never
-widened, and a shape outside it is a one-line error.
+take that call. A later shape outside the profile widens it (another engine, with a
+warning); a profile the caller pinned (`profile=`) is never widened, and a shape outside it is
+a one-line error. Swapping engines waits for the old one's work and is locked against calls
+from other threads (the service shares one runtime between clients).
 
 The engine runs on its own CUDA stream, ordered after and before the caller's stream with
 events, so it composes with the pipeline's copy/compute streams; every TensorRT call is made
@@ -20,6 +21,7 @@ style image.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -65,6 +67,7 @@ class TensorRTRuntime(TensorRuntime):
         self.trt_runtime = self._trt.Runtime(self._trt.Logger(self._trt.Logger.WARNING))
         self.stream = torch.cuda.Stream(self._device)
         self._buffers: dict[Shape, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._lock = threading.RLock()  # one engine swap or call at a time
         if profile:
             self._load(profile)
 
@@ -109,14 +112,16 @@ class TensorRTRuntime(TensorRuntime):
         return self.cache.covering(plan.key(self._device)) is not None
 
     def _ensure(self, shapes: list[Shape], for_job: bool) -> None:
-        outside = [s for s in shapes if not (self.profile and self.profile.covers(s))]
-        if not outside:
-            return
-        profile = self.profile_for(shapes, for_job)
-        if self.profile:
-            log.warning(f"TensorRT: input {_shape(outside[0])} is outside the engine's profile {self.profile}: "
-                        f"loading one for {profile}")
-        self._load(profile)
+        with self._lock:
+            outside = [s for s in shapes if not (self.profile and self.profile.covers(s))]
+            if not outside:
+                return
+            profile = self.profile_for(shapes, for_job)
+            if self.profile:
+                log.warning(f"TensorRT: input {_shape(outside[0])} is outside the engine's profile "
+                            f"{self.profile}: loading one for {profile}")
+                self.stream.synchronize()  # the old context's work ends before it goes
+            self._load(profile)
 
     def _load(self, profile: Profile) -> None:
         """Load an engine taking `profile`: a cached one built the same way (a wider one will do),
@@ -156,9 +161,10 @@ class TensorRTRuntime(TensorRuntime):
 
     def forward(self, frames: torch.Tensor, inputs) -> torch.Tensor:
         n, h, w, _ = frames.shape
-        self._ensure([(n, 3, h, w)], for_job=False)  # the engine decides the other inputs' dtypes
-        with torch.cuda.device(self._device):
-            return super().forward(frames, inputs)
+        with self._lock:
+            self._ensure([(n, 3, h, w)], for_job=False)  # the engine decides the other inputs' dtypes
+            with torch.cuda.device(self._device):
+                return super().forward(frames, inputs)
 
     def network(self, x: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         shape = tuple(x.shape)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,12 +67,14 @@ class EngineCache:
 
     def covering(self, key: EngineKey) -> tuple[Path, Profile] | None:
         """An engine built like `key` (same model, precision, GPU, TensorRT and recipe) whose profile
-        takes in `key`'s: a wider engine serves a job that needs less. The exact one first."""
+        takes in `key`'s: a wider engine serves a job that needs less. The exact one first, then
+        one tuned for the same shape, then the narrowest (the least memory)."""
         exact = self.get(key)
         if exact:
             return exact, key.profile
         wanted = key.as_dict()
-        for side in sorted(self.root.glob("*.json")) if self.root.is_dir() else ():
+        found = []
+        for side in self.root.glob("*.json") if self.root.is_dir() else ():
             try:
                 stored = json.loads(side.read_text())
                 profile = Profile(*(tuple(stored["profile"][k]) for k in ("min", "opt", "max")))
@@ -82,8 +85,8 @@ class EngineCache:
             engine = side.with_suffix(".engine")
             if same_build and profile.covers(key.profile.min) and profile.covers(key.profile.max) \
                     and engine.is_file():
-                return engine, profile
-        return None
+                found.append((profile.opt != key.profile.opt, math.prod(profile.max), str(engine), profile))
+        return (Path(min(found)[2]), min(found)[3]) if found else None
 
     def put(self, key: EngineKey, blob: bytes) -> Path:
         """Store atomically: a build that dies half way never leaves an engine that looks valid."""

@@ -36,6 +36,7 @@ MAX_DYNAMIC_SIDE = 4096
 ENGINES_DIR = Path("engines")
 # Parity bounds on the 0..255 scale: beyond these the export is wrong, not just rounded.
 PARITY_TOL = {"fp32": 1.0, "fp16": 4.0}
+EXPORT_FORMAT = 2  # raised when exports of the same weights change (2: AdaIN's constant kernels)
 CACHE_CHECK_SIZES = [(1, 136, 200), (2, 96, 160)]  # a cached export's parity run: two sizes, a batch (stride 8 too)
 # One export at a time in a process: torch.export is not thread-safe (two styles loading at once
 # in `rtstyle serve` failed with TorchExportError), and the output capture below is process-wide.
@@ -242,8 +243,8 @@ def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[in
 
 def cached_onnx(style: Style) -> Path:
     """A dynamic-shape ONNX export of a PyTorch style, made once and kept in the cache."""
-    return cached_export(f"{style.name}-{weights_hash(style.path)}", style.build, style.meta.input_range,
-                         style.path.name)
+    return cached_export(f"{style.name}-{weights_hash(style.path)}-e{EXPORT_FORMAT}", style.build,
+                         style.meta.input_range, style.path.name)
 
 
 def cached_export(key: str, build, input_range: str, source: str) -> Path:

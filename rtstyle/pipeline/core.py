@@ -19,6 +19,7 @@ from .stages import Inference, Postprocess, Preprocess, Stage
 from .stats import PipelineStats
 
 JOIN_TIMEOUT = 10.0  # seconds to wait for a thread after the end; sources bound their own reads
+POLL_S = 0.002  # while a stage has work in flight, how often it looks for finished frames between inputs
 
 
 class Sink(Protocol):
@@ -103,7 +104,12 @@ class Pipeline:
         try:
             ended = False
             while not ended:
-                group = [inbox.get()]
+                group = [inbox.get(POLL_S if stage.pending() else None)]
+                if group[0] is TIMEOUT:  # no new frame yet: hand on what the GPU has finished meanwhile
+                    for frame in stage.poll():
+                        if not outbox.put(frame):
+                            return
+                    continue
                 if group[0] is END:
                     break
                 if stage.batch > 1:

@@ -4,8 +4,9 @@ Each batch goes through a slot: a pinned host input buffer, a pinned host output
 buffer and four events. Host-to-device copy, the network and device-to-host copy are
 queued on three streams, each waiting on the event of the step before, so batch k's
 copies run while batch k-1 (or k+1) computes. At most `depth` batches wait in flight;
-`ready()` returns every batch the GPU has finished, oldest first, without waiting, so a
-live stream gets each frame back as soon as it is done, not `depth` batches later.
+`ready()` returns every batch the GPU has finished, oldest first, without waiting, and the
+pipeline polls it every few ms while work is in flight (`Stage.poll`), so a live stream
+gets each frame back as soon as it is done, not when later frames arrive.
 
 Slot buffers are sized for the largest batch seen and used as views, so a short last
 batch (or a live stream's varying batch) does not reallocate pinned memory. The network's
@@ -99,6 +100,9 @@ class CudaStreamRunner:
         while self._in_flight and (len(self._in_flight) > self.depth or self._in_flight[0][1].done.query()):
             done += self._collect()
         return done
+
+    def pending(self) -> bool:
+        return bool(self._in_flight or self._collected)
 
     def drain(self) -> list[Frame]:
         done, self._collected = self._collected, []

@@ -36,6 +36,14 @@ class Stage:
         there asynchronously (timing `process` would measure the queueing); None: time `process`."""
         return None
 
+    def pending(self) -> bool:
+        """Whether work is in flight that `poll` may hand back before the next frame arrives."""
+        return False
+
+    def poll(self) -> list[Frame]:
+        """Frames finished since the last call, without waiting (asynchronous stages only)."""
+        return []
+
 
 class Preprocess(Stage):
     """Brings frames to the working size and keeps the input for later stages."""
@@ -77,6 +85,9 @@ class SyncRunner:
         return done
 
     drain = ready
+
+    def pending(self) -> bool:
+        return False  # done as soon as submitted
 
 
 def make_runner(model: Model) -> SyncRunner:
@@ -142,6 +153,12 @@ class Inference(Stage):
     def device_ms(self) -> list[float] | None:
         timed = getattr(self._runner, "device_ms", None)
         return timed() if timed else None
+
+    def pending(self) -> bool:
+        return self._runner.pending()
+
+    def poll(self) -> list[Frame]:
+        return self._runner.ready()
 
 
 class Postprocess(Stage):
