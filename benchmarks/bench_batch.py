@@ -8,7 +8,8 @@ scaling: the bundled clip looped to --seconds (a keyframe every second), convert
 fps, and the speed-up and efficiency of 2 workers over 1, median over runs.
 seams: each clip converted with `convert` and on Ray in segments; the warping error (Lai et
 al. 2018, as `rtstyle eval-temporal` measures it) of every pair of consecutive output frames,
-averaged over the pairs that cross a join and over all others, for both outputs.
+averaged over the pairs that cross a join, the pairs before it over which a segment hands its
+held areas over to the next (`TemporalSmoother.hand_over`), and all others, for both outputs.
 """
 
 from __future__ import annotations
@@ -105,8 +106,10 @@ def seams(args) -> dict:
             joined = Path(d) / "ray" / f"{n}_{STYLE}.mp4"
             segments = plan(clip, args.segment_seconds)
             with VideoFileSource(clip) as s:
-                tb = s.info.time_base
-                starts = {round(seg.start * tb * s.info.rate) for seg in segments[1:]}  # frame numbers
+                tb, rate = s.info.time_base, s.info.rate
+            starts = {round(seg.start * tb * rate) for seg in segments[1:]}  # frame numbers
+            # the pairs over which a segment dissolves its held areas into the next one's (hand_over)
+            handing = {round(seg.end * tb * rate) - k for seg in segments[:-1] for k in range(1, seg.hand_over_frames + 1)}
             outs = {"convert": frames_of(local), "ray": frames_of(joined)}
             h, w = outs["convert"][0].shape[:2]
             inputs = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames_of(clip)]
@@ -114,9 +117,12 @@ def seams(args) -> dict:
             for name, frames in outs.items():
                 errors = pair_errors(inputs, frames)
                 at = [e for i, e in enumerate(errors, start=1) if i in starts]
-                rest = [e for i, e in enumerate(errors, start=1) if i not in starts]
-                row[name] = {"at_joins": float(np.mean(at)), "elsewhere": float(np.mean(rest))}
+                over = [e for i, e in enumerate(errors, start=1) if i in handing]
+                rest = [e for i, e in enumerate(errors, start=1) if i not in starts and i not in handing]
+                row[name] = {"at_joins": float(np.mean(at)), "handing_over": float(np.mean(over)),
+                             "elsewhere": float(np.mean(rest))}
                 print(f"{Path(src).name} {name}: warping error at the {len(at)} joins {row[name]['at_joins']:.5f}, "
+                      f"over the {len(over)} hand-over pairs {row[name]['handing_over']:.5f}, "
                       f"elsewhere {row[name]['elsewhere']:.5f}", flush=True)
             report[Path(src).name] = row
     return report

@@ -128,5 +128,7 @@ def test_segments_are_cut_at_keyframes_and_warm_up_before_their_start(library):
     tb = Fraction(stream(ffprobe(library / "sample.mp4", count_frames=False), "video")["time_base"])
     for before, after in zip(segments, segments[1:]):
         assert before.end == after.start and after.decode < after.warm < after.start
+        assert (before.hand_over, before.hand_over_frames) == (after.warm, 7)  # over the next one's warm-up
+    assert segments[-1].hand_over is None
     assert len([t for t in times if segments[1].warm * tb <= t < segments[1].start * tb]) == 8
     assert len(plan(fixture("video/Megamind.avi"), seconds=2)) == 1  # AVI counts frames: one segment

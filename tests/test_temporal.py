@@ -266,3 +266,25 @@ def test_eval_temporal_bad_input_is_one_line(tmp_path, args, message):
     r = run_cli("eval-temporal", str(SAMPLE_CLIP), "-o", str(tmp_path / "m"), "-q", *args)
     assert r.returncode == (2 if "must be between" in message else 1)
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hand_over_ends_on_what_a_piece_starting_fresh_holds(photo):
+    """A fixed-camera stream smoothed in two pieces (Ray segments): the first dissolves its held
+    areas, over the frames the second warms up on, into what the second holds, so the join does not
+    jump; up to the hand-over frame its output is what it was."""
+    inputs = still_scene(photo, 20)
+    noisy = flicker([fake_style(x) for x in inputs])
+
+    def run(start: int, stop: int, hand_over: tuple[int, int] | None = None) -> list[np.ndarray]:
+        smoother = TemporalSmoother("fast", 0.5)
+        if hand_over:
+            smoother.hand_over(*hand_over)
+        return [smoother(Frame(i, noisy[i].copy(), pts=i, original=inputs[i])).image for i in range(start, stop)]
+
+    jump = lambda a, b: float(np.mean(np.abs(a.astype(np.float32) - b)))  # noqa: E731
+    plain, first, second = run(0, 16), run(0, 16, hand_over=(8, 7)), run(8, 20)  # the second warms up on 8..15
+    assert all(np.array_equal(a, b) for a, b in zip(first[:9], plain[:9]))
+    seam, joined = jump(plain[15], second[8]), jump(first[15], second[8])  # frame 15 of one, 16 of the other
+    steps = [jump(a, b) for a, b in zip(first[8:16], first[9:16])]
+    assert joined < 0.1 * seam, (joined, seam)
+    assert max(steps) < 0.5 * seam, (steps, seam)  # a dissolve, not the jump moved earlier

@@ -4,7 +4,11 @@
 (no decoding). Each segment is converted on its own (`convert_segment`): decoding starts at a
 keyframe before it, the last `warm` frames before its start go through the network and the
 smoother, so the smoother is warmed up at the seam, and are then dropped; frames from the
-segment's start up to the next one's are encoded with their own timestamps. (Where FFmpeg's
+segment's start up to the next one's are encoded with their own timestamps. Where a fixed
+camera's still areas are held (static-region locking), a segment holds the painting of the
+frame they became still in, which the next segment, starting fresh, cannot know: so over the
+frames the next segment warms up on, a segment dissolves its held areas into the painting
+the next one holds (`TemporalSmoother.hand_over`), and the join shows no jump. (Where FFmpeg's
 seek lands after the keyframe asked for, as in some MPEG-TS files, the warm-up is shorter or
 none: the frames are still all there.) `join` copies the
 segments' packets into one file, in order, and the input's audio once, whole. The result has
@@ -41,6 +45,10 @@ class Segment:
     end: int | None  # the next segment's start; None for the last
     warm: int  # first pts stylized (the warm-up frames are dropped)
     decode: int | None  # keyframe pts decoding starts at (None: the file's start)
+    # Where the next segment's warm-up starts, and its frames after that one, up to this segment's end:
+    # over those the smoother hands over to what the next segment paints (`TemporalSmoother.hand_over`)
+    hand_over: int | None = None
+    hand_over_frames: int = 0
 
 
 def plan(path: Path, seconds: float = SEGMENT_SECONDS, warm: int = WARM_FRAMES) -> list[Segment]:
@@ -76,12 +84,18 @@ def plan(path: Path, seconds: float = SEGMENT_SECONDS, warm: int = WARM_FRAMES) 
             starts.append(k)
     segments = []
     for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else None
+        if end is not None:  # the next segment's warm-up: its first frame, and the frames after it here
+            lead = order[end] - max(0, order[end] - warm)
+            hand_over, frames = (pts[order[end] - lead], lead - 1) if lead > 1 else (None, 0)
+        else:
+            hand_over, frames = None, 0
         if i == 0:
-            segments.append(Segment(0, start, starts[1] if len(starts) > 1 else None, start, None))
+            segments.append(Segment(0, start, end, start, None, hand_over, frames))
             continue
         first = pts[max(0, order[start] - warm)]
         decode = max(k for k in keys if k <= first) if any(k <= first for k in keys) else None
-        segments.append(Segment(i, start, starts[i + 1] if i + 1 < len(starts) else None, first, decode))
+        segments.append(Segment(i, start, end, first, decode, hand_over, frames))
     return segments
 
 
@@ -139,6 +153,8 @@ def convert_segment(path: Path, segment: Segment, dst: Path, backend: Backend, *
         sink = VideoFileSink(output.path, encoder, rate=source.info.rate, shown_as=dst)
         smoother = temporal or TemporalSmoother()
         smoother.follow(backend.meta)
+        if segment.hand_over is not None:
+            smoother.hand_over(segment.hand_over, segment.hand_over_frames)
         pipeline = Pipeline.standard(source, backend, _DropWarmup(sink, segment.start), postprocess=[smoother])
         try:
             pipeline.run()

@@ -13,6 +13,12 @@ per-frame network repaints such areas with a new pattern every frame, and only h
 keeps them both still and sharp. A held pixel is refreshed once its input drifts DRIFT
 grey levels from the input its output was made from (a slow change of light, a fade).
 
+A stream cut into pieces that are smoothed apart (`rtstyle batch --ray`) would show a jump
+where they meet: a piece holds the painting of the frame an area became still in, the next
+piece the painting of its own first frame. `hand_over` makes a piece cross-fade, over the
+frames the next piece warms up on, into what the next piece makes of them: its last frame is
+then the next piece's own, and the join is like any other pair of frames.
+
 How much to carry over depends on the network: one trained for stability (`rtstyle
 train --temporal-weight`) flickers little by itself, and blending costs style (see
 docs/benchmarks/history.md), so such a style names its own lighter strength in its metadata
@@ -22,7 +28,7 @@ follows the style it is given (`follow`), also across live style switches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import cv2
@@ -30,7 +36,7 @@ import numpy as np
 
 from ..errors import RtstyleError, UsageError
 from ..frames import Frame
-from .composite import composite, composite_torch
+from .composite import composite, composite_torch, crossfade
 from .flow import MIN_FLOW_SIDE, STILL_WINDOW, DisFlow, Motion, analyse, change, small_frame
 
 if TYPE_CHECKING:
@@ -80,6 +86,7 @@ class TemporalSmoother:
         self._flow = DisFlow(self._settings.preset)
         self.cuts = 0  # times it started over: scene cuts, size changes, style switches
         self.last_motion: Motion | None = None
+        self._hand_over: tuple[int, int] | None = None  # (pts, frames): see `hand_over`
         self.reset()
 
     @property
@@ -106,7 +113,14 @@ class TemporalSmoother:
         self.enabled = not self.enabled
         return self.enabled
 
+    def hand_over(self, pts: int, frames: int) -> None:
+        """From the frame at `pts` on, cross-fade over the next `frames` frames into what a smoother
+        starting fresh at `pts` makes of them (the next Ray segment starts there), run alongside:
+        the last of them is that smoother's output exactly."""
+        self._hand_over = (pts, frames) if frames > 0 else None
+
     def reset(self) -> None:
+        self._successor: tuple[TemporalSmoother, int] | None = None  # (fresh smoother, frames it has seen)
         self._prev_small: np.ndarray | None = None  # the last input, small (RGB)
         self._prev_out = None
         self._prev_key: tuple | None = None
@@ -118,6 +132,7 @@ class TemporalSmoother:
             self.reset()  # turned back on later, it starts from the frame it sees then
             return frame
         source = frame.original if frame.original is not None else frame.image
+        fresh = frame.image
         small = small_frame(_host(source), self._settings.long_side)
         if min(small.shape[:2]) < MIN_FLOW_SIDE:  # too small to measure motion in: passed through as it is
             self.reset()
@@ -138,7 +153,22 @@ class TemporalSmoother:
         elif self._prev_small is not None:
             self.cuts += 1  # a new size or a new style: nothing to carry over
         self._prev_small, self._prev_out, self._prev_key, self._made_from = small, frame.image, key, made_from
+        if self._hand_over:
+            frame.image = self._handing_over(frame, fresh)
         return frame
+
+    def _handing_over(self, frame: Frame, fresh):
+        """`frame.image` cross-faded into the successor's output (`hand_over`); the state stays this
+        smoother's own."""
+        pts, frames = self._hand_over
+        if frame.pts == pts:
+            self._successor = (TemporalSmoother(self.mode, self.strength, self.cut_fraction), 0)
+        if self._successor is None:
+            return frame.image
+        successor, seen = self._successor
+        theirs = successor(replace(frame, image=fresh)).image
+        self._successor = (successor, seen + 1) if seen < frames else None
+        return crossfade(frame.image, theirs, min(seen / frames, 1.0))
 
     def _hold(self, small: np.ndarray, motion: Motion) -> np.ndarray:
         """Where the input is unchanged: still, trusted, and near the input the output was made from."""
