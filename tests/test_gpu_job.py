@@ -437,3 +437,26 @@ def test_runner_reports_gpu_time_and_reuses_pinned_buffers(network):
     done += runner.drain()
     assert len(done) == 13 and all(0 < ms < 1000 for ms in runner.device_ms())
     assert runner.slots[0].host_in.data_ptr() == first and runner.slots[0].n == 2
+
+
+# --- the presets (issue 8's networks) on the TensorRT path, as far as the builder ------------------
+
+@pytest.mark.parametrize("name", ["starry", "blue_shards"])  # a style-vector preset, a multistyle26 one
+def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name):
+    """What `--backend tensorrt` builds from for a preset: its cached export (made whole and checked
+    against PyTorch on two sizes and a batch), whose normalisation statistics stay fp32 in an fp16
+    engine, and whose profile comes from the job like any network's."""
+    from rtstyle.backends import _onnx_file
+    from rtstyle.compile.profiles import onnx_input
+    from rtstyle.compile.tensorrt_build import BuildPlan, layer_name
+
+    style = resolve_style(name)
+    path = _onnx_file(style)
+    _, dims = onnx_input(path)
+    b = load_backend(name, "onnxruntime", lite=True)
+    profile = profile_covering(dims, b.network_shapes(Workload(((360, 640),), batch=2)), style.input_spec.stride)
+    plan = BuildPlan.from_onnx(path, profile, "fp16")
+    ops = {layer_name(n): n.op_type for n in onnx.load(str(path)).graph.node}
+    kept = {ops[n] for n in plan.fp32_layers}
+    assert kept & {"InstanceNormalization", "ReduceMean"} and "Conv" not in kept
+    assert profile.covers((2, 3, *b.network_shapes(Workload(((360, 640),)))[0][2:]))
