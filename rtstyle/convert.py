@@ -22,6 +22,8 @@ from .output_files import OutputFile, check_output, write_whole
 from .sources import VideoFileSource, scaled_size
 from .temporal import TemporalSmoother
 
+log = logging.getLogger("rtstyle")
+
 SAMPLE_CLIP = DATA_DIR / "sample.mp4"
 SAMPLE_SHOTS = (20, 70, 95, 120)  # astronaut, coffee, chelsea, rocket: one frame of each shot
 
@@ -62,7 +64,6 @@ class ConvertResult:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
-log = logging.getLogger("rtstyle")
 
 LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (docs/benchmarks/history.md, issue #7)
 
