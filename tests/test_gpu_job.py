@@ -442,10 +442,11 @@ def test_runner_reports_gpu_time_and_reuses_pinned_buffers(network):
 # --- the presets (issue 8's networks) on the TensorRT path, as far as the builder ------------------
 
 @pytest.mark.parametrize("name", ["starry", "blue_shards"])  # a style-vector preset, a multistyle26 one
-def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name):
+def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name, tmp_path, monkeypatch):
     """What `--backend tensorrt` builds from for a preset: its cached export (made whole and checked
     against PyTorch on two sizes and a batch), whose normalisation statistics stay fp32 in an fp16
     engine, and whose profile comes from the job like any network's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # per-preset exports stay out of the shared cache
     from rtstyle.backends import _onnx_file
     from rtstyle.compile.profiles import onnx_input
     from rtstyle.compile.tensorrt_build import BuildPlan, layer_name
