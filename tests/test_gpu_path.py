@@ -366,9 +366,14 @@ def test_adain_export_plans_an_engine_with_fixed_style_inputs(adain_export, tmp_
     assert name == "input" and dims[1] == 3 and not isinstance(dims[2], int)
     assert onnx_inputs(adain_export)["style_mean"] == [1, 512, 1, 1]
     plan = BuildPlan.from_onnx(adain_export, profile_for(dims, stride=8), "fp16")
-    ops = {n.name: n.op_type for n in onnx.load(str(adain_export)).graph.node}
+    graph = onnx.load(str(adain_export)).graph
+    ops = {n.name: n.op_type for n in graph.node}
     kept = {ops[n] for n in plan.fp32_layers}
     assert {"ReduceMean", "Sqrt"} <= kept and "Conv" not in kept  # the statistics stay fp32, the convs go fp16
+    # TensorRT's parser takes constant convolution weights only: none may be computed from alpha
+    constants = {t.name for t in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(convs) > 20 and all(n.input[1] in constants for n in convs)
     # build-engine reads the stride (8) from the export's sidecar: 4-aligned shapes are refused
     proc = run_cli("build-engine", adain_export, "--min", "1x3x260x260")
     assert proc.returncode == 1 and "multiples of 8" in proc.stderr and proc.stderr.count("\n") == 1
