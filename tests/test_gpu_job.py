@@ -318,6 +318,40 @@ def test_pipeline_hands_on_finished_frames_before_the_next_input():
     assert shown == [(0, False), (1, True)] and time.monotonic() - t0 < 1.5
 
 
+def test_device_times_survive_a_style_switch(monkeypatch):
+    """GPU times of frames the old model finished are reported, not dropped with its runner."""
+    import rtstyle.pipeline.stages as stages
+    from rtstyle.frames import Frame
+
+    class Timed:  # a runner that reports 2 ms of device time per frame
+        def __init__(self, model):
+            self.done, self.ms = [], []
+
+        def submit(self, frames):
+            self.done += frames
+            self.ms += [2.0] * len(frames)
+
+        def ready(self):
+            done, self.done = self.done, []
+            return done
+
+        drain = ready
+
+        def pending(self):
+            return False
+
+        def device_ms(self):
+            taken, self.ms = self.ms, []
+            return taken
+
+    monkeypatch.setattr(stages, "make_runner", Timed)
+    stage = stages.Inference(lambda x: x)
+    stage.process([Frame(0, np.zeros((4, 4, 3), np.uint8))])
+    stage.set_model(lambda x: x)
+    stage.process([Frame(1, np.zeros((4, 4, 3), np.uint8))])  # switches first
+    assert stage.device_ms() == [2.0, 2.0] and stage.device_ms() == []
+
+
 def test_image_workload_follows_exif_rotation(tmp_path):
     from PIL import Image
 

@@ -6,8 +6,8 @@ and the runtime loads a cached engine whose profile takes them, or builds one an
 first. Without `prepare` the first call chooses: the default 360p-1080p range, widened to
 take that call. A later shape outside the profile widens it (another engine, with a
 warning); a profile the caller pinned (`profile=`) is never widened, and a shape outside it is
-a one-line error. Swapping engines waits for the old one's work and is locked against calls
-from other threads (the service shares one runtime between clients).
+a one-line error. Swapping engines waits for the old one's work, and calls and swaps are
+locked against each other (the service shares one runtime between clients).
 
 The engine runs on its own CUDA stream, ordered after and before the caller's stream with
 events, so it composes with the pipeline's copy/compute streams; every TensorRT call is made
@@ -167,20 +167,27 @@ class TensorRTRuntime(TensorRuntime):
                 return super().forward(frames, inputs)
 
     def network(self, x: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One engine run between the caller's stream and the engine's. The bound buffers are shared
+        by every caller (the service runs clients on their own streams), so the input is written
+        only after the engine's earlier runs, and the output leaves as a copy that the next run
+        waits for."""
         shape = tuple(x.shape)
         inp, out = self._bind(shape)  # type: ignore[arg-type]
+        caller = torch.cuda.current_stream(self._device)
+        caller.wait_stream(self.stream)  # earlier runs are done with the buffers
         inp.copy_(x)
         self._set_shape(shape)
         self.context.set_tensor_address(self.input_name, inp.data_ptr())
         for name, tensor in inputs.items():  # held by `device_inputs` while the engine reads them
             self.context.set_tensor_address(name, tensor.data_ptr())
         self.context.set_tensor_address(self.output_name, out.data_ptr())
-        caller = torch.cuda.current_stream(self._device)
         self.stream.wait_stream(caller)  # the input copy above is on the caller's stream
         if not self.context.execute_async_v3(self.stream.cuda_stream):
             raise RtstyleError("TensorRT failed to run the engine")
         caller.wait_stream(self.stream)
-        return out
+        result = out.clone()
+        self.stream.wait_stream(caller)  # the next run overwrites `out` only after this copy
+        return result
 
 
 def onnx_dtype(path: Path, name: str) -> torch.dtype:

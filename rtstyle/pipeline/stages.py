@@ -117,6 +117,7 @@ class Inference(Stage):
         self._next: Model | None = None
         self._lock = threading.Lock()
         self.generation = 0  # counts style switches; frames carry it as `styled_by`
+        self._timed: list[float] = []  # device times of a runner switched away from
 
     def set_model(self, model: Model) -> None:
         """Thread-safe: the next batch runs on `model`; batches in flight finish on the old one."""
@@ -130,6 +131,7 @@ class Inference(Stage):
             return []
         self._prepare(model)  # a no-op where whoever loaded it prepared it (live does, on its loader thread)
         finished = self._runner.drain()
+        self._timed += getattr(self._runner, "device_ms", list)()  # the old runner's, reported with the next
         self.model, self._runner = model, make_runner(model)
         self.generation += 1
         return finished
@@ -152,7 +154,10 @@ class Inference(Stage):
 
     def device_ms(self) -> list[float] | None:
         timed = getattr(self._runner, "device_ms", None)
-        return timed() if timed else None
+        if timed is None:
+            return None
+        taken, self._timed = self._timed + timed(), []
+        return taken
 
     def pending(self) -> bool:
         return self._runner.pending()

@@ -27,7 +27,7 @@ import numpy as np
 from ..backends import Backend, Workload
 from ..errors import RtstyleError, UsageError
 
-SERVED_SIZE = (1080, 1920)  # the largest frame (h, w) an engine is made for up front; larger ones widen it
+SERVED_SIZES = ((1080, 1920), (1920, 1080))  # frames (h, w) an engine is made for up front; larger ones widen it
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ class SharedModel:
         self._queue: queue.Queue = queue.Queue()
         # Not batching: each frame runs on its own, in threads enough to keep the cores busy.
         self._pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix=f"model-{backend.style.name}")
-        if batching:  # up to 1080p, up to max_batch frames a call: a TensorRT engine is made for that now
-            backend.prepare(Workload((SERVED_SIZE,), batch=max_batch, varying=True))
+        if batching:  # up to 1080p either way up, max_batch frames a call: a TensorRT engine is made for that now
+            backend.prepare(Workload(SERVED_SIZES, batch=max_batch, varying=True))
             threading.Thread(target=self._serve, name=f"model-{backend.style.name}", daemon=True).start()
 
     def view(self, strength: float | None = None, stroke: float | None = None,

@@ -120,7 +120,7 @@ class TemporalSmoother:
         self._hand_over = (pts, frames) if frames > 0 else None
 
     def reset(self) -> None:
-        self._successor: tuple[TemporalSmoother, int] | None = None  # (fresh smoother, frames it has seen)
+        self._successor: tuple[TemporalSmoother, int, int] | None = None  # (fresh smoother, frames seen, of)
         self._prev_small: np.ndarray | None = None  # the last input, small (RGB)
         self._prev_out = None
         self._prev_key: tuple | None = None
@@ -153,21 +153,21 @@ class TemporalSmoother:
         elif self._prev_small is not None:
             self.cuts += 1  # a new size or a new style: nothing to carry over
         self._prev_small, self._prev_out, self._prev_key, self._made_from = small, frame.image, key, made_from
-        if self._hand_over:
+        if self._hand_over or self._successor:
             frame.image = self._handing_over(frame, fresh)
         return frame
 
     def _handing_over(self, frame: Frame, fresh):
         """`frame.image` cross-faded into the successor's output (`hand_over`); the state stays this
-        smoother's own."""
-        pts, frames = self._hand_over
-        if frame.pts == pts:
-            self._successor = (TemporalSmoother(self.mode, self.strength, self.cut_fraction), 0)
+        smoother's own. The successor starts at the first frame at or after the hand-over's pts."""
+        if self._hand_over and frame.pts is not None and frame.pts >= self._hand_over[0]:
+            self._successor = (TemporalSmoother(self.mode, self.strength, self.cut_fraction), 0, self._hand_over[1])
+            self._hand_over = None  # once
         if self._successor is None:
             return frame.image
-        successor, seen = self._successor
+        successor, seen, frames = self._successor
         theirs = successor(replace(frame, image=fresh)).image
-        self._successor = (successor, seen + 1) if seen < frames else None
+        self._successor = (successor, seen + 1, frames) if seen < frames else None
         return crossfade(frame.image, theirs, min(seen / frames, 1.0))
 
     def _hold(self, small: np.ndarray, motion: Motion) -> np.ndarray:
