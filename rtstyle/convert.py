@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .backends import Backend, Workload, auto_choice, create_backend, tensorrt_available
+from .compile.profiles import shape_text
 from .errors import RtstyleError, UsageError
 from .images import encode_image, read_image
 from .models.registry import DATA_DIR, Style, is_lite, pick_style
@@ -118,9 +119,8 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
         shapes = b.network_shapes(workload)
         if not b.runtime.has_engine_for(shapes):
             fallback = "onnxruntime" if s.format == "onnx" else "torch"
-            log.info(f"--backend auto: {fallback}, not TensorRT: no cached engine takes "
-                     f"{'x'.join(map(str, shapes[0]))}, and building one takes a minute or more (--backend "
-                     f"tensorrt builds and keeps it)")
+            log.info(f"--backend auto: {fallback}, not TensorRT: no cached engine takes {shape_text(shapes[0])}, "
+                     f"and building one takes a minute or more (--backend tensorrt builds and keeps it)")
             b = configured(fallback)
     if workload:
         b.prepare(workload)  # the engine the check above found is the one the job loads

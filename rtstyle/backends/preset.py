@@ -42,11 +42,11 @@ class _WithCondition(nn.Module):
 
 def network_onnx(architecture: str) -> Path:
     """The network's dynamic-shape export with a `condition` input, made once per package version."""
-    from ..models.export import EXPORT_FORMAT, cached_export, weights_hash
+    from ..models.export import cached_export, weights_hash
 
     source = package_file(LAYOUTS[architecture].onnx_file)
-    return cached_export(f"{architecture}-{weights_hash(source)}-e{EXPORT_FORMAT}",
-                         lambda: _WithCondition(architecture).eval(), "0-1", source.name)
+    return cached_export(f"{architecture}-{weights_hash(source)}", lambda: _WithCondition(architecture).eval(), "0-1",
+                         source.name)
 
 
 class Condition(Adapter):

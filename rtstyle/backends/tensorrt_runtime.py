@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,7 +30,8 @@ import onnx
 import torch
 
 from ..compile.cache import EngineCache
-from ..compile.profiles import DEFAULT_MAX, DEFAULT_MIN, Profile, Shape, onnx_input, profile_covering
+from ..compile.profiles import (DEFAULT_MAX, DEFAULT_MIN, Profile, Shape, fixed_dims, onnx_input,
+                                profile_covering, shape_text)
 from ..compile.tensorrt_build import BuildPlan, engine_for, require_tensorrt
 from ..errors import RtstyleError
 from ..models.formats import InputSpec
@@ -38,10 +40,6 @@ from .runtime import TensorRuntime
 log = logging.getLogger("rtstyle")
 ONNX_DTYPES = {onnx.TensorProto.FLOAT: torch.float32, onnx.TensorProto.FLOAT16: torch.float16,
                onnx.TensorProto.BFLOAT16: torch.bfloat16}
-
-
-def _shape(shape: Shape) -> str:
-    return "x".join(map(str, shape))
 
 
 class TensorRTRuntime(TensorRuntime):
@@ -61,6 +59,7 @@ class TensorRTRuntime(TensorRuntime):
         self.input_name, self.dims = onnx_input(self.onnx_path)
         self.dtype = onnx_dtype(self.onnx_path, self.input_name)
         self.pinned = profile
+        self._plan: BuildPlan | None = None  # the first made; others differ in their profile only
         self.cache = cache or EngineCache()
         self.profile: Profile | None = None  # of the loaded engine
         self.engine = self.context = None
@@ -79,8 +78,8 @@ class TensorRTRuntime(TensorRuntime):
     def fixed_size(self) -> tuple[int, int] | None:
         if self.pinned and self.pinned.static:
             return self.pinned.opt[2:]
-        h, w = self.dims[2:]
-        return (h, w) if isinstance(h, int) and h > 0 and isinstance(w, int) and w > 0 else self.spec.fixed_size
+        h, w = fixed_dims(self.dims)[2:]
+        return (h, w) if h and w else self.spec.fixed_size
 
     def prepare(self, shapes: list[Shape]) -> None:
         self._ensure(shapes, for_job=True)
@@ -91,7 +90,7 @@ class TensorRTRuntime(TensorRuntime):
         if self.pinned:
             outside = next((s for s in shapes if not self.pinned.covers(s)), None)
             if outside:
-                raise RtstyleError(f"input {_shape(outside)} is outside the engine's profile {self.pinned}: "
+                raise RtstyleError(f"input {shape_text(outside)} is outside the engine's profile {self.pinned}: "
                                    f"rebuild it with rtstyle build-engine --min/--max, or leave the profile to the job")
             return self.pinned
         if self.profile:
@@ -106,10 +105,16 @@ class TensorRTRuntime(TensorRuntime):
         if self.profile and all(self.profile.covers(s) for s in shapes):
             return True
         try:
-            plan = BuildPlan.from_onnx(self.onnx_path, self.profile_for(shapes, for_job=True), self._precision)
+            plan = self.plan(self.profile_for(shapes, for_job=True))
         except RtstyleError:  # outside a pinned profile, or shapes the model cannot take
             return False
         return self.cache.covering(plan.key(self._device)) is not None
+
+    def plan(self, profile: Profile) -> BuildPlan:
+        """The build plan for `profile`; the ONNX graph is read for it once."""
+        if self._plan is None:
+            self._plan = BuildPlan.from_onnx(self.onnx_path, profile, self._precision)
+        return replace(self._plan, profile=profile)
 
     def _ensure(self, shapes: list[Shape], for_job: bool) -> None:
         with self._lock:
@@ -118,7 +123,7 @@ class TensorRTRuntime(TensorRuntime):
                 return
             profile = self.profile_for(shapes, for_job)
             if self.profile:
-                log.warning(f"TensorRT: input {_shape(outside[0])} is outside the engine's profile "
+                log.warning(f"TensorRT: input {shape_text(outside[0])} is outside the engine's profile "
                             f"{self.profile}: loading one for {profile}")
                 self.stream.synchronize()  # the old context's work ends before it goes
             self._load(profile)
@@ -126,7 +131,7 @@ class TensorRTRuntime(TensorRuntime):
     def _load(self, profile: Profile) -> None:
         """Load an engine taking `profile`: a cached one built the same way (a wider one will do),
         else one built now (`engine_for` says so first: it takes a minute or more)."""
-        plan = BuildPlan.from_onnx(self.onnx_path, profile, self._precision)
+        plan = self.plan(profile)
         with torch.cuda.device(self._device):
             found = self.cache.covering(plan.key(self._device))
             path, profile = found if found else (engine_for(plan, self.cache, device=self._device)[0], profile)
@@ -153,7 +158,7 @@ class TensorRTRuntime(TensorRuntime):
         """TensorRT 10 answers a shape it cannot take with False (and a log line), not an exception:
         running on would read the previous shape's bindings."""
         if not self.context.set_input_shape(self.input_name, shape):
-            raise RtstyleError(f"TensorRT refused input {_shape(shape)} for {self.input_name!r} "
+            raise RtstyleError(f"TensorRT refused input {shape_text(shape)} for {self.input_name!r} "
                                f"(engine profile {self.profile}): rebuild with rtstyle build-engine --min/--max")
 
     def input_dtype(self, name: str) -> torch.dtype:

@@ -7,8 +7,8 @@ smoother, so the smoother is warmed up at the seam, and are then dropped; frames
 segment's start up to the next one's are encoded with their own timestamps. Where a fixed
 camera's still areas are held (static-region locking), a segment holds the painting of the
 frame they became still in, which the next segment, starting fresh, cannot know: so over the
-frames the next segment warms up on, a segment dissolves its held areas into the painting
-the next one holds (`TemporalSmoother.hand_over`), and the join shows no jump. (Where FFmpeg's
+frames the next segment warms up on, a segment cross-fades into what the next segment's
+smoother makes of them (`TemporalSmoother.hand_over`), and the join shows no jump. (Where FFmpeg's
 seek lands after the keyframe asked for, as in some MPEG-TS files, the warm-up is shorter or
 none: the frames are still all there.) `join` copies the
 segments' packets into one file, in order, and the input's audio once, whole. The result has

@@ -23,6 +23,16 @@ DEFAULT_OPT: Shape = (1, 3, 720, 1280)
 DEFAULT_MAX: Shape = (1, 3, 1088, 1920)  # 1080p, with room for 1080 padded to a multiple of 32
 
 
+def shape_text(shape) -> str:
+    """1x3x720x1280: a shape (or an ONNX input's dims) as the CLI writes it."""
+    return "x".join(map(str, shape))
+
+
+def fixed_dims(dims: list[int | str]) -> list[int | None]:
+    """An ONNX input's dims with the free ones (names, or 0) as None."""
+    return [d if isinstance(d, int) and d > 0 else None for d in dims]
+
+
 @dataclass(frozen=True)
 class Profile:
     min: Shape
@@ -41,8 +51,8 @@ class Profile:
 
     def __str__(self) -> str:
         if self.static:
-            return "x".join(map(str, self.opt))
-        return " / ".join("x".join(map(str, s)) for s in (self.min, self.opt, self.max))
+            return shape_text(self.opt)
+        return " / ".join(shape_text(s) for s in (self.min, self.opt, self.max))
 
 
 def parse_shape(text: str, what: str = "shape") -> Shape:
@@ -103,7 +113,7 @@ def profile_for(dims: list[int | str], min_shape: Shape | None = None, opt_shape
     free ones take the user's value or the default. Every shape keeps H and W multiples
     of `stride` and min <= opt <= max.
     """
-    fixed = [d if isinstance(d, int) and d > 0 else None for d in dims]
+    fixed = fixed_dims(dims)
     if fixed[1] not in (None, 3):
         raise RtstyleError(f"the model takes {fixed[1]} channels; style networks take 3 (NCHW)")
 
@@ -113,8 +123,8 @@ def profile_for(dims: list[int | str], min_shape: Shape | None = None, opt_shape
             if f is None:
                 continue
             if asked and asked[i] != f:
-                raise RtstyleError(f"--{what} {'x'.join(map(str, asked))}: the model's input is fixed at "
-                                   f"{'x'.join(str(d) for d in dims)}")
+                raise RtstyleError(f"--{what} {shape_text(asked)}: the model's input is fixed at "
+                                   f"{shape_text(dims)}")
             shape[i] = f
         return tuple(shape)  # type: ignore[return-value]
 
@@ -125,7 +135,7 @@ def profile_for(dims: list[int | str], min_shape: Shape | None = None, opt_shape
     profile = Profile(lo, opt, hi)
     for name, shape in (("min", lo), ("opt", opt), ("max", hi)):
         if shape[2] % stride or shape[3] % stride:
-            raise RtstyleError(f"--{name} {'x'.join(map(str, shape))}: height and width must be multiples of "
+            raise RtstyleError(f"--{name} {shape_text(shape)}: height and width must be multiples of "
                                f"{stride} (the network's stride)")
     if not (all(a <= b for a, b in zip(lo, opt)) and all(a <= b for a, b in zip(opt, hi))):
         raise RtstyleError(f"optimisation profile {profile}: needs min <= opt <= max in every dimension")
@@ -136,10 +146,9 @@ def profile_covering(dims: list[int | str], shapes: list[Shape], stride: int = 4
     """The tightest profile that takes every shape in `shapes` (the NCHW shapes a job will feed,
     `Backend.network_shapes`), tuned for the first. The model's fixed dimensions must agree."""
     for shape in shapes:
-        for i, (d, s) in enumerate(zip(dims, shape)):
-            if isinstance(d, int) and d > 0 and d != s:
-                what = "images per call (--batch)" if i == 0 else f"{'CHW'[i - 1]} of {'x'.join(map(str, shape))}"
-                raise RtstyleError(f"the model's input is fixed at {'x'.join(str(v) for v in dims)}: it cannot take "
-                                   f"{s} {what}")
+        for i, (d, s) in enumerate(zip(fixed_dims(dims), shape)):
+            if d is not None and d != s:
+                what = "images per call (--batch)" if i == 0 else f"{'CHW'[i - 1]} of {shape_text(shape)}"
+                raise RtstyleError(f"the model's input is fixed at {shape_text(dims)}: it cannot take {s} {what}")
     lo, hi = tuple(map(min, *shapes, shapes[0])), tuple(map(max, *shapes, shapes[0]))
     return profile_for(dims, lo, shapes[0], hi, stride)  # type: ignore[arg-type]

@@ -243,15 +243,15 @@ def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[in
 
 def cached_onnx(style: Style) -> Path:
     """A dynamic-shape ONNX export of a PyTorch style, made once and kept in the cache."""
-    return cached_export(f"{style.name}-{weights_hash(style.path)}-e{EXPORT_FORMAT}", style.build,
-                         style.meta.input_range, style.path.name)
+    return cached_export(f"{style.name}-{weights_hash(style.path)}", style.build, style.meta.input_range,
+                         style.path.name)
 
 
 def cached_export(key: str, build, input_range: str, source: str) -> Path:
     """`cache_dir("onnx")/KEY.onnx`: the dynamic-shape export of the module `build()` makes, made
     once (the key names the weights it came from), checked against PyTorch as `rtstyle export`
     checks, and written whole or not at all."""
-    path = cache_dir("onnx") / f"{key}.onnx"
+    path = cache_dir("onnx") / f"{key}-e{EXPORT_FORMAT}.onnx"  # a new export format makes them again
     with _CACHING:  # threads wanting one export at once: one makes it, the others then find it
         if path.exists():
             return path

@@ -126,11 +126,3 @@ def composite_torch(stylized, previous, motion: Motion, strength: float, hold: n
         out = out + keep * (warped - out)
     out = torch.where(weight > 0, out, fresh)
     return out[0].permute(1, 2, 0).clamp_(0, 255).add_(0.5).to(torch.uint8)
-
-
-
-def crossfade(a, b, t: float):
-    """(1 - t) * a + t * b for (H, W, 3) uint8 frames, numpy or torch."""
-    if isinstance(a, np.ndarray):
-        return cv2.addWeighted(a, 1.0 - t, b, t, 0.0)
-    return a.float().lerp_(b.float(), t).add_(0.5).clamp_(0, 255).to(a.dtype)

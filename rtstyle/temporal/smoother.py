@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import RtstyleError, UsageError
 from ..frames import Frame
-from .composite import composite, composite_torch, crossfade
+from .composite import composite, composite_torch
 from .flow import MIN_FLOW_SIDE, STILL_WINDOW, DisFlow, Motion, analyse, change, small_frame
 
 if TYPE_CHECKING:
@@ -165,10 +165,12 @@ class TemporalSmoother:
             self._hand_over = None  # once
         if self._successor is None:
             return frame.image
+        from ..backends.transform import mix  # here: the CLI's parser imports this module, not torch
+
         successor, seen, frames = self._successor
         theirs = successor(replace(frame, image=fresh)).image
         self._successor = (successor, seen + 1, frames) if seen < frames else None
-        return crossfade(frame.image, theirs, min(seen / frames, 1.0))
+        return mix(frame.image, theirs, min(seen / frames, 1.0))
 
     def _hold(self, small: np.ndarray, motion: Motion) -> np.ndarray:
         """Where the input is unchanged: still, trusted, and near the input the output was made from."""
