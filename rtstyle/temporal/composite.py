@@ -40,9 +40,9 @@ def _contrast_gain(blend: np.ndarray, fresh: np.ndarray) -> np.ndarray:
     def var(rgb):
         x = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
         m = cv2.blur(x, (WINDOW, WINDOW))
-        return np.maximum(cv2.blur(x * x, (WINDOW, WINDOW)) - m * m, 0.0)
+        return np.maximum(cv2.sqrBoxFilter(x, cv2.CV_32F, (WINDOW, WINDOW)) - m * m, 0.0)
 
-    gain = np.sqrt((var(fresh) + EPS) / (var(blend) + EPS))
+    gain = cv2.sqrt((var(fresh) + EPS) / (var(blend) + EPS))
     return np.clip(gain, 1.0, MAX_GAIN, out=gain)
 
 
@@ -62,14 +62,13 @@ def composite(stylized: np.ndarray, previous: np.ndarray, motion: Motion, streng
     # blendLinear: (a * wa + b * wb) / (wa + wb) per pixel, straight on uint8
     blend = cv2.blendLinear(warped, stylized, weight, 1.0 - weight)
     mean = cv2.blur(blend, (WINDOW, WINDOW))
-    detail = cv2.subtract(blend, mean, dtype=cv2.CV_32F) * _contrast_gain(blend, stylized)[..., None]
+    gain = _contrast_gain(blend, stylized)
+    detail = cv2.multiply(cv2.subtract(blend, mean, dtype=cv2.CV_32F), cv2.merge((gain, gain, gain)))
     out = cv2.add(detail, mean, dtype=cv2.CV_8U)  # rounds and saturates
     if hold is not None and hold.any():
         keep = cv2.resize(feathered(hold), (w, h), interpolation=cv2.INTER_LINEAR)
         out = cv2.blendLinear(warped, out, keep, 1.0 - keep)  # flow is 0 where held: the previous output
-    untrusted = weight == 0
-    out[untrusted] = stylized[untrusted]  # exactly the fresh frame
-    return out
+    return cv2.copyTo(stylized, (weight == 0).view(np.uint8), out)  # untrusted: exactly the fresh frame
 
 
 def _torch_restore_contrast(blend, fresh):
