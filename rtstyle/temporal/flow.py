@@ -162,5 +162,5 @@ def upsample(motion: Motion, size: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     flow[..., 1] *= h / fh
     # occluded stays untrusted after resizing: nearest keeps the zeros sharp at their edges
     trust = cv2.resize(motion.trust, (w, h), interpolation=cv2.INTER_LINEAR)
-    trust[cv2.resize(motion.occluded.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0] = 0.0
+    np.putmask(trust, cv2.resize(motion.occluded.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST), 0.0)
     return flow, trust
