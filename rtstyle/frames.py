@@ -19,6 +19,7 @@ class Frame:
     captured_at: float = 0.0  # time.monotonic() when the source produced it
     original: np.ndarray | None = None  # the preprocessed input, kept after stylization
     styled_by: int = 0  # which model stylized it: changes when the style is switched mid-stream
+    styled_at: float = 1.0  # the fraction of its size the network ran at (`--lite`: 0.5)
 
     @property
     def time(self) -> float | None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from rtstyle.backends.upsample import at_reduced_size
 from rtstyle.convert import SAMPLE_CLIP
 from conftest import run_cli, steady_style
 from rtstyle.errors import RtstyleError
@@ -52,10 +53,10 @@ def flicker(images: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def temporal_error(frames: list[np.ndarray]) -> float:
+def temporal_error(frames: list[np.ndarray], step: int = STEP) -> float:
     """Mean squared change between consecutive frames along the known pan (no flow estimate involved)."""
-    w = SIZE[0]
-    return float(np.mean([np.mean((a[:, STEP:].astype(np.float32) - b[:, :w - STEP].astype(np.float32)) ** 2)
+    w = frames[0].shape[1]
+    return float(np.mean([np.mean((a[:, step:].astype(np.float32) - b[:, :w - step].astype(np.float32)) ** 2)
                           for a, b in zip(frames, frames[1:])]))
 
 
@@ -194,6 +195,49 @@ def test_an_object_appearing_is_fresh_and_a_fade_from_black_starts_over(photo):
     inner = (slice(56, 104), slice(126, 194))  # inside the object, away from the feathered edge
     assert np.array_equal(out[5][inner], noisy[5][inner])  # its pixels are its own, not blended
     assert np.array_equal(out[5][:25], out[4][:25])  # while the still background away from it stays held
+
+
+def lite(inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """What `--lite` makes: a flickering stylization of the frame at half size, brought back to the
+    frame's size with the frame's own detail."""
+    return [at_reduced_size(x[None], 0.5, 4, lambda small, i=i: np.stack(flicker([fake_style(small[0])], i)))[0]
+            for i, x in enumerate(inputs)]
+
+
+def test_a_lite_stylization_is_smoothed_at_the_analysis_size(photo):
+    """The network ran at half size (`styled_at` 0.5): the smoother works at its 320-px analysis
+    size and adds back only what it changed there (a quarter of the work). As steady as smoothing
+    at full size, and the frame's finer detail stays the fresh frame's."""
+    big = cv2.resize(photo, (960, 540), interpolation=cv2.INTER_CUBIC)
+    inputs = [np.ascontiguousarray(big[90:450, i * 6:i * 6 + 640]) for i in range(16)]  # a pan, 6 px a frame
+    styled = lite(inputs)
+
+    def run(styled_at):
+        smoother = TemporalSmoother("fast", 0.7)
+        return [smoother(Frame(i, s.copy(), original=x, styled_at=styled_at)).image
+                for i, (x, s) in enumerate(zip(inputs, styled))]
+
+    full, coarse = run(1.0), run(0.5)
+    before = temporal_error(styled, 6)
+    assert temporal_error(coarse, 6) < 0.5 * before and temporal_error(coarse, 6) < 1.2 * temporal_error(full, 6)
+
+    def fine(a, b):  # what of the change smoothing made the analysis size cannot hold
+        d = a.astype(np.float32) - b
+        there = cv2.resize(cv2.resize(d, (320, 180), interpolation=cv2.INTER_AREA), (640, 360),
+                           interpolation=cv2.INTER_CUBIC)
+        return float(np.abs(d - there).mean())
+
+    assert np.mean([fine(c, s) for c, s in zip(coarse[4:], styled[4:])]) < 0.6 * np.mean(
+        [fine(f, s) for f, s in zip(full[4:], styled[4:])])
+
+
+def test_the_pipeline_tells_the_smoother_the_networks_scale():
+    from rtstyle.convert import load_backend
+    from rtstyle.pipeline import Inference
+
+    stage = Inference(load_backend("starry", lite=True))  # half size from 360 lines up
+    frames = stage.process([Frame(0, np.zeros((360, 640, 3), np.uint8)), Frame(1, np.zeros((120, 160, 3), np.uint8))])
+    assert [f.styled_at for f in frames + stage.flush()] == [0.5, 1.0]
 
 
 def test_composite_keeps_flagged_pixels_at_any_analysis_size():

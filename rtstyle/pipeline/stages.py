@@ -143,8 +143,10 @@ class Inference(Stage):
 
     def process(self, frames: list[Frame]) -> list[Frame]:
         done = self._switch()
+        scale_for = getattr(self.model, "scale_for", None)
         for f in frames:
             f.styled_by = self.generation
+            f.styled_at = scale_for(*f.image.shape[:2]) if scale_for else 1.0
         for _, same_size in groupby(frames, key=lambda f: f.image.shape):
             self._runner.submit(list(same_size))
         return done + self._runner.ready()

@@ -124,7 +124,7 @@ class Painter:
     async def paint(self, image: np.ndarray, arrived: float) -> np.ndarray:
         """`image` (RGB) stylized with the other clients' frames, then smoothed."""
         styled = await asyncio.wrap_future(self.model.submit(self.view, image))
-        frame = Frame(self.frames, styled, original=image)
+        frame = Frame(self.frames, styled, original=image, styled_at=self.view.scale_for(*image.shape[:2]))
         out = (await asyncio.to_thread(self.smoother, frame)).image
         now = time.monotonic()
         self.frames += 1

@@ -125,7 +125,8 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
         raw = model(image)
         pf["stylize_ms"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        smoothed = smoother(Frame(frame.index, raw.copy(), original=image)).image
+        scale = model.scale_for(*image.shape[:2]) if hasattr(model, "scale_for") else 1.0
+        smoothed = smoother(Frame(frame.index, raw.copy(), original=image, styled_at=scale)).image
         pf["smoothing_ms"].append((time.perf_counter() - t) * 1000)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if prev is not None and prev[0].shape == gray.shape:
@@ -203,6 +204,10 @@ class Replay:
 
     def rewind(self) -> None:
         self.i = 0
+
+    def scale_for(self, h: int, w: int) -> float:
+        """The size the model runs at (the smoother works at the analysis size below it)."""
+        return self.model.scale_for(h, w) if hasattr(self.model, "scale_for") else 1.0
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.i == len(self.frames):

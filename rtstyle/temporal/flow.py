@@ -144,7 +144,7 @@ def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
     still = cv2.blur(err0, box) <= cv2.blur(err, box) + STILL_MARGIN
     occluded &= ~(still & (squared_length(backward) < JITTER**2))  # made-up motion, not an occlusion
     still &= ~occluded
-    backward[still] = 0.0
+    backward *= ~still[..., None]  # 0 where still (a multiply: a boolean-indexed store is ten times slower)
     err = np.where(still, err0, err)
     trust = np.clip((photo_hi - err) / (photo_hi - photo_lo), 0.0, 1.0)
     trust[occluded] = 0.0
