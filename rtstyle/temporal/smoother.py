@@ -145,7 +145,8 @@ class TemporalSmoother:
             return frame
         coarse = _coarse(frame, small)
         key = (tuple(frame.image.shape), small.shape, frame.styled_by, coarse)
-        image = cv2.resize(fresh, small.shape[1::-1], interpolation=cv2.INTER_AREA) if coarse else fresh
+        # what is smoothed: the frame, or under `coarse` the frame at the analysis size
+        work = cv2.resize(fresh, small.shape[1::-1], interpolation=cv2.INTER_AREA) if coarse else fresh
         self.last_motion, made_from, self.held = None, small, 0.0
         if self._prev_small is not None and key == self._prev_key:
             motion = None
@@ -155,14 +156,14 @@ class TemporalSmoother:
                 self.cuts += 1
             else:
                 hold = self._hold(small, motion)
-                blend = composite if isinstance(image, np.ndarray) else composite_torch
-                smoothed = blend(image, self._prev_out, motion, self.strength, hold)
-                frame.image = with_change(fresh, image, smoothed) if coarse else smoothed
-                image = smoothed
+                blend = composite if isinstance(work, np.ndarray) else composite_torch
+                smoothed = blend(work, self._prev_out, motion, self.strength, hold)
+                frame.image = with_change(fresh, work, smoothed) if coarse else smoothed
+                work = smoothed
                 made_from, self.held = np.where(hold[..., None], self._made_from, small), float(hold.mean())
         elif self._prev_small is not None:
             self.cuts += 1  # a new size or a new style: nothing to carry over
-        self._prev_small, self._prev_out, self._prev_key, self._made_from = small, image, key, made_from
+        self._prev_small, self._prev_out, self._prev_key, self._made_from = small, work, key, made_from
         if self._hand_over or self._successor:
             frame.image = self._handing_over(frame, fresh)
         return frame
@@ -194,7 +195,8 @@ def _coarse(frame: Frame, small: np.ndarray) -> bool:
     on a GPU the full-size composite is cheap."""
     long_side = max(frame.image.shape[:2])
     analysed = max(small.shape[:2])
-    return isinstance(frame.image, np.ndarray) and analysed < long_side and frame.styled_at * long_side <= analysed + 0.5
+    return (isinstance(frame.image, np.ndarray) and analysed < long_side
+            and frame.styled_at * long_side <= analysed + 0.5)
 
 
 def _host(image) -> np.ndarray:
