@@ -240,6 +240,22 @@ def test_the_pipeline_tells_the_smoother_the_networks_scale():
     assert [f.styled_at for f in frames + stage.flush()] == [0.5, 1.0]
 
 
+def test_warping_error_is_measured_within_shots(photo):
+    """A pair across a cut (a fade from black here) has no motion to follow: it is left out of
+    the mean, where its error, many times any other, would swamp it, and listed."""
+    from rtstyle.temporal.evaluate import evaluate
+
+    inputs = [np.zeros((SIZE[1], SIZE[0], 3), np.uint8)] + pan(photo, 8)
+    styled = iter(flicker([fake_style(x) for x in inputs]))
+    report = evaluate((Frame(i, x) for i, x in enumerate(inputs)), lambda image: next(styled),
+                      TemporalSmoother("fast", 0.5), every=100)
+    w, pf = report.warping_error, report.per_frame
+    assert w["cuts"] == [1] and len(pf["warping_error_off"]) == 8
+    assert w["off"] == pytest.approx(np.mean(pf["warping_error_off"][1:]))
+    assert w["on"] == pytest.approx(np.mean(pf["warping_error_on"][1:]))
+    assert pf["warping_error_off"][0] > 5 * w["off"] and "leaving out 1 pair(s) across a cut" in report.summary()
+
+
 def test_composite_keeps_flagged_pixels_at_any_analysis_size():
     rng = np.random.default_rng(1)
     fresh, previous = (rng.integers(0, 256, (90, 160, 3), dtype=np.uint8) for _ in range(2))

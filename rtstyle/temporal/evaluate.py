@@ -7,7 +7,11 @@ per-frame ("off") and smoothed ("on") outputs are compared on the same frames:
   pixels, between each output frame and the previous output frame warped by the
   *input's* optical flow (colours in 0..1). Lower is steadier. The flow here is
   Farneback's at full size, not the DIS flow the smoother uses, so the smoother is
-  not graded by its own estimate.
+  not graded by its own estimate. It is a measure within a shot: a pair of frames
+  across a cut (a fade from black, a new scene: the input itself warps CUT_RATIO times
+  worse than the clip's median pair) has no motion to follow, and its error, tens of
+  times any other and the same off and on, would swamp the mean; such pairs are left
+  out of it and listed (`warping_error["cuts"]`).
 - fidelity to the unsmoothed output: the VGG-19 Gram style loss against the style
   image (on every `every`-th frame), as a relative change, and PSNR.
 
@@ -34,6 +38,7 @@ from .flow import trackable, warp
 from .smoother import TemporalSmoother
 
 STRIP_FRAMES = 6
+CUT_RATIO = 20.0  # a frame pair whose input warps this much worse than the clip's median pair is a cut
 
 
 def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -57,15 +62,17 @@ class TemporalReport:
     cuts: int = 0
     stylize_ms: float = 0.0  # median time of the style network per frame
     smoothing_ms: float = 0.0  # median time of the smoothing step per frame
-    warping_error: dict = field(default_factory=dict)  # off, on, ratio
+    warping_error: dict = field(default_factory=dict)  # off, on, ratio (within shots); cuts: pairs left out
     style_loss: dict | None = None  # off, on, change (None without a style image)
     psnr: dict = field(default_factory=dict)  # smoothed vs unsmoothed: mean, min
     per_frame: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         w = self.warping_error
-        text = (f"{self.frames} frames: warping error {w['off']:.5f} -> {w['on']:.5f} (x{w['ratio']:.2f}), "
-                f"PSNR vs unsmoothed {self.psnr['mean']:.1f} dB")
+        text = f"{self.frames} frames: warping error {w['off']:.5f} -> {w['on']:.5f} (x{w['ratio']:.2f})"
+        if w["cuts"]:
+            text += f" leaving out {len(w['cuts'])} pair(s) across a cut"
+        text += f", PSNR vs unsmoothed {self.psnr['mean']:.1f} dB"
         if self.style_loss:
             text += f", style loss {self.style_loss['change']:+.1%}"
         return text + (f", smoothing {self.smoothing_ms:.1f} ms/frame (stylizing {self.stylize_ms:.0f} ms), "
@@ -113,7 +120,8 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
     """Run `model` over `source` (frames of the input), with and without `smoother`."""
     target = gram_targets(style_image) if style_image is not None else None
     report = TemporalReport(input=names[0], style=names[1], temporal=smoother.describe())
-    pf: dict[str, list] = {"warping_error_off": [], "warping_error_on": [], "psnr": [], "style_frames": [],
+    pf: dict[str, list] = {"warping_error_off": [], "warping_error_on": [], "warping_error_input": [],
+                           "psnr": [], "style_frames": [],
                            "style_loss_off": [], "style_loss_on": [], "stylize_ms": [], "smoothing_ms": []}
     keeper = _Strip()
     prev = None  # (gray input, raw, smoothed)
@@ -132,6 +140,7 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
         if prev is not None and prev[0].shape == gray.shape:
             backward, forward = farneback(gray, prev[0]), farneback(prev[0], gray)
             valid = trackable(backward, forward)
+            pf["warping_error_input"].append(warping_error(image, prev[3], backward, valid))
             pf["warping_error_off"].append(warping_error(raw, prev[1], backward, valid))
             pf["warping_error_on"].append(warping_error(smoothed, prev[2], backward, valid))
             keeper.add(raw, smoothed, np.linalg.norm(backward, axis=-1))
@@ -140,15 +149,14 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
             pf["style_frames"].append(report.frames)
             pf["style_loss_off"].append(style_loss(raw, target))
             pf["style_loss_on"].append(style_loss(smoothed, target))
-        prev = (gray, raw, smoothed)
+        prev = (gray, raw, smoothed, image)
         report.frames += 1
         report.size = (image.shape[1], image.shape[0])
         if on_frame:
             on_frame(report.frames)
     if report.frames < 2:
         raise RtstyleError(f"{names[0]}: needs at least 2 frames to measure flicker, got {report.frames}")
-    off, on = float(np.mean(pf["warping_error_off"])), float(np.mean(pf["warping_error_on"]))
-    report.warping_error = {"off": off, "on": on, "ratio": on / off if off > 0 else 1.0}
+    report.warping_error = _within_shots(pf)
     report.psnr = {"mean": float(np.mean(pf["psnr"])), "min": float(np.min(pf["psnr"]))}
     if target is not None:
         so, sn = float(np.mean(pf["style_loss_off"])), float(np.mean(pf["style_loss_on"]))
@@ -160,6 +168,16 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
     if strip:
         keeper.write(strip)
     return report
+
+
+def _within_shots(pf: dict) -> dict:
+    """Mean warping error off and on over the frame pairs within a shot, and the pairs left out
+    (numbered by their second frame)."""
+    inputs = np.array(pf["warping_error_input"])
+    cut = inputs > CUT_RATIO * max(float(np.median(inputs)), 1e-6)
+    off, on = (float(np.mean(np.array(pf[k])[~cut])) for k in ("warping_error_off", "warping_error_on"))
+    return {"off": off, "on": on, "ratio": on / off if off > 0 else 1.0,
+            "cuts": [int(i) + 1 for i in np.flatnonzero(cut)]}
 
 
 def write_json(report: TemporalReport, path: Path) -> None:
