@@ -254,6 +254,12 @@ def test_warping_error_is_measured_within_shots(photo):
     assert w["off"] == pytest.approx(np.mean(pf["warping_error_off"][1:]))
     assert w["on"] == pytest.approx(np.mean(pf["warping_error_on"][1:]))
     assert pf["warping_error_off"][0] > 5 * w["off"] and "leaving out 1 pair(s) across a cut" in report.summary()
+    # mostly repeated frames (median 0): a small motion among them is no cut
+    inputs = pan(photo, 1) * 4 + pan(photo, 2)
+    styled = iter([fake_style(x) for x in inputs])
+    report = evaluate((Frame(i, x) for i, x in enumerate(inputs)), lambda image: next(styled),
+                      TemporalSmoother("fast", 0.5), every=100)
+    assert report.warping_error["cuts"] == [] and "across a cut" not in report.summary()
 
 
 def test_composite_keeps_flagged_pixels_at_any_analysis_size():

@@ -9,9 +9,9 @@ per-frame ("off") and smoothed ("on") outputs are compared on the same frames:
   Farneback's at full size, not the DIS flow the smoother uses, so the smoother is
   not graded by its own estimate. It is a measure within a shot: a pair of frames
   across a cut (a fade from black, a new scene: the input itself warps CUT_RATIO times
-  worse than the clip's median pair) has no motion to follow, and its error, tens of
-  times any other and the same off and on, would swamp the mean; such pairs are left
-  out of it and listed (`warping_error["cuts"]`).
+  worse than the clip's median pair, and by more than CUT_MIN) has no motion to follow,
+  and its error, ten times any other or more and the same off and on, would swamp the
+  mean; such pairs are left out of it and listed (`warping_error["cuts"]`).
 - fidelity to the unsmoothed output: the VGG-19 Gram style loss against the style
   image (on every `every`-th frame), as a relative change, and PSNR.
 
@@ -38,7 +38,8 @@ from .flow import trackable, warp
 from .smoother import TemporalSmoother
 
 STRIP_FRAMES = 6
-CUT_RATIO = 20.0  # a frame pair whose input warps this much worse than the clip's median pair is a cut
+CUT_RATIO = 20.0  # a frame pair whose input warps this much worse than the clip's median pair...
+CUT_MIN = 0.005  # ...and worse than this (RMS 18 grey levels; pairs within a shot: 1e-4 to 1e-3) is a cut
 
 
 def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -124,7 +125,7 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
                            "psnr": [], "style_frames": [],
                            "style_loss_off": [], "style_loss_on": [], "stylize_ms": [], "smoothing_ms": []}
     keeper = _Strip()
-    prev = None  # (gray input, raw, smoothed)
+    prev = None  # (gray input, raw, smoothed, input)
     for frame in source:
         if max_frames and report.frames >= max_frames:
             break
@@ -174,7 +175,7 @@ def _within_shots(pf: dict) -> dict:
     """Mean warping error off and on over the frame pairs within a shot, and the pairs left out
     (numbered by their second frame)."""
     inputs = np.array(pf["warping_error_input"])
-    cut = inputs > CUT_RATIO * max(float(np.median(inputs)), 1e-6)
+    cut = (inputs > CUT_RATIO * float(np.median(inputs))) & (inputs > CUT_MIN)
     off, on = (float(np.mean(np.array(pf[k])[~cut])) for k in ("warping_error_off", "warping_error_on"))
     return {"off": off, "on": on, "ratio": on / off if off > 0 else 1.0,
             "cuts": [int(i) + 1 for i in np.flatnonzero(cut)]}
@@ -224,7 +225,7 @@ class Replay:
         self.i = 0
 
     def scale_for(self, h: int, w: int) -> float:
-        """The size the model runs at (the smoother works at the analysis size below it)."""
+        """The fraction of an h x w frame's size the model runs at (the smoother reads it)."""
         return self.model.scale_for(h, w) if hasattr(self.model, "scale_for") else 1.0
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
