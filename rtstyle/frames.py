@@ -19,7 +19,7 @@ class Frame:
     captured_at: float = 0.0  # time.monotonic() when the source produced it
     original: np.ndarray | None = None  # the preprocessed input, kept after stylization
     styled_by: int = 0  # which model stylized it: changes when the style is switched mid-stream
-    styled_at: float = 1.0  # the fraction of its size the network ran at (`--lite`: 0.5)
+    styled_at: float = 1.0  # the fraction of its size the network ran at (`--lite`: 0.5); see `network_scale`
 
     @property
     def time(self) -> float | None:
@@ -27,3 +27,10 @@ class Frame:
         if self.pts is None or self.time_base is None:
             return None
         return float(self.pts * self.time_base)
+
+
+def network_scale(model, h: int, w: int) -> float:
+    """The fraction of an h x w frame's size `model` runs its network at: a backend's `scale_for`,
+    1 for models that do not say (the smoother then treats the frame as painted at full size)."""
+    scale_for = getattr(model, "scale_for", None)
+    return scale_for(h, w) if scale_for else 1.0

@@ -231,6 +231,23 @@ def test_a_lite_stylization_is_smoothed_at_the_analysis_size(photo):
         [fine(f, s) for f, s in zip(full[4:], styled[4:])])
 
 
+def test_lite_smoothing_changes_size_without_starting_over_and_keeps_new_things_fresh(photo):
+    """Live's quality ladder can move the network across the analysis size mid-stream: the smoother
+    carries on at the new size. Something appearing keeps its fresh pixels exactly, as at full size."""
+    rng = np.random.default_rng(5)
+    inputs = [np.clip(photo + rng.normal(0, 1.5, photo.shape), 0, 255).astype(np.uint8) for _ in range(10)]
+    inputs[8] = inputs[8].copy()
+    inputs[8][100:220, 240:400] = (230, 40, 40)  # appears at frame 8
+    styled = lite(inputs)
+    smoother = TemporalSmoother("fast", 0.8)
+    out = [smoother(Frame(i, s.copy(), original=x, styled_at=1.0 if i < 4 else 0.5)).image
+           for i, (x, s) in enumerate(zip(inputs, styled))]
+    change = lambda seq: np.mean([np.mean((a.astype(np.float32) - b) ** 2) for a, b in zip(seq[1:], seq)])  # noqa: E731
+    assert smoother.cuts == 0 and change(out[2:8]) <= 0.2 * change(styled[2:8]), (change(out[2:8]), change(styled[2:8]))
+    inner = (slice(100, 220), slice(240, 400))  # all of it, to its edges
+    assert np.array_equal(out[8][inner], styled[8][inner])
+
+
 def test_the_pipeline_tells_the_smoother_the_networks_scale():
     from rtstyle.convert import load_backend
     from rtstyle.pipeline import Inference

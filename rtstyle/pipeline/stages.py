@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 import cv2
 import numpy as np
 
-from ..frames import Frame
+from ..frames import Frame, network_scale
 
 if TYPE_CHECKING:
     from ..backends.base import Workload
@@ -143,10 +143,9 @@ class Inference(Stage):
 
     def process(self, frames: list[Frame]) -> list[Frame]:
         done = self._switch()
-        scale_for = getattr(self.model, "scale_for", None)
         for f in frames:
             f.styled_by = self.generation
-            f.styled_at = scale_for(*f.image.shape[:2]) if scale_for else 1.0
+            f.styled_at = network_scale(self.model, *f.image.shape[:2])
         for _, same_size in groupby(frames, key=lambda f: f.image.shape):
             self._runner.submit(list(same_size))
         return done + self._runner.ready()

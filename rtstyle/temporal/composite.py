@@ -71,14 +71,17 @@ def composite(stylized: np.ndarray, previous: np.ndarray, motion: Motion, streng
     return cv2.copyTo(stylized, (weight == 0).view(np.uint8), out)  # untrusted: exactly the fresh frame
 
 
-def with_change(fresh: np.ndarray, fresh_small: np.ndarray, out_small: np.ndarray) -> np.ndarray:
+def with_change(fresh: np.ndarray, fresh_small: np.ndarray, out_small: np.ndarray,
+                untrusted: np.ndarray) -> np.ndarray:
     """`fresh` plus what smoothing changed at a lower resolution (`out_small - fresh_small`, the
-    small frame `fresh` downscaled), brought up to its size bicubically. Where the network painted
-    nothing finer than that resolution (`--lite`), what is finer is the frame's own detail, as
-    steady as the frame, and smoothing at the low resolution costs a quarter."""
+    small frame `fresh` downscaled), brought up to its size bicubically; `untrusted` (bool, small)
+    stays exactly the fresh frame, as in `composite`. Where the network painted nothing finer than
+    that resolution (`--lite`), what is finer is the frame's own detail, as steady as the frame,
+    and smoothing touches a quarter of the pixels."""
     h, w = fresh.shape[:2]
     change = cv2.subtract(out_small, fresh_small, dtype=cv2.CV_16S)
-    return cv2.add(fresh, cv2.resize(change, (w, h), interpolation=cv2.INTER_CUBIC), dtype=cv2.CV_8U)
+    out = cv2.add(fresh, cv2.resize(change, (w, h), interpolation=cv2.INTER_CUBIC), dtype=cv2.CV_8U)
+    return cv2.copyTo(fresh, cv2.resize(untrusted.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST), out)
 
 
 def _torch_restore_contrast(blend, fresh):

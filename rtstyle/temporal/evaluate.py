@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ..errors import RtstyleError
-from ..frames import Frame
+from ..frames import Frame, network_scale
 from ..metrics import gram_targets, style_loss
 from .flow import trackable, warp
 from .smoother import TemporalSmoother
@@ -121,7 +121,7 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
     """Run `model` over `source` (frames of the input), with and without `smoother`."""
     target = gram_targets(style_image) if style_image is not None else None
     report = TemporalReport(input=names[0], style=names[1], temporal=smoother.describe())
-    pf: dict[str, list] = {"warping_error_off": [], "warping_error_on": [], "warping_error_input": [],
+    pf: dict[str, list] = {"pairs": [], "warping_error_off": [], "warping_error_on": [], "warping_error_input": [],
                            "psnr": [], "style_frames": [],
                            "style_loss_off": [], "style_loss_on": [], "stylize_ms": [], "smoothing_ms": []}
     keeper = _Strip()
@@ -134,13 +134,14 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
         raw = model(image)
         pf["stylize_ms"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        scale = model.scale_for(*image.shape[:2]) if hasattr(model, "scale_for") else 1.0
-        smoothed = smoother(Frame(frame.index, raw.copy(), original=image, styled_at=scale)).image
+        smoothed = smoother(Frame(frame.index, raw.copy(), original=image,
+                                  styled_at=network_scale(model, *image.shape[:2]))).image
         pf["smoothing_ms"].append((time.perf_counter() - t) * 1000)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if prev is not None and prev[0].shape == gray.shape:
             backward, forward = farneback(gray, prev[0]), farneback(prev[0], gray)
             valid = trackable(backward, forward)
+            pf["pairs"].append(report.frames)  # numbered by their second frame
             pf["warping_error_input"].append(warping_error(image, prev[3], backward, valid))
             pf["warping_error_off"].append(warping_error(raw, prev[1], backward, valid))
             pf["warping_error_on"].append(warping_error(smoothed, prev[2], backward, valid))
@@ -171,14 +172,14 @@ def evaluate(source, model: Callable[[np.ndarray], np.ndarray], smoother: Tempor
     return report
 
 
-def _within_shots(pf: dict) -> dict:
+def _within_shots(pf: dict[str, list]) -> dict:
     """Mean warping error off and on over the frame pairs within a shot, and the pairs left out
     (numbered by their second frame)."""
     inputs = np.array(pf["warping_error_input"])
     cut = (inputs > CUT_RATIO * float(np.median(inputs))) & (inputs > CUT_MIN)
     off, on = (float(np.mean(np.array(pf[k])[~cut])) for k in ("warping_error_off", "warping_error_on"))
     return {"off": off, "on": on, "ratio": on / off if off > 0 else 1.0,
-            "cuts": [int(i) + 1 for i in np.flatnonzero(cut)]}
+            "cuts": [pf["pairs"][i] for i in np.flatnonzero(cut)]}
 
 
 def write_json(report: TemporalReport, path: Path) -> None:
@@ -226,7 +227,7 @@ class Replay:
 
     def scale_for(self, h: int, w: int) -> float:
         """The fraction of an h x w frame's size the model runs at (the smoother reads it)."""
-        return self.model.scale_for(h, w) if hasattr(self.model, "scale_for") else 1.0
+        return network_scale(self.model, h, w)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.i == len(self.frames):

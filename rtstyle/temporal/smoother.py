@@ -23,7 +23,8 @@ Where the network ran at or below the analysis size (`--lite` runs it at half si
 it painted is at that size: what the frame holds finer is its own detail, put back by the
 upsampler, and as steady as the frame. The smoother then works at the analysis size and adds
 back to the fresh frame only what it changed there (`composite.with_change`): the same
-steadiness for a quarter of the work (12 -> 5.4 ms a 640x360 frame on two cores).
+steadiness on a quarter of the pixels (11.5 -> 5.8 ms a 640x360 frame on two cores). At
+`fast`'s 320 px that is `--lite` up to 640 px wide; larger frames run the network above it.
 
 How much to carry over depends on the network: one trained for stability (`rtstyle
 train --temporal-weight`) flickers little by itself, and blending costs style (see
@@ -144,7 +145,7 @@ class TemporalSmoother:
             self.reset()
             return frame
         coarse = _coarse(frame, small)
-        key = (tuple(frame.image.shape), small.shape, frame.styled_by, coarse)
+        key = (tuple(frame.image.shape), small.shape, frame.styled_by)
         # what is smoothed: the frame, or under `coarse` the frame at the analysis size
         work = cv2.resize(fresh, small.shape[1::-1], interpolation=cv2.INTER_AREA) if coarse else fresh
         self.last_motion, made_from, self.held = None, small, 0.0
@@ -157,8 +158,8 @@ class TemporalSmoother:
             else:
                 hold = self._hold(small, motion)
                 blend = composite if isinstance(work, np.ndarray) else composite_torch
-                smoothed = blend(work, self._prev_out, motion, self.strength, hold)
-                frame.image = with_change(fresh, work, smoothed) if coarse else smoothed
+                smoothed = blend(work, self._at_size(work), motion, self.strength, hold)
+                frame.image = with_change(fresh, work, smoothed, motion.trust == 0) if coarse else smoothed
                 work = smoothed
                 made_from, self.held = np.where(hold[..., None], self._made_from, small), float(hold.mean())
         elif self._prev_small is not None:
@@ -182,6 +183,15 @@ class TemporalSmoother:
         theirs = successor(replace(frame, image=fresh)).image
         self._successor = (successor, seen + 1, frames) if seen < frames else None
         return mix(frame.image, theirs, min(seen / frames, 1.0))
+
+    def _at_size(self, work):
+        """The previous output at the size of `work`: live's quality ladder can move the network
+        across the analysis size mid-stream (full-size smoothing <-> `coarse`), no reason to start over."""
+        prev = self._prev_out
+        if prev.shape == work.shape:
+            return prev
+        shrink = prev.shape[0] > work.shape[0]
+        return cv2.resize(prev, work.shape[1::-1], interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
     def _hold(self, small: np.ndarray, motion: Motion) -> np.ndarray:
         """Where the input is unchanged: still, trusted, and near the input the output was made from."""
