@@ -23,7 +23,7 @@ Where the network ran at or below the analysis size (`--lite` runs it at half si
 it painted is at that size: what the frame holds finer is its own detail, put back by the
 upsampler, and as steady as the frame. The smoother then works at the analysis size and adds
 back to the fresh frame only what it changed there (`composite.with_change`): the same
-steadiness on a quarter of the pixels (11.5 -> 5.8 ms a 640x360 frame on two cores). At
+steadiness on a quarter of the pixels (11.5 -> 6.2 ms a 640x360 frame on two cores). At
 `fast`'s 320 px that is `--lite` up to 640 px wide; larger frames run the network above it.
 
 How much to carry over depends on the network: one trained for stability (`rtstyle
