@@ -247,8 +247,8 @@ class QualityLadder:
     def adapt(self, backend: Backend, stats: PipelineStats, smoother: TemporalSmoother | None = None) -> str:
         """A step down when inference takes longer than the budget, up when the bigger size would
         fit with room to spare. Smoothing works at the frame's full size (at its analysis size once
-        the network runs at or below that), so where it alone is over the budget, it goes off (`smoother`, unless the user has set it). Returns what
-        changed ("" when nothing did)."""
+        the network runs at or below that), so where it alone is over the budget, it goes off
+        (`smoother`, unless the user has set it). Returns what changed ("" when nothing did)."""
         now = time.monotonic()
         if now < self._next_look:
             return ""
