@@ -80,7 +80,8 @@ def with_change(fresh: np.ndarray, fresh_small: np.ndarray, out_small: np.ndarra
     and smoothing touches a quarter of the pixels."""
     h, w = fresh.shape[:2]
     change = cv2.subtract(out_small, fresh_small, dtype=cv2.CV_16S)
-    out = cv2.add(fresh, cv2.resize(change, (w, h), interpolation=cv2.INTER_CUBIC), dtype=cv2.CV_8U)
+    out = cv2.add(fresh.astype(np.int16), cv2.resize(change, (w, h), interpolation=cv2.INTER_CUBIC))
+    out = np.clip(out, 0, 255, out=out).astype(np.uint8)  # as cv2.add(..., dtype=CV_8U), which is slower
     return cv2.copyTo(fresh, cv2.resize(untrusted.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST), out)
 
 

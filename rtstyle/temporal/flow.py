@@ -68,42 +68,43 @@ def sample_map(flow: np.ndarray) -> np.ndarray:
     return _grid(*flow.shape[:2]) + flow
 
 
+def remap(image: np.ndarray, at: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """`image` sampled at the positions `at` (a `sample_map`; outside the frame the border repeats)."""
+    return cv2.remap(image, at, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """`image` sampled at x + F(x) (positions outside the frame repeat the border)."""
-    return cv2.remap(image, sample_map(flow), None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    """`image` sampled at x + F(x)."""
+    return remap(image, sample_map(flow), interpolation)
 
 
 def squared_length(flow: np.ndarray) -> np.ndarray:
     return flow[..., 0] * flow[..., 0] + flow[..., 1] * flow[..., 1]
 
 
-def inside(flow: np.ndarray) -> np.ndarray:
-    """Where x + F(x) falls inside the frame: elsewhere the warp has nothing to show."""
-    m = sample_map(flow)
-    h, w = flow.shape[:2]
-    return (m[..., 0] >= 0) & (m[..., 0] <= w - 1) & (m[..., 1] >= 0) & (m[..., 1] <= h - 1)
+def inside(at: np.ndarray) -> np.ndarray:
+    """Where the positions `at` (a `sample_map`) fall inside the frame: elsewhere a warp has nothing to show."""
+    h, w = at.shape[:2]
+    return cv2.inRange(at, (0.0, 0.0), (w - 1.0, h - 1.0)).view(bool)  # 255 or 0: any nonzero byte is True
 
 
-def consistent(backward: np.ndarray, forward: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+def consistent(backward: np.ndarray, forward: np.ndarray, at: np.ndarray,
+               alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
     """Forward-backward check (Sundaram et al. 2010, as in Ruder et al. 2016).
 
-    backward = flow(current, previous), forward = flow(previous, current). Following a
-    pixel back and forth should return it where it started; where it does not, it was
-    occluded or disoccluded between the frames, or the flow is wrong there.
+    backward = flow(current, previous), forward = flow(previous, current), `at` = backward's
+    `sample_map`. Following a pixel back and forth should return it where it started; where it
+    does not, it was occluded or disoccluded between the frames, or the flow is wrong there.
     """
-    fwd_back = warp(forward, backward)
+    fwd_back = remap(forward, at)
     err = squared_length(fwd_back + backward)
     return err <= alpha * (squared_length(fwd_back) + squared_length(backward)) + beta
 
 
 def trackable(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Pixels of the current frame that can be followed to the previous one: consistent and in frame."""
-    return consistent(backward, forward) & inside(backward)
-
-
-def photometric_error(current: np.ndarray, previous: np.ndarray, backward: np.ndarray) -> np.ndarray:
-    """|current - previous warped onto it| per pixel, in grey levels (0..255; colour: `change`)."""
-    return change(current, warp(previous, backward))
+    at = sample_map(backward)
+    return consistent(backward, forward, at) & inside(at)
 
 
 STILL_WINDOW = 5  # pixels of the analysis size: the neighbourhood the "did it move?" test looks at
@@ -137,17 +138,20 @@ def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
     now, before = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (current, previous))
     backward = estimator(now, before)
     forward = estimator(before, now)
-    occluded = ~trackable(backward, forward)
-    err = photometric_error(current, previous, backward)
+    at = sample_map(backward)  # one map for the three warps along it
+    occluded = ~(consistent(backward, forward, at) & inside(at))
+    err = change(current, remap(previous, at))  # the photometric error of the warped input
     err0 = change(current, previous)
     box = (STILL_WINDOW, STILL_WINDOW)
     still = cv2.blur(err0, box) <= cv2.blur(err, box) + STILL_MARGIN
     occluded &= ~(still & (squared_length(backward) < JITTER**2))  # made-up motion, not an occlusion
     still &= ~occluded
-    backward *= ~still[..., None]  # 0 where still (a multiply: a boolean-indexed store is ten times slower)
-    err = np.where(still, err0, err)
+    # masked stores through OpenCV: numpy's broadcasts and boolean stores are several times slower
+    moving = (~still).astype(np.float32)
+    backward = cv2.multiply(backward, cv2.merge((moving, moving)))  # 0 where still
+    err = cv2.copyTo(err0, still.view(np.uint8), err)
     trust = np.clip((photo_hi - err) / (photo_hi - photo_lo), 0.0, 1.0)
-    trust[occluded] = 0.0
+    trust = cv2.multiply(trust, (~occluded).astype(np.float32))
     return Motion(backward, trust, occluded, still)
 
 

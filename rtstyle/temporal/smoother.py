@@ -161,7 +161,8 @@ class TemporalSmoother:
                 smoothed = blend(work, self._at_size(work), motion, self.strength, hold)
                 frame.image = with_change(fresh, work, smoothed, motion.trust == 0) if coarse else smoothed
                 work = smoothed
-                made_from, self.held = np.where(hold[..., None], self._made_from, small), float(hold.mean())
+                made_from = cv2.copyTo(self._made_from, hold.view(np.uint8), small.copy())  # held: as before
+                self.held = float(hold.mean())
         elif self._prev_small is not None:
             self.cuts += 1  # a new size or a new style: nothing to carry over
         self._prev_small, self._prev_out, self._prev_key, self._made_from = small, work, key, made_from
