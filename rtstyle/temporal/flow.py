@@ -85,7 +85,7 @@ def squared_length(flow: np.ndarray) -> np.ndarray:
 def inside(at: np.ndarray) -> np.ndarray:
     """Where the positions `at` (a `sample_map`) fall inside the frame: elsewhere a warp has nothing to show."""
     h, w = at.shape[:2]
-    return cv2.inRange(at, (0.0, 0.0), (w - 1.0, h - 1.0)).view(bool)  # 255 or 0: any nonzero byte is True
+    return cv2.inRange(at, (0.0, 0.0), (w - 1.0, h - 1.0)) > 0  # one pass over both coordinates
 
 
 def consistent(backward: np.ndarray, forward: np.ndarray, at: np.ndarray,
