@@ -117,7 +117,9 @@ def test_webrtc_session_paints_and_drops_rather_than_lags(server):
                 await asyncio.sleep(0.1)
             assert received, "no painted frame came back"
             warm = len(received)
-            await asyncio.sleep(5)
+            start = time.monotonic()  # 5 s, longer on a slow machine until 21 frames have come back
+            while time.monotonic() < start + 5 or (len(received) - warm <= 20 and time.monotonic() < start + 15):
+                await asyncio.sleep(0.1)
             [session] = [s for s in await sessions(server) if s["session"] == answer["session"]]
             sent = camera.sent
             reader.cancel()
@@ -143,7 +145,7 @@ def test_webrtc_session_paints_and_drops_rather_than_lags(server):
     lag = [when - float(pts * CLOCK) for when, pts in received]
     quarter = len(lag) // 4
     growth = median(lag[-quarter:]) - median(lag[:quarter])
-    assert growth < 0.3, f"the delay grew by {growth:.2f} s in 5 s"
+    assert growth < 0.3, f"the delay grew by {growth:.2f} s in {received[-1][0] - received[0][0]:.1f} s"
     assert stats["latency_ms"] < 500
 
     async def gone():  # the peer hung up: the server ends the session
