@@ -101,9 +101,10 @@ def consistent(backward: np.ndarray, forward: np.ndarray, at: np.ndarray,
     return err <= alpha * (squared_length(fwd_back) + squared_length(backward)) + beta
 
 
-def trackable(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Pixels of the current frame that can be followed to the previous one: consistent and in frame."""
-    at = sample_map(backward)
+def trackable(backward: np.ndarray, forward: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+    """Pixels of the current frame that can be followed to the previous one: consistent and in frame
+    (`at`: backward's `sample_map`, where the caller has it)."""
+    at = sample_map(backward) if at is None else at
     return consistent(backward, forward, at) & inside(at)
 
 
@@ -139,7 +140,7 @@ def analyse(current: np.ndarray, previous: np.ndarray, estimator: DisFlow,
     backward = estimator(now, before)
     forward = estimator(before, now)
     at = sample_map(backward)  # one map for the three warps along it
-    occluded = ~(consistent(backward, forward, at) & inside(at))
+    occluded = ~trackable(backward, forward, at)
     err = change(current, remap(previous, at))  # the photometric error of the warped input
     err0 = change(current, previous)
     box = (STILL_WINDOW, STILL_WINDOW)
