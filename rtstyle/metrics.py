@@ -15,6 +15,9 @@ left. 1 means the scene is kept, about 0 that it is lost.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,7 +26,7 @@ import numpy as np
 import torch
 
 from .images import resize_long_side
-from .models.vgg import STYLE_LAYERS, gram, gram_style_loss, vgg19_features
+from .models.vgg import STYLE_LAYERS, gram, gram_distance, vgg19_features
 
 EVAL_LONG_SIDE = 512
 STRUCTURE_LONG_SIDE = 128
@@ -36,16 +39,34 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * float(np.log10(255**2 / max(mse, 1e-12)))
 
 
+GRAM_MEMO = 32  # images whose Grams are kept: the photos of an evaluation, asked for once per painting
+_grams: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
+_grams_lock = threading.Lock()
+
+
 @torch.no_grad()
 def gram_targets(rgb: np.ndarray, long_side: int = EVAL_LONG_SIDE) -> dict[str, torch.Tensor]:
+    """The VGG-19 Gram matrices of an image (read-only). Memoised by the image's bytes: a style
+    ratio divides by the photo's own loss, and every evaluation asks for that photo's Grams once
+    per painting, a VGG pass each time (about a second on a CPU) for the same numbers."""
+    rgb = np.ascontiguousarray(rgb)
+    key = (rgb.shape, rgb.dtype.str, long_side, hashlib.blake2b(memoryview(rgb).cast("B"), digest_size=16).digest())
+    with _grams_lock:
+        if key in _grams:
+            _grams.move_to_end(key)
+            return _grams[key]
     x = torch.from_numpy(resize_long_side(rgb, long_side)).permute(2, 0, 1).float()[None]
-    return {k: gram(v) for k, v in vgg19_features("relu4_1")(x, STYLE_LAYERS).items()}
+    grams = {k: gram(v) for k, v in vgg19_features("relu4_1")(x, STYLE_LAYERS).items()}
+    with _grams_lock:
+        _grams[key] = grams
+        while len(_grams) > GRAM_MEMO:
+            _grams.popitem(last=False)
+    return grams
 
 
 @torch.no_grad()
 def style_loss(rgb: np.ndarray, style: dict[str, torch.Tensor], long_side: int = EVAL_LONG_SIDE) -> float:
-    x = torch.from_numpy(resize_long_side(rgb, long_side)).permute(2, 0, 1).float()[None]
-    return float(gram_style_loss(vgg19_features("relu4_1")(x, STYLE_LAYERS), style))
+    return float(gram_distance(gram_targets(rgb, long_side), style))
 
 
 def style_loss_ratio(stylized: np.ndarray, content: np.ndarray, style_image: np.ndarray) -> float:

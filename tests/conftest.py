@@ -62,6 +62,13 @@ def content_dir(tmp_path) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def one_photo(photo_file) -> Path:
+    """--eval-photos for tiny training runs whose closing report is not what is tested: one photo
+    rather than the bundled clip's four, a quarter of the report's VGG passes."""
+    return photo_file.parent
+
+
 # --- data the tests make or the package ships: no third-party file needed ---------------------
 
 @pytest.fixture(scope="session")

@@ -259,14 +259,14 @@ def test_tone_jitter_makes_brighter_and_darker_scenes():
     assert bool((out[0, 0].diff() >= 0).all())  # a tone curve: the order of grey levels is kept
 
 
-def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo, painting_files):
+def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo, painting_files, one_photo):
     import csv
 
     for folder, image in (("content", photo), ("styles", read_image(painting_files[0]))):
         (tmp_path / folder).mkdir()
         cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     args = ["train-adain", "--content", tmp_path / "content", "--styles", tmp_path / "styles", "--out", tmp_path / "t",
-            "--name", "tiny", "--size", "32", "--batch", "2", "--decoder-width", "16", "-q"]
+            "--name", "tiny", "--size", "32", "--batch", "2", "--decoder-width", "16", "--eval-photos", one_photo, "-q"]
     run_cli(*args, "--iters", "2", check=True)
     run_cli(*args, "--iters", "3", "--precision", "fp32", check=True)  # resumes a bf16 run where the CPU has bf16
     rows = list(csv.DictReader((tmp_path / "t" / "tiny.losses.csv").read_text().splitlines()))
@@ -280,12 +280,13 @@ def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo, painting
     assert bad.returncode == 1 and "no such folder" in bad.stderr
 
 
-def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo, painting_files):
+def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo, painting_files, one_photo):
     for folder, image in (("content", photo), ("styles", read_image(painting_files[0]))):
         (tmp_path / folder).mkdir()
         cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     run_cli("train-adain", "--content", tmp_path / "content", "--styles", tmp_path / "styles", "--out", tmp_path / "t",
-            "--init", "adain", "--iters", "1", "--lr", "1e-7", "--size", "32", "--batch", "1", "-q", check=True)
+            "--init", "adain", "--iters", "1", "--lr", "1e-7", "--size", "32", "--batch", "1", "--eval-photos", one_photo,
+            "-q", check=True)
     tuned = resolve_style(str(tmp_path / "t" / "adain.safetensors"))
     assert tuned.meta.width == resolve_style("adain").meta.width  # the width came from --init
     udnie = [read_image(painting_files[1])]

@@ -71,14 +71,15 @@ def test_automatic_scale_keeps_small_frames_whole():
     assert np.array_equal(backend(frame), whole)
 
 
-def test_train_lite_writes_a_lite_style(tmp_path, painting_files, transformer_net):
+def test_train_lite_writes_a_lite_style(tmp_path, painting_files, transformer_net, one_photo):
     from rtstyle.images import write_image
 
     content = tmp_path / "content"
     content.mkdir()
     write_image(content / "a.png", (np.random.default_rng(1).random((96, 128, 3)) * 255).astype(np.uint8))
     run_cli("train", "--lite", "--style-image", painting_files[1], "--content", content, "--name",
-            "tl", "--out", tmp_path / "t", "--size", "64", "--style-size", "96", "--iters", "2", "-q", check=True)
+            "tl", "--out", tmp_path / "t", "--size", "64", "--style-size", "96", "--iters", "2", "--eval-photos",
+            one_photo, "-q", check=True)
     style = resolve_style(tmp_path / "t" / "tl.safetensors")
     assert style.meta.architecture == ARCHITECTURE and (style.meta.width, style.meta.num_residual) == (8, 3)
     frame = (np.random.default_rng(2).random((64, 80, 3)) * 255).astype(np.uint8)

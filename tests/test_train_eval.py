@@ -26,11 +26,11 @@ from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, is_l
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-def test_train_writes_weights_log_and_resumes(tmp_path, content_dir, painting_files):
+def test_train_writes_weights_log_and_resumes(tmp_path, content_dir, painting_files, one_photo):
     style = painting_files[1]
     args = ["train", "--style-image", style, "--content", content_dir, "--name", "tiny", "--out", tmp_path / "t",
             "--channels", "4", "--size", "64", "--style-size", "96", "-q"]
-    first = run_cli(*args, "--iters", "3")
+    first = run_cli(*args, "--iters", "3", "--eval-photos", one_photo)
     assert first.returncode == 0, first.stderr
     weights = tmp_path / "t" / "tiny.safetensors"
     meta = resolve_style(weights).meta
@@ -84,11 +84,11 @@ def test_stability_views_show_the_same_scene_at_the_returned_offset():
     assert len(offsets) > 10
 
 
-def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir, transformer_net, painting_files):
+def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir, transformer_net, painting_files, one_photo):
     import_style(transformer_net, "tune-base")  # a TransformerNet (width 8) to start from
     style = painting_files[0]
     args = ["train", "--style-image", style, "--content", content_dir, "--init", "tune-base", "--temporal-weight",
-            "10", "--size", "64", "--style-size", "96", "--iters", "2", "-q"]
+            "10", "--size", "64", "--style-size", "96", "--iters", "2", "--eval-photos", one_photo, "-q"]
     proc = run_cli(*args, "--name", "steady", "--out", tmp_path / "t")
     assert proc.returncode == 0, proc.stderr
     meta = resolve_style(tmp_path / "t" / "steady.safetensors").meta

@@ -103,6 +103,10 @@ def gram(features: Tensor) -> Tensor:
     return f @ f.transpose(1, 2) / (c * h * w)
 
 
-def gram_style_loss(features: dict[str, Tensor], target_grams: dict[str, Tensor]) -> Tensor:
+def gram_distance(grams: dict[str, Tensor], target_grams: dict[str, Tensor]) -> Tensor:
     """Sum over layers of the mean squared Gram difference (Gatys et al.)."""
-    return sum(torch.mean((gram(features[k]) - target_grams[k]) ** 2) for k in target_grams)
+    return sum(torch.mean((grams[k] - target_grams[k]) ** 2) for k in target_grams)
+
+
+def gram_style_loss(features: dict[str, Tensor], target_grams: dict[str, Tensor]) -> Tensor:
+    return gram_distance({k: gram(features[k]) for k in target_grams}, target_grams)
