@@ -285,8 +285,8 @@ def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo, pain
         (tmp_path / folder).mkdir()
         cv2.imwrite(str(tmp_path / folder / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     run_cli("train-adain", "--content", tmp_path / "content", "--styles", tmp_path / "styles", "--out", tmp_path / "t",
-            "--init", "adain", "--iters", "1", "--lr", "1e-7", "--size", "32", "--batch", "1", "--eval-photos", one_photo,
-            "-q", check=True)
+            "--init", "adain", "--iters", "1", "--lr", "1e-7", "--size", "32", "--batch", "1",
+            "--eval-photos", one_photo, "-q", check=True)
     tuned = resolve_style(str(tmp_path / "t" / "adain.safetensors"))
     assert tuned.meta.width == resolve_style("adain").meta.width  # the width came from --init
     udnie = [read_image(painting_files[1])]
