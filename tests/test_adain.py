@@ -118,7 +118,7 @@ def test_shipped_decoder_styles_and_reconstructs(shipped, photo, painting_files)
     ratios = [style_loss_ratio(out, photo, style) for out in (full, half, none)]
     assert ratios == sorted(ratios), ratios  # the slider runs one way (between two decoders too)
     # a regression floor (the bar, 20 dB on the fixture photos at 512 px, is
-    # tests/test_train_eval.py's; this photo is squashed to 256 x 256)
+    # tests/test_quality.py's; this photo is squashed to 256 x 256)
     assert psnr(none, photo) >= 17
 
 
