@@ -63,10 +63,12 @@ def content_dir(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def one_photo(photo_file) -> Path:
+def one_photo(photo_file, tmp_path_factory) -> Path:
     """--eval-photos for tiny training runs whose closing report is not what is tested: one photo
     rather than the bundled clip's four, a quarter of the report's VGG passes."""
-    return photo_file.parent
+    folder = tmp_path_factory.mktemp("one_photo")
+    (folder / photo_file.name).symlink_to(photo_file)
+    return folder
 
 
 # --- data the tests make or the package ships: no third-party file needed ---------------------
