@@ -76,6 +76,18 @@ def test_styles_health_and_openapi(server):
         assert c.get("/docs").status_code == 200
 
 
+def test_without_a_token_only_loopback_names_are_answered(server):
+    """A web page whose own name its DNS now points at 127.0.0.1 (DNS rebinding) sends that name
+    as Host: refused, as are other names; loopback names, with or without a port, are answered."""
+    with httpx.Client(base_url=server.url(), timeout=30) as c:
+        for host in ("evil.example", "evil.example:80", "127.0.0.1.nip.io", "[::2]:80", "localhost.evil.example"):
+            r = c.get("/v1/styles", headers={"Host": host})
+            assert r.status_code == 403 and "loopback" in r.json()["error"], (host, r.text)
+        assert c.get("/", headers={"Host": "evil.example"}).status_code == 403  # the page too
+        for host in ("localhost", f"localhost:{server.port}", "127.0.0.2", "[::1]:80", "app.localhost"):
+            assert c.get("/v1/styles", headers={"Host": host}).status_code == 200, host
+
+
 def test_image_round_trip(server, photo_png, tmp_path):
     photo = cv2.imdecode(np.frombuffer(photo_png, np.uint8), cv2.IMREAD_COLOR)
     with httpx.Client(base_url=server.url(), timeout=60) as c:
@@ -184,6 +196,8 @@ def test_a_token_is_required_when_given_and_for_any_other_address(tmp_path):
             r = c.get("/v1/styles", headers=headers)
             assert r.status_code == 401 and "token" in r.json()["error"]
         assert c.get("/v1/styles", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        named = {"Authorization": f"Bearer {TOKEN}", "Host": "rtstyle.example"}  # the token, not the name, admits
+        assert c.get("/v1/styles", headers=named).status_code == 200
         assert c.get("/v1/jobs", params={"token": TOKEN}).status_code == 200  # as <img> and EventSource send it
         preflight = c.options("/v1/images", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
                                                      "Access-Control-Request-Headers": "authorization"})
@@ -196,7 +210,7 @@ def _raw_upload(port: int, path: str, chunks: int, chunk: bytes) -> tuple[str, i
     the server let through before it answered."""
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
                      f"Transfer-Encoding: chunked\r\n\r\n".encode())
         body = b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n"
         sock.sendall(b"%x\r\n%s\r\n" % (len(body), body))

@@ -1,5 +1,6 @@
-"""What every route shares: one-line JSON errors, the bearer token, body-size limits enforced
-while the body streams in, and a per-client limit on requests in flight.
+"""What every route shares: one-line JSON errors, the bearer token (or, without one, loopback
+names only), body-size limits enforced while the body streams in, and a per-client limit on
+requests in flight.
 
 The limits are plain ASGI middleware, so they act before FastAPI parses anything: an upload
 over its limit is refused from its Content-Length, or cut off as soon as the bytes read pass
@@ -9,6 +10,7 @@ the limit; the server never reads, or stores, the rest.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import threading
@@ -94,11 +96,27 @@ class BodyTooLarge(ApiError):
         super().__init__(413, f"the request body passed the limit of {limit} bytes")
 
 
+def loopback_name(host: bytes) -> bool:
+    """Whether a Host header (port or not) names this machine by a name no DNS answer can point
+    elsewhere: localhost, *.localhost, 127.0.0.0/8, [::1]."""
+    name = host.decode("latin-1").strip().lower()
+    name = name[1:name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0]
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 class Guard:
     """ASGI middleware: the token, the body limit of each route, and at most `per_client` requests
     in flight from one address (streams of events and MJPEG count too: they hold a worker).
 
-    `/v1/health` is open: load balancers ask it without credentials."""
+    `/v1/health` is open: load balancers ask it without credentials. A server without a token is
+    on loopback (the CLI binds nothing else without one) and answers only requests addressed to a
+    loopback name: a web page whose own name its DNS later points at 127.0.0.1 (DNS rebinding)
+    would otherwise reach it from the user's browser as if it were the same site."""
 
     OPEN = ("/v1/health",)
 
@@ -112,6 +130,10 @@ class Guard:
             return await self.app(scope, receive, send)
         path = scope["path"]
         headers = dict(scope["headers"])
+        host = headers.get(b"host")
+        if not self.token and host is not None and not loopback_name(host):
+            return await _Refuse(403, f"Host {host.decode('latin-1')[:100]!r} is not a loopback name: a server without "
+                                      "--token answers localhost, 127.0.0.1 and [::1] only")(send)
         if self.token and path.startswith("/v1/") and path not in self.OPEN and not self._authorised(headers, scope):
             return await _Refuse(401, "missing or wrong token: send Authorization: Bearer TOKEN",
                                  [(b"www-authenticate", b"Bearer")])(send)
