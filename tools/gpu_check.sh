@@ -24,7 +24,8 @@ cat "$out/machine.txt"
   || { echo "gpu_check: no CUDA GPU visible to torch" >&2; exit 1; }
 
 echo "== GPU tests"
-"$py" -m pytest -m cuda -rs -q --junitxml "$out/tests.xml" tests 2>&1 | tee "$out/tests.txt"
+# one process: the GPU tests time copies against compute, which a second worker on the same GPU would skew
+"$py" -m pytest -n 0 -m cuda -rs -q --junitxml "$out/tests.xml" tests 2>&1 | tee "$out/tests.txt"
 status=${PIPESTATUS[0]}
 passed=$("$py" -c "import sys, xml.etree.ElementTree as et
 s = et.parse(sys.argv[1]).getroot().iter('testsuite').__next__().attrib
