@@ -17,18 +17,19 @@ import sys
 
 from .. import __version__
 from ..errors import RtstyleError, UsageError
-from . import batch, bench, convert, engines, eval_temporal, image, live, serve, stream, styles, train
 from .terminal import EXIT_ERROR, EXIT_USAGE, setup_logging
-
-COMMANDS = (convert, batch, stream, live, image, serve, eval_temporal, engines, bench, styles, train)  # in --help's order
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # the command modules load here, not with this package: the console script imports it before
+    # `main` can catch a Ctrl-C, and they take a moment (OpenCV)
+    from . import batch, bench, convert, engines, eval_temporal, image, live, serve, stream, styles, train
+
     ap = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer for video.")
     ap.add_argument("--version", action="version", version=f"rtstyle {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parsers(sub)
+    for command in (convert, batch, stream, live, image, serve, eval_temporal, engines, bench, styles, train):
+        command.add_parsers(sub)  # in --help's order
     return ap
 
 
