@@ -466,17 +466,21 @@ def test_runner_reports_gpu_time_and_reuses_pinned_buffers(network):
 # --- the presets (issue 8's networks) on the TensorRT path, as far as the builder ------------------
 
 @pytest.mark.parametrize("name", ["starry", "blue_shards"])  # a style-vector preset, a multistyle26 one
-def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name, tmp_path, monkeypatch):
+def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name, tmp_path, monkeypatch, caplog):
     """What `--backend tensorrt` builds from for a preset: its cached export (made whole and checked
-    against PyTorch on two sizes and a batch), whose normalisation statistics stay fp32 in an fp16
-    engine, and whose profile comes from the job like any network's."""
+    against PyTorch on two sizes and a batch, announced: it takes a while), whose normalisation
+    statistics stay fp32 in an fp16 engine, and whose profile comes from the job like any network's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # per-preset exports stay out of the shared cache
     from rtstyle.backends import _onnx_file
     from rtstyle.compile.profiles import onnx_input
     from rtstyle.compile.tensorrt_build import BuildPlan, layer_name
 
     style = resolve_style(name)
-    path = _onnx_file(style)
+    with caplog.at_level(logging.INFO, logger="rtstyle"):
+        path = _onnx_file(style)
+        assert _onnx_file(style) == path  # made once
+    said = [r.getMessage() for r in caplog.records]  # once, before and after
+    assert len(said) == 2 and "one-time export" in said[0] and said[1].startswith("network ready in"), said
     _, dims = onnx_input(path)
     b = load_backend(name, "onnxruntime", lite=True)
     profile = profile_covering(dims, b.network_shapes(Workload(((360, 640),), batch=2)), style.input_spec.stride)

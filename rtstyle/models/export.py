@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import threading
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ CACHE_CHECK_SIZES = [(1, 136, 200), (2, 96, 160)]  # a cached export's parity ru
 # in `rtstyle serve` failed with TorchExportError), and the output capture below is process-wide.
 _EXPORTING = threading.Lock()
 _CACHING = threading.Lock()
+log = logging.getLogger("rtstyle")
 
 
 def weights_hash(path: Path) -> str:
@@ -256,7 +258,11 @@ def cached_export(key: str, build, input_range: str, source: str) -> Path:
         if path.exists():
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # the first use of a network on ONNX Runtime waits on torch.export (15-20 s on two cores): say so
+        log.info(f"preparing the network of {source} for ONNX Runtime: a one-time export, kept in {path.parent}")
+        start = time.perf_counter()
         export_verified(build(), path, key, range_scale(input_range), CACHE_CHECK_SIZES,
                         dynamic=True, metadata={"rtstyle.input_range": input_range,
                                                 "rtstyle.provenance": f"export of {source}"})
+        log.info(f"network ready in {time.perf_counter() - start:.0f} s")
     return path
