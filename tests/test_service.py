@@ -4,6 +4,7 @@ jobs in SQLite through a restart, cancelling, and every kind of bad request."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import socket
 import sqlite3
@@ -154,6 +155,7 @@ def test_cancel_mid_run_leaves_a_playable_partial_result(server, tmp_path):
 
 
 def test_jobs_survive_a_restart_and_finish(tmp_path):
+    """...and, with --keep-jobs DAYS, the ones that ended longer ago go, results and all."""
     data = tmp_path / "data"
     with RtstyleServer(data) as s:
         with httpx.Client(base_url=s.url(), timeout=60) as c:
@@ -174,6 +176,14 @@ def test_jobs_survive_a_restart_and_finish(tmp_path):
         s.restart()  # and a finished result is never lost
         with httpx.Client(base_url=s.url(), timeout=60) as c:
             assert all(c.get(f"/v1/jobs/{i}/result").status_code == 200 for i in ids)
+        s.stop()
+        with contextlib.closing(sqlite3.connect(data / "jobs.sqlite3")) as db, db:
+            db.execute("UPDATE jobs SET updated = ? WHERE id = ?", (time.time() - 8 * 86400, ids[0]))
+        s.args = ("--keep-jobs", "7")
+        s.start()
+        with httpx.Client(base_url=s.url(), timeout=60) as c:
+            assert c.get(f"/v1/jobs/{ids[0]}").status_code == 404 and not (data / "jobs" / ids[0]).exists()
+            assert all(c.get(f"/v1/jobs/{i}/result").status_code == 200 for i in ids[1:])
 
 
 def test_a_token_is_required_when_given_and_for_any_other_address(tmp_path):

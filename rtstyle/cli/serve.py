@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not sep or not name.isidentifier() or not src:
             raise UsageError(f"--source {spec!r}: expected NAME=SOURCE, e.g. cam=0 or door=rtsp://host/stream")
         sources[name] = src
-    settings = ServiceSettings(data=data, token=token, max_jobs=args.max_jobs,
+    settings = ServiceSettings(data=data, token=token, max_jobs=args.max_jobs, keep_jobs=args.keep_jobs,
                                max_video_bytes=int(args.max_video_mb * 1024 * 1024),
                                max_image_bytes=int(args.max_image_mb * 1024 * 1024), per_client=args.per_client,
                                max_live=args.max_live,
@@ -117,6 +117,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--data", default="rtstyle-data", help="folder for the jobs database, uploads and results "
                                                           "(default: ./rtstyle-data)")
     p.add_argument("--max-jobs", type=count, default=1, help="videos converted at once (default: 1)")
+    p.add_argument("--keep-jobs", type=positive, metavar="DAYS",
+                   help="delete ended jobs, results and all, this many days after they end "
+                        "(default: keep them until a client deletes them)")
     p.add_argument("--max-video-mb", type=positive, default=2048, help="largest video upload (default: 2048)")
     p.add_argument("--max-image-mb", type=positive, default=50, help="largest image upload (default: 50)")
     p.add_argument("--allow-private-urls", action="store_true",

@@ -45,6 +45,7 @@ class ServiceSettings:
     data: Path
     token: str | None = None
     max_jobs: int = 1  # videos converted at once
+    keep_jobs: float | None = None  # days an ended job is kept (None: until a client deletes it)
     max_video_bytes: int = 2048 * MB
     max_image_bytes: int = 50 * MB
     per_client: int = 16  # requests in flight from one address
@@ -80,7 +81,7 @@ class Service:
         self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
         self.store = JobStore(settings.data / "jobs.sqlite3")
         self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,
-                              settings.max_video_bytes, settings.private_urls)
+                              settings.max_video_bytes, settings.private_urls, settings.keep_jobs)
         self.previews = settings.data / "previews"
         self._preview_lock = threading.Lock()
         self.ray_models = None  # cluster.ray_serve.RayModels, made at start

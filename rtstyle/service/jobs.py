@@ -6,6 +6,9 @@ never a client's string): its input (uploaded, or downloaded from an http(s) URL
 worker), its style image, its result. An rtsp:// URL is recorded as it streams. Cancelling a running job
 stops it the way Ctrl-C stops `rtstyle convert`: the result holds the frames done so far and
 plays. Stopping the server puts running jobs back in the queue, and the next start runs them.
+Ended jobs stay, results and all, until a client deletes them or, with `keep_days`
+(`--keep-jobs`), until they are that old: checked at start and whenever a job ends, the only
+times the folder grows.
 """
 
 from __future__ import annotations
@@ -52,8 +55,9 @@ class JobRunner:
     """The queue's workers. `start` re-queues what a stopped server left running."""
 
     def __init__(self, store: JobStore, root: Path, pool: ModelPool, workers: int = 1,
-                 max_video_bytes: int = 1 << 31, private_urls: bool = True):
+                 max_video_bytes: int = 1 << 31, private_urls: bool = True, keep_days: float | None = None):
         self.store, self.root, self.pool, self.workers = store, root, pool, workers
+        self.keep_days = keep_days  # ended jobs older than this are deleted (None: kept until deleted)
         self.max_video_bytes = max_video_bytes  # for videos the server downloads itself
         self.private_urls = private_urls  # ...from private addresses too (`uploads.check_url`)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -77,6 +81,7 @@ class JobRunner:
         for leftover in self.root.iterdir():  # folders of uploads that never became jobs (only those)
             if leftover.is_dir() and _is_uuid(leftover.name) and leftover.name not in known:
                 shutil.rmtree(leftover, ignore_errors=True)
+        self.prune()
         for i in range(self.workers):
             t = threading.Thread(target=self._work, name=f"job-worker-{i}", daemon=True)
             t.start()
@@ -117,6 +122,16 @@ class JobRunner:
         self.store.delete(job_id)
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
+    def prune(self) -> None:
+        """Delete the jobs that ended more than `keep_days` ago, results and all."""
+        if self.keep_days is None:
+            return
+        old = self.store.ended_before(time.time() - self.keep_days * 86400)
+        for job_id in old:
+            self.delete(job_id)
+        if old:
+            log.info("%d job(s) that ended over %g day(s) ago deleted (--keep-jobs)", len(old), self.keep_days)
+
     def close(self) -> None:
         """Stop the workers; jobs they were running go back in the queue for the next start."""
         with self._wake:
@@ -135,6 +150,7 @@ class JobRunner:
                 if self._closing:
                     return
             self._run(job)
+            self.prune()
 
     def _run(self, job: Job) -> None:
         folder = self.folder(job.id)

@@ -36,6 +36,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
+ENDED = ("done", "failed", "cancelled")
 
 
 @dataclass
@@ -149,6 +150,13 @@ class JobStore:
         with self.lock:
             return self.db.execute("UPDATE jobs SET state = 'queued', frames = 0, fps = 0 WHERE state = 'running'"
                                    ).rowcount
+
+    def ended_before(self, cutoff: float) -> list[str]:
+        """Ids of the jobs that ended before `cutoff` (a `time.time()`): their last update is their end."""
+        with self.lock:
+            rows = self.db.execute(f"SELECT id FROM jobs WHERE state IN ({', '.join('?' * len(ENDED))}) AND updated < ?",
+                                   (*ENDED, cutoff)).fetchall()
+        return [r[0] for r in rows]
 
     def delete(self, job_id: str) -> None:
         with self.lock:
