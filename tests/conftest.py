@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -49,6 +50,15 @@ def _isolated_user_dirs(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture
+def rtstyle_log(caplog, monkeypatch):
+    """`caplog` holding the "rtstyle" logger's records from INFO up, even after a CLI run in this
+    process (its `setup_logging` stops them propagating to the root logger, where caplog listens)."""
+    monkeypatch.setattr(logging.getLogger("rtstyle"), "propagate", True)
+    caplog.set_level(logging.INFO, logger="rtstyle")
+    return caplog
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ is done, CUDA graphs bounded per shape, AdaIN exported with constant kernels, an
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import subprocess
 import sys
@@ -177,7 +176,7 @@ def test_auto_says_why_not_tensorrt(monkeypatch):
     assert name == "torch" and "style-image" in why
 
 
-def test_auto_declines_tensorrt_for_one_image_no_cached_engine_takes(monkeypatch, caplog, network):
+def test_auto_declines_tensorrt_for_one_image_no_cached_engine_takes(monkeypatch, rtstyle_log, network):
     """For one image, auto runs PyTorch rather than build an engine for a minute, and says so; the
     shapes it asks the cache about are those of the reduced size it runs at."""
     import rtstyle.convert as convert
@@ -196,10 +195,9 @@ def test_auto_declines_tensorrt_for_one_image_no_cached_engine_takes(monkeypatch
     monkeypatch.setattr(convert, "auto_choice", lambda style: ("tensorrt", ""))
     job = Workload(((360, 640),), long=False)
     cached = False
-    with caplog.at_level(logging.INFO, logger="rtstyle"):
-        b = load_backend(str(network), "auto", infer_scale=0.5, workload=job)
+    b = load_backend(str(network), "auto", infer_scale=0.5, workload=job)
     assert asked == [[(1, 3, 180, 320)]]
-    assert "not TensorRT: no cached engine takes 1x3x180x320" in caplog.text
+    assert "not TensorRT: no cached engine takes 1x3x180x320" in rtstyle_log.text
     assert not hasattr(b.runtime, "has_engine_for") and b.infer_scale == 0.5  # PyTorch, at the size asked
     cached = True
     kept = load_backend(str(network), "auto", infer_scale=0.5, workload=job)
@@ -466,7 +464,7 @@ def test_runner_reports_gpu_time_and_reuses_pinned_buffers(network):
 # --- the presets (issue 8's networks) on the TensorRT path, as far as the builder ------------------
 
 @pytest.mark.parametrize("name", ["starry", "blue_shards"])  # a style-vector preset, a multistyle26 one
-def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name, tmp_path, monkeypatch, caplog):
+def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name, tmp_path, monkeypatch, rtstyle_log):
     """What `--backend tensorrt` builds from for a preset: its cached export (made whole and checked
     against PyTorch on two sizes and a batch, announced: it takes a while), whose normalisation
     statistics stay fp32 in an fp16 engine, and whose profile comes from the job like any network's."""
@@ -476,10 +474,9 @@ def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name,
     from rtstyle.compile.tensorrt_build import BuildPlan, layer_name
 
     style = resolve_style(name)
-    with caplog.at_level(logging.INFO, logger="rtstyle"):
-        path = _onnx_file(style)
-        assert _onnx_file(style) == path  # made once
-    said = [r.getMessage() for r in caplog.records]  # once, before and after
+    path = _onnx_file(style)
+    assert _onnx_file(style) == path  # made once
+    said = [r.getMessage() for r in rtstyle_log.records if r.name == "rtstyle"]  # once, before and after
     assert len(said) == 2 and "one-time export" in said[0] and said[1].startswith("network ready in"), said
     _, dims = onnx_input(path)
     b = load_backend(name, "onnxruntime", lite=True)

@@ -371,6 +371,34 @@ def test_jobs_database_migrates_and_refuses_a_newer_one(tmp_path):
         JobStore(tmp_path / "junk.sqlite3")
 
 
+def test_ended_jobs_past_keep_jobs_go_while_the_server_runs(tmp_path, monkeypatch):
+    """--keep-jobs is checked on a timer too: an idle server deletes what has expired."""
+    from rtstyle.service import jobs
+    from rtstyle.service.store import JobStore
+
+    monkeypatch.setattr(jobs, "PRUNE_EVERY", 0.05)
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    runner = jobs.JobRunner(store, tmp_path / "jobs", pool=None, workers=0, keep_days=2 / 86400)
+    for state in ("done", "failed", "cancelled", "queued"):
+        job_id, folder = runner.new_folder()
+        (folder / jobs.RESULT).write_bytes(b"result")
+        store.add(job_id, "in.mp4", {})
+        store.update(job_id, state=state)
+    runner.start()
+    try:
+        time.sleep(0.3)
+        assert len(store.list()) == 4  # none ended 2 s ago yet
+        deadline = time.monotonic() + 10
+        while len(store.list()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = store.list()
+        assert [j.state for j in left] == ["queued"]  # waiting, not ended
+        assert [p.name for p in (tmp_path / "jobs").iterdir()] == [left[0].id]
+    finally:
+        runner.close()
+        store.close()
+
+
 def test_a_job_from_an_http_url(server):
     """The server fetches the video itself (every frame, audio kept); a dead URL fails the job with one line."""
     import functools

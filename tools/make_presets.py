@@ -214,11 +214,13 @@ def measure_smoothing(name: str, target: np.ndarray, frames: int) -> dict:
 
 
 def write_smoothing(name: str, result: dict) -> None:
-    """The chosen strength into the preset's metadata, the measurements into its card."""
+    """The chosen strength into the preset's metadata (rewritten only if it changed), the measurements
+    into its card."""
     dest = builtin_dir() / f"{name}.safetensors"
     state, meta = load_style(dest)
-    meta.extra["temporal_strength"] = f"{result['strength']:g}"
-    save_style(dest, state, meta, half=False)
+    if meta.extra.get("temporal_strength") != f"{result['strength']:g}":
+        meta.extra["temporal_strength"] = f"{result['strength']:g}"
+        save_style(dest, state, meta, half=False)
     card = builtin_dir() / f"{name}.md"
     rows = "\n".join(f"| {s:g} | " + " | ".join(f"{w:.2f} / {c:+.1%}" for w, c in per_clip) + " |"
                      for s, per_clip in result["per_clip"].items())

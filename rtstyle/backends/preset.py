@@ -46,7 +46,7 @@ def network_onnx(architecture: str) -> Path:
 
     source = package_file(LAYOUTS[architecture].onnx_file)
     return cached_export(f"{architecture}-{weights_hash(source)}", lambda: _WithCondition(architecture).eval(), "0-1",
-                         source.name)
+                         source.name, f"the presets' {architecture} network")
 
 
 class Condition(Adapter):

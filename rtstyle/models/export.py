@@ -246,20 +246,20 @@ def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[in
 def cached_onnx(style: Style) -> Path:
     """A dynamic-shape ONNX export of a PyTorch style, made once and kept in the cache."""
     return cached_export(f"{style.name}-{weights_hash(style.path)}", style.build, style.meta.input_range,
-                         style.path.name)
+                         style.path.name, f"style {style.name}'s network")
 
 
-def cached_export(key: str, build, input_range: str, source: str) -> Path:
+def cached_export(key: str, build, input_range: str, source: str, label: str) -> Path:
     """`cache_dir("onnx")/KEY.onnx`: the dynamic-shape export of the module `build()` makes, made
     once (the key names the weights it came from), checked against PyTorch as `rtstyle export`
-    checks, and written whole or not at all."""
+    checks, and written whole or not at all. `label` names the network to the user while they wait."""
     path = cache_dir("onnx") / f"{key}-e{EXPORT_FORMAT}.onnx"  # a new export format makes them again
     with _CACHING:  # threads wanting one export at once: one makes it, the others then find it
         if path.exists():
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         # the first use of a network on ONNX Runtime waits on torch.export (15-20 s on two cores): say so
-        log.info(f"preparing the network of {source} for ONNX Runtime: a one-time export, kept in {path.parent}")
+        log.info(f"preparing {label} for ONNX Runtime: a one-time export, kept in {path.parent}")
         start = time.perf_counter()
         export_verified(build(), path, key, range_scale(input_range), CACHE_CHECK_SIZES,
                         dynamic=True, metadata={"rtstyle.input_range": input_range,

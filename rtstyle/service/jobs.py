@@ -7,8 +7,7 @@ worker), its style image, its result. An rtsp:// URL is recorded as it streams. 
 stops it the way Ctrl-C stops `rtstyle convert`: the result holds the frames done so far and
 plays. Stopping the server puts running jobs back in the queue, and the next start runs them.
 Ended jobs stay, results and all, until a client deletes them or, with `keep_days`
-(`--keep-jobs`), until they are that old: checked at start and whenever a job ends, the only
-times the folder grows.
+(`--keep-jobs`), until they ended that long ago: checked at start and every PRUNE_EVERY seconds.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ log = logging.getLogger(__name__)
 
 INPUT, RESULT, STYLE_IMAGE = "input", "result.mp4", "style.png"
 PROGRESS_EVERY = 0.5  # s between progress writes to the database
+PRUNE_EVERY = 600.0  # s between looks for jobs past `keep_days`
 
 
 @dataclass
@@ -65,6 +65,7 @@ class JobRunner:
         self._running: dict[str, object] = {}  # job id -> its VideoConversion / StreamJob
         self._cancelled: set[str] = set()
         self._closing = False
+        self._closed = threading.Event()  # for the pruning thread, which waits on nothing else
         self._threads: list[threading.Thread] = []
 
     def folder(self, job_id: str) -> Path:
@@ -82,8 +83,11 @@ class JobRunner:
             if leftover.is_dir() and _is_uuid(leftover.name) and leftover.name not in known:
                 shutil.rmtree(leftover, ignore_errors=True)
         self.prune()
-        for i in range(self.workers):
-            t = threading.Thread(target=self._work, name=f"job-worker-{i}", daemon=True)
+        threads = [(self._work, f"job-worker-{i}") for i in range(self.workers)]
+        if self.keep_days is not None:
+            threads.append((self._pruning, "job-pruner"))
+        for target, name in threads:
+            t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
 
@@ -132,8 +136,16 @@ class JobRunner:
         if old:
             log.info("%d job(s) that ended over %g day(s) ago deleted (--keep-jobs)", len(old), self.keep_days)
 
+    def _pruning(self) -> None:
+        while not self._closed.wait(PRUNE_EVERY):
+            try:
+                self.prune()
+            except Exception:  # a locked database, a full disk: try again next time, the server goes on
+                log.exception("deleting old jobs failed")
+
     def close(self) -> None:
         """Stop the workers; jobs they were running go back in the queue for the next start."""
+        self._closed.set()
         with self._wake:
             self._closing = True
             for running in self._running.values():
@@ -150,7 +162,6 @@ class JobRunner:
                 if self._closing:
                     return
             self._run(job)
-            self.prune()
 
     def _run(self, job: Job) -> None:
         folder = self.folder(job.id)
