@@ -79,14 +79,25 @@ def test_styles_health_and_openapi(server):
 
 def test_without_a_token_only_loopback_names_are_answered(server):
     """A web page whose own name its DNS now points at 127.0.0.1 (DNS rebinding) sends that name
-    as Host: refused, as are other names; loopback names, with or without a port, are answered."""
+    as Host: refused, as are other names and malformed ones; loopback names, with or without a port,
+    are answered. A request must carry one Host header: not none, not a loopback one beside another."""
     with httpx.Client(base_url=server.url(), timeout=30) as c:
-        for host in ("evil.example", "evil.example:80", "127.0.0.1.nip.io", "[::2]:80", "localhost.evil.example"):
+        for host in ("evil.example", "evil.example:80", "127.0.0.1.nip.io", "[::2]:80", "localhost.evil.example",
+                     "[::1]evil.example", "localhost:evil.example", "127.0.0.1:99999", "127.1", "2130706433"):
             r = c.get("/v1/styles", headers={"Host": host})
             assert r.status_code == 403 and "loopback" in r.json()["error"], (host, r.text)
         assert c.get("/", headers={"Host": "evil.example"}).status_code == 403  # the page too
-        for host in ("localhost", f"localhost:{server.port}", "127.0.0.2", "[::1]:80", "app.localhost"):
+        for host in ("localhost", f"localhost:{server.port}", "127.0.0.2", "[::1]:80", "app.localhost", "localhost."):
             assert c.get("/v1/styles", headers={"Host": host}).status_code == 200, host
+    for hosts in ([], ["evil.example", "localhost"], ["localhost", "evil.example"]):
+        head = "".join(f"Host: {h}\r\n" for h in hosts)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+            s.sendall(f"GET /v1/styles HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode())
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+        status, body = reply.split(b"\r\n", 1)[0], reply.split(b"\r\n\r\n", 1)[1]
+        assert status.split()[1] == b"400" and b"one Host header" in body, (hosts, reply[:300])
 
 
 def test_image_round_trip(server, photo_png, tmp_path):
@@ -191,8 +202,11 @@ def test_a_token_is_required_when_given_and_for_any_other_address(tmp_path):
                               str(tmp_path / "d")], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--token" in refused.stderr and len(refused.stderr.splitlines()) == 1
     taken = socket.create_server(("127.0.0.1", 0))
+    (tmp_path / "blocked").mkdir()
+    (tmp_path / "blocked" / "jobs").write_text("a file where the jobs folder goes")
     for args, words in ((["--port", str(taken.getsockname()[1])], "cannot listen on 127.0.0.1"),
-                        (["--data", "/dev/null"], "not a folder")):
+                        (["--data", "/dev/null"], "not a folder"),
+                        (["--data", str(tmp_path / "blocked")], "cannot keep the service's files there")):
         proc = subprocess.run([sys.executable, "-m", "rtstyle", "serve", "--data", str(tmp_path / "d"), *args],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 1 and words in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
@@ -369,6 +383,11 @@ def test_jobs_database_migrates_and_refuses_a_newer_one(tmp_path):
     (tmp_path / "junk.sqlite3").write_bytes(b"not a database" * 100)
     with pytest.raises(RtstyleError, match="not a usable jobs database"):
         JobStore(tmp_path / "junk.sqlite3")
+    with contextlib.closing(sqlite3.connect(tmp_path / "edited.sqlite3")) as db:  # current version, wrong table
+        db.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY)")
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    with pytest.raises(RtstyleError, match="jobs table lacks created, error, "):
+        JobStore(tmp_path / "edited.sqlite3")
 
 
 def test_ended_jobs_past_keep_jobs_go_while_the_server_runs(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .. import __version__
+from ..errors import RtstyleError
 from ..images import encode_image, resize_long_side
 from ..sources import scaled_size
 from ..models.registry import DEFAULT_STYLE, available_styles, needs_style_image
@@ -71,17 +72,21 @@ class ServiceSettings:
 class Service:
     def __init__(self, settings: ServiceSettings):
         self.settings = settings
-        settings.data.mkdir(parents=True, exist_ok=True)
-        # Uploads spool to disk as they arrive (Starlette's temporary files): on the data volume,
-        # where the jobs are, not in /tmp, often small or in memory. The files are unlinked at once.
-        spool = settings.data / ".spool"
-        shutil.rmtree(spool, ignore_errors=True)
-        spool.mkdir()
+        try:
+            settings.data.mkdir(parents=True, exist_ok=True)
+            # Uploads spool to disk as they arrive (Starlette's temporary files): on the data volume,
+            # where the jobs are, not in /tmp, often small or in memory. The files are unlinked at once.
+            spool = settings.data / ".spool"
+            shutil.rmtree(spool, ignore_errors=True)
+            spool.mkdir()
+            self.store = JobStore(settings.data / "jobs.sqlite3")
+            self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
+            self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,
+                                  settings.max_video_bytes, settings.private_urls, settings.keep_jobs)
+        except OSError as exc:  # a read-only volume, a file where a folder goes: the operator's to fix
+            raise RtstyleError(f"--data {settings.data}: cannot keep the service's files there: "
+                               f"{exc.filename}: {exc.strerror or exc}") from None
         tempfile.tempdir = str(spool)
-        self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
-        self.store = JobStore(settings.data / "jobs.sqlite3")
-        self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,
-                              settings.max_video_bytes, settings.private_urls, settings.keep_jobs)
         self.previews = settings.data / "previews"
         self._preview_lock = threading.Lock()
         self.ray_models = None  # cluster.ray_serve.RayModels, made at start

@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import threading
 from urllib.parse import parse_qs
 from typing import Callable
@@ -96,11 +97,17 @@ class BodyTooLarge(ApiError):
         super().__init__(413, f"the request body passed the limit of {limit} bytes")
 
 
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
+
 def loopback_name(host: bytes) -> bool:
     """Whether a Host header (port or not) names this machine by a name no DNS answer can point
-    elsewhere: localhost, *.localhost, 127.0.0.0/8, [::1]."""
-    name = host.decode("latin-1").strip().lower()
-    name = name[1:name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0]
+    elsewhere: localhost, *.localhost, 127.0.0.0/8, [::1]. Anything else, or not a well-formed
+    host[:port], is not."""
+    match = _HOST.fullmatch(host.decode("latin-1").strip().lower())
+    if match is None or int(match["port"] or 0) > 65535:
+        return False
+    name = match["v6"] or match["name"].removesuffix(".")  # "localhost." is localhost, fully qualified
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
@@ -130,10 +137,13 @@ class Guard:
             return await self.app(scope, receive, send)
         path = scope["path"]
         headers = dict(scope["headers"])
-        host = headers.get(b"host")
-        if not self.token and host is not None and not loopback_name(host):
-            return await _Refuse(403, f"Host {host.decode('latin-1')[:100]!r} is not a loopback name: a server without "
-                                      "--token answers localhost, 127.0.0.1 and [::1] only")(send)
+        if not self.token:
+            hosts = [value for name, value in scope["headers"] if name == b"host"]
+            if len(hosts) != 1:
+                return await _Refuse(400, f"a request needs one Host header, not {len(hosts)}")(send)
+            if not loopback_name(hosts[0]):
+                return await _Refuse(403, f"Host {hosts[0].decode('latin-1')[:100]!r} is not a loopback name: a server "
+                                          "without --token answers localhost, 127.0.0.1 and [::1] only")(send)
         if self.token and path.startswith("/v1/") and path not in self.OPEN and not self._authorised(headers, scope):
             return await _Refuse(401, "missing or wrong token: send Authorization: Bearer TOKEN",
                                  [(b"www-authenticate", b"Bearer")])(send)

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import RtstyleError
@@ -89,8 +89,11 @@ class JobStore:
             self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self._migrate()
+            missing = {f.name for f in fields(Job)} - {row[1] for row in self.db.execute("PRAGMA table_info(jobs)")}
         except sqlite3.DatabaseError as exc:
             raise RtstyleError(f"{path}: not a usable jobs database: {exc}") from None
+        if missing:  # its schema version says current, its table does not: edited by hand
+            raise RtstyleError(f"{path}: not a usable jobs database: its jobs table lacks {', '.join(sorted(missing))}")
         self.lock = threading.Lock()
 
     def _migrate(self) -> None:
