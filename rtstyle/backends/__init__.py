@@ -102,6 +102,9 @@ def _runtime(style: Style, backend: str, device: str | None, precision: str | No
     if backend == "torch":
         return TorchRuntime(style.build(), spec, device, precision, **options)
     if backend == "onnxruntime":
+        if style.format != "onnx" and precision not in (None, "fp32"):  # said before an export of seconds
+            raise RtstyleError(f"--precision {precision}: {style.name}'s ONNX export is an fp32 model and ONNX "
+                               f"Runtime runs it as it is (rtstyle export --fp16 makes fp16 files)")
         path = network_onnx(style.meta.architecture) if shared_export else _onnx_file(style)
         return OnnxRuntime(path, spec, device, precision, **options)
     from .tensorrt_runtime import TensorRTRuntime  # needs the compile package only here
