@@ -53,6 +53,26 @@ def _isolated_user_dirs(tmp_path_factory):
 
 
 @pytest.fixture
+def tmpfs(tmp_path):
+    """`tmpfs("64k")` mounts a tmpfs of that size and returns it: a disk that fills up. Needs the
+    right to mount (root or CAP_SYS_ADMIN); unmounted after the test."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        mnt = tmp_path / f"tmpfs{len(mounted)}"
+        mnt.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                          capture_output=True).returncode:
+            pytest.skip("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)")
+        mounted.append(mnt)
+        return mnt
+
+    yield mount
+    for mnt in mounted:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+@pytest.fixture
 def rtstyle_log(caplog, monkeypatch):
     """`caplog` holding the "rtstyle" logger's records from INFO up, even after a CLI run in this
     process (its `setup_logging` stops them propagating to the root logger, where caplog listens)."""

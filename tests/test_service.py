@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -363,6 +364,30 @@ def test_shared_model_batches_frames_of_concurrent_clients():
     other = model.view(strength=0.5)
     assert model.view(strength=0.5) is other and other is not view and other.runtime is view.runtime
     pool.close()
+
+
+def test_a_jobs_database_locked_by_another_process_is_a_503(server):
+    """Another process holding the database past SQLite's 5 s wait (a backup, sqlite3 by hand):
+    503 with Retry-After, not an internal error, and the server goes on once it lets go."""
+    with contextlib.closing(sqlite3.connect(server.data / "jobs.sqlite3", isolation_level=None)) as db:
+        db.execute("BEGIN EXCLUSIVE")
+        with httpx.Client(base_url=server.url(), timeout=60) as c:
+            r = c.post("/v1/jobs", json={"url": "http://127.0.0.1:9/never.mp4"})
+        db.execute("ROLLBACK")
+    assert r.status_code == 503 and "locked by another process" in r.json()["error"], r.text
+    assert r.headers["retry-after"] == "5"
+    with httpx.Client(base_url=server.url(), timeout=60) as c:
+        assert c.get("/v1/jobs").status_code == 200
+
+
+def test_a_full_disk_is_a_507_and_the_server_goes_on(tmpfs):
+    """An upload the server has no room to spool: its fault, not the form's (it was a 400 "malformed
+    form"), and nothing of it is left behind."""
+    data = tmpfs("1m") / "data"
+    with RtstyleServer(data) as s, httpx.Client(base_url=s.url(), timeout=60) as c:
+        r = c.post("/v1/jobs", files={"video": ("big.mp4", os.urandom(3_000_000), "video/mp4")})
+        assert r.status_code == 507 and r.json() == {"error": "the server's disk is full"}, r.text
+        assert c.get("/v1/health").status_code == 200 and not os.listdir(data / ".spool")
 
 
 def test_jobs_database_migrates_and_refuses_a_newer_one(tmp_path):

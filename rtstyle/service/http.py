@@ -9,11 +9,13 @@ the limit; the server never reads, or stores, the rest.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
 import logging
 import re
+import sqlite3
 import threading
 from urllib.parse import parse_qs
 from typing import Callable
@@ -41,6 +43,15 @@ class ApiError(Exception):
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+# the server's own storage failing: the operator's to fix, and the client's to know (not a bug)
+STORAGE_ERRORS = {
+    errno.ENOSPC: (507, "the server's disk is full"),
+    errno.EDQUOT: (507, "the server's disk quota is used up"),
+    errno.EACCES: (500, "the server may not write to its data folder"),
+    errno.EROFS: (500, "the server's data folder is on a read-only file system"),
+}
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -75,6 +86,21 @@ def add_error_handlers(app: FastAPI) -> None:
     async def _bug(request: Request, exc: Exception):
         log.exception("internal error on %s %s", request.method, request.url.path)
         return error_response(500, f"internal error: {type(exc).__name__} (the server's log has the details)")
+
+    @app.exception_handler(OSError)
+    async def _storage(request: Request, exc: OSError):
+        if exc.errno not in STORAGE_ERRORS:
+            return await _bug(request, exc)
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(*STORAGE_ERRORS[exc.errno])
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _database(request: Request, exc: sqlite3.OperationalError):
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            return await _bug(request, exc)
+        log.error("%s %s: the jobs database: %s", request.method, request.url.path, exc)
+        return error_response(503, "the jobs database is locked by another process: try again later",
+                              {"Retry-After": "5"})
 
 
 class _Refuse:

@@ -21,7 +21,7 @@ from fastapi import Request
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
 
-from .http import ApiError
+from .http import STORAGE_ERRORS, ApiError
 
 IMAGE_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP", "TIFF": "TIFF"}
 MAX_PIXELS = 50_000_000  # about 8K x 6K: a bigger picture is refused before it is decoded
@@ -56,6 +56,8 @@ async def read_form(request: Request) -> dict:
         except ApiError:
             raise
         except Exception as exc:  # a malformed form: Starlette says what
+            if isinstance(exc, OSError) and exc.errno in STORAGE_ERRORS:
+                raise  # spooling it to disk failed (full, read-only): the server's fault, not the form's
             raise ApiError(400, f"malformed form: {exc}") from None
         return dict(form)
     raise ApiError(415, "send multipart/form-data (a file upload) or application/json (with a url)")
