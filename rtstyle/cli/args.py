@@ -31,7 +31,7 @@ def positive(text: str) -> float:
     """argparse type: a finite number > 0 (seconds, scale factors, frame rates)."""
     value = _parsed(text, float)
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return value
 
 
