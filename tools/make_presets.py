@@ -218,8 +218,9 @@ def write_smoothing(name: str, result: dict) -> None:
     into its card."""
     dest = builtin_dir() / f"{name}.safetensors"
     state, meta = load_style(dest)
-    if meta.extra.get("temporal_strength") != f"{result['strength']:g}":
-        meta.extra["temporal_strength"] = f"{result['strength']:g}"
+    strength = f"{result['strength']:g}"
+    if meta.extra.get("temporal_strength") != strength:
+        meta.extra["temporal_strength"] = strength
         save_style(dest, state, meta, half=False)
     card = builtin_dir() / f"{name}.md"
     rows = "\n".join(f"| {s:g} | " + " | ".join(f"{w:.2f} / {c:+.1%}" for w, c in per_clip) + " |"

@@ -72,6 +72,7 @@ class ServiceSettings:
 class Service:
     def __init__(self, settings: ServiceSettings):
         self.settings = settings
+        self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
         try:
             settings.data.mkdir(parents=True, exist_ok=True)
             # Uploads spool to disk as they arrive (Starlette's temporary files): on the data volume,
@@ -80,7 +81,6 @@ class Service:
             shutil.rmtree(spool, ignore_errors=True)
             spool.mkdir()
             self.store = JobStore(settings.data / "jobs.sqlite3")
-            self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
             self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,
                                   settings.max_video_bytes, settings.private_urls, settings.keep_jobs)
         except OSError as exc:  # a read-only volume, a file where a folder goes: the operator's to fix
