@@ -5,8 +5,10 @@
 #                     xdotool for the live-window tests, GStreamer's RTSP server for the stream tests,
 #                     Chromium and ChromeDriver for the service's browser test
 # System packages (python3-venv, libgl1 for OpenCV, the test tools above) are installed with
-# apt-get only when missing. torch is installed as 2.13.0 only when no torch is present;
-# install a CUDA build of torch into .venv first to use a GPU.
+# apt-get only when missing. Python packages come at the versions the test suite passed with
+# (constraints.txt; RTSTYLE_UNPINNED=1 takes the newest that pyproject.toml allows instead).
+# torch is installed only when none is present; to use a GPU, install a CUDA build of torch into
+# .venv first: it is kept, whatever its version.
 set -euo pipefail
 cd "$(dirname "$0")"
 extra="${1:-}"
@@ -36,7 +38,15 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
-.venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" torch==2.13.0
+if [ "${RTSTYLE_UNPINNED:-0}" = 1 ]; then
+  .venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" "torch$(sed -n 's/^torch==/==/p' constraints.txt)"
+else
+  # a torch already in .venv (a CUDA build, say) stays: the pins minus torch's
+  pins=$(mktemp); trap 'rm -f "$pins"' EXIT
+  if .venv/bin/python -c "import torch" 2>/dev/null; then grep -v '^torch==' constraints.txt >"$pins"
+  else cp constraints.txt "$pins"; "${pip[@]}" -c "$pins" torch; fi
+  pip+=(-c "$pins")
+fi
 if [ "$extra" = dev ]; then
   "${pip[@]}" -e ".[dev]"
 else

@@ -37,10 +37,10 @@ def packet_times(path: Path) -> list[float]:
 
 def audio_span(path: Path) -> float:
     """Seconds from the first audio packet's start to the last one's end (AVI has no stream duration)."""
-    with av.open(str(path)) as c:
+    with av.open(str(path)) as c:  # a stream's fields are read while its container is open (PyAV >= 18.1.1)
         s = c.streams.audio[0]
         ends = [(p.pts, p.pts + (p.duration or 0)) for p in c.demux(s) if p.pts is not None and p.size]
-    return float((max(e for _, e in ends) - min(b for b, _ in ends)) * s.time_base)
+        return float((max(e for _, e in ends) - min(b for b, _ in ends)) * s.time_base)
 
 
 def assert_faithful_conversion(src: Path, out: Path, audio_codec: str | None):
