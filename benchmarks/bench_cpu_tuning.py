@@ -34,7 +34,7 @@ import torch
 from rtstyle.backends import create_backend
 from rtstyle.images import read_image
 from rtstyle.models.export import cached_onnx
-from rtstyle.models.registry import lite_variant, resolve_style
+from rtstyle.models.library import lite_variant, resolve_style
 
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", "../shared/fixtures"))
 

@@ -30,7 +30,7 @@ import torch
 from torch.nn import functional as F
 
 from rtstyle.backends.upsample import detail_upsample, network_size
-from rtstyle.convert import load_backend
+from rtstyle.backends import load_backend
 from rtstyle.images import read_image
 from rtstyle.metrics import style_loss_ratio
 

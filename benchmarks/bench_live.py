@@ -25,7 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-from rtstyle.convert import SAMPLE_CLIP, load_backend
+from rtstyle.backends import load_backend
+from rtstyle.convert import SAMPLE_CLIP
 from rtstyle.stream import SourceOptions, StreamJob
 
 

@@ -24,7 +24,8 @@ from bench_infer_scale import timed
 from rtstyle.backends.style_vector import predict_vector
 from rtstyle.images import read_image, resize_long_side
 from rtstyle.metrics import gram_targets, psnr, structure_score, style_loss
-from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR, ConditionedNet, reference_graph, network_state, package_file
+from rtstyle.models.magenta import ConditionedNet, network_state, reference_graph
+from rtstyle.models.magenta_files import MULTISTYLE, STYLE_VECTOR, package_file
 
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", "../shared/fixtures")) / "images"
 PAINTINGS = ("starry_night", "udnie", "mosaic", "candy")

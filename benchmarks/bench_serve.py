@@ -85,7 +85,7 @@ def images(args) -> dict:
 
 
 def sessions(args) -> dict:
-    from rtstyle.convert import load_backend
+    from rtstyle.backends import load_backend
 
     frame = sample_frames((40,))[0]
     backend = load_backend(STYLE)

@@ -22,7 +22,7 @@ import argparse
 import os
 from pathlib import Path
 
-from rtstyle.convert import load_backend
+from rtstyle.backends import load_backend
 from rtstyle.images import read_image
 from rtstyle.sources import VideoFileSource
 from rtstyle.temporal import TemporalSmoother

@@ -13,12 +13,12 @@ import importlib
 __version__ = "0.1.0"
 
 _API = {
-    "available_styles": "rtstyle.models.registry",
-    "resolve_style": "rtstyle.models.registry",
-    "import_style": "rtstyle.models.registry",
+    "available_styles": "rtstyle.models.library",
+    "resolve_style": "rtstyle.models.library",
+    "import_style": "rtstyle.models.importing",
     "create_backend": "rtstyle.backends",
     "VideoConversion": "rtstyle.convert",
-    "load_backend": "rtstyle.convert",
+    "load_backend": "rtstyle.backends",
     "stylize_image": "rtstyle.convert",
     "EncoderSettings": "rtstyle.sinks",
     "open_sink": "rtstyle.sinks",

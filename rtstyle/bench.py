@@ -35,10 +35,11 @@ from .backends import Backend, TensorRuntime
 from .backends.transform import pad_to_multiple
 from .backends.upsample import at_reduced_size, network_size
 from .backends.tensor_ops import from_network, to_network
-from .convert import SAMPLE_CLIP, VideoConversion, load_backend, sample_frames
+from .backends import load_backend
+from .convert import SAMPLE_CLIP, VideoConversion, sample_frames
 from .errors import RtstyleError
 from .models.formats import StyleMeta, save_style
-from .models.registry import DEFAULT_STYLE, LITE_SUFFIX, Style
+from .models.library import DEFAULT_STYLE, LITE_SUFFIX, Style
 from .models.transformer_net import TransformerNet
 from .sinks import EncoderSettings
 from .sources import VideoFileSource

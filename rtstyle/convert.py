@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from .backends import Backend, Workload, auto_choice, create_backend, tensorrt_available
-from .compile.profiles import shape_text
-from .errors import RtstyleError, UsageError
+from .backends import Backend, Workload
+from .errors import RtstyleError
 from .images import encode_image, read_image
-from .models.registry import DATA_DIR, Style, is_lite, pick_style
+from .models.library import DATA_DIR
 from .pipeline import Pipeline, PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
 from .output_files import OutputFile, check_output, write_whole
 from .sources import VideoFileSource, scaled_size
 from .temporal import TemporalSmoother
-
-log = logging.getLogger("rtstyle")
 
 SAMPLE_CLIP = DATA_DIR / "sample.mp4"
 SAMPLE_SHOTS = (20, 70, 95, 120)  # astronaut, coffee, chelsea, rocket: one frame of each shot
@@ -64,67 +58,6 @@ class ConvertResult:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-
-LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (docs/benchmarks/history.md, issue #7)
-
-
-def lite_cpu_threads() -> int:
-    """--lite on a CPU: the small network runs on ONNX Runtime with all cores but one, which is
-    left to decoding, smoothing and encoding. Measured on 2 cores (docs/benchmarks/history.md, issue #7):
-    `convert --lite` 20.1 fps on PyTorch with 2 threads, 33.7 fps on ONNX Runtime with 1. Only
-    the session gets the count: the process's other thread pools are left as they are."""
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
-def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None, *,
-                 lite: bool = False, infer_scale: float | None = None, stroke: float | None = None,
-                 workload: Workload | None = None, **options) -> Backend:
-    """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
-    unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
-    CPU, `auto` then means ONNX Runtime: `lite_cpu_threads`, as for any lite style however it was
-    chosen). A preset runs at its own stroke size (`StyleMeta.stroke_long_side`) times `stroke`.
-    `workload`, where the job is known before its backend, lets `auto` decline TensorRT for a
-    short job no cached engine takes (building one costs a minute or more)."""
-    if infer_scale is not None and not 0.25 <= infer_scale <= 1.0:
-        raise UsageError(f"--infer-scale must be between 0.25 and 1, got {infer_scale}")
-    if stroke is not None and not 0.25 <= stroke <= 4.0:
-        raise UsageError(f"--stroke must be between 0.25 and 4, got {stroke}")
-    s = style if isinstance(style, Style) else pick_style(style, lite)
-    cpu_lite = (lite or is_lite(s)) and not torch.cuda.is_available()  # a lite style, however it was chosen
-    if cpu_lite and backend in ("auto", "onnxruntime") and not options:
-        backend, options = "onnxruntime", {"threads": lite_cpu_threads()}
-    if stroke is not None and not s.meta.stroke_long_side:
-        raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
-
-    def configured(name: str) -> Backend:
-        b = create_backend(s, name, precision=precision, **options)
-        b.strength = float(s.meta.extra.get("strength", 1.0))  # a preset's own (its model card says why)
-        if s.meta.stroke_long_side:
-            b.network_long_side, b.stroke = s.meta.stroke_long_side, stroke or 1.0
-        if infer_scale is None and lite:
-            b.infer_scale, b.infer_min_side = LITE_INFER_SCALE, LITE_MIN_SIDE
-        elif infer_scale is not None:
-            if infer_scale < 1.0 and b.fixed_size:
-                raise RtstyleError(f"--infer-scale: style {s.name!r} runs at a fixed "
-                                   f"{b.fixed_size[1]}x{b.fixed_size[0]} already")
-            b.infer_scale = infer_scale
-        return b
-
-    chosen, why_not = auto_choice(s) if backend == "auto" else (backend, "")
-    if why_not and tensorrt_available():
-        log.info(f"--backend auto: {chosen}, not TensorRT: {why_not}")
-    b = configured(chosen)
-    if backend == "auto" and chosen == "tensorrt" and workload and not workload.long:
-        shapes = b.network_shapes(workload)
-        if not b.runtime.has_engine_for(shapes):
-            fallback = "onnxruntime" if s.format == "onnx" else "torch"
-            log.info(f"--backend auto: {fallback}, not TensorRT: no cached engine takes {shape_text(shapes[0])}, "
-                     f"and building one takes a minute or more (--backend tensorrt builds and keeps it)")
-            b = configured(fallback)
-    if workload:
-        b.prepare(workload)  # the engine the check above found is the one the job loads
-    return b
 
 
 class VideoConversion:

@@ -35,7 +35,7 @@ from .configs import LITE_FRAME, DistillConfig
 from .errors import RtstyleError, UsageError
 from .metrics import EVAL_LONG_SIDE, Judgement, judge
 from .models.formats import StyleMeta, save_style
-from .models.registry import LITE_SUFFIX, Style, is_preset, resolve_style
+from .models.library import LITE_SUFFIX, Style, is_preset, resolve_style
 from .models.vgg import CONTENT_LAYER, STYLE_LAYERS, gram, vgg19_features
 from .train import (after_step, load_content, loss_log, optimise, progress_bar, random_crops, resume, run_files,
                     training_device)
@@ -136,7 +136,7 @@ def lite_report(student: Path, teacher: str, painting: np.ndarray, photos: list[
     """Both measures for the teacher as `convert` runs it and for `--lite` with the teacher's
     default lite path and with the student, on photos at `frame` px: the student earns its place
     only if it beats the default lite path. Written beside the student as NAME.quality.json."""
-    from .convert import load_backend
+    from .backends import load_backend
 
     teacher_style = resolve_style(teacher)
     runs = {"teacher": load_backend(teacher_style), "lite (no student)": load_backend(teacher_style, lite=True),

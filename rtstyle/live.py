@@ -26,7 +26,7 @@ import numpy as np
 from .backends import Backend
 from .errors import RtstyleError
 from .frames import Frame
-from .models.registry import (DEFAULT_STYLE, LITE_SUFFIX, PRESET_ARCHITECTURES, available_styles, is_lite,
+from .models.library import (DEFAULT_STYLE, LITE_SUFFIX, available_styles, is_lite,
                               needs_style_image)
 from .pipeline import PipelineStats
 from .sinks import EncoderSettings, VideoFileSink
@@ -294,7 +294,7 @@ def style_cycle(first: str | None, lite: bool, load: Callable[[str], Backend]) -
     names = [n for n, st in styles.items() if not needs_style_image(st) and not is_lite(st)]
     if lite:
         names = [n for n in names if f"{n}{LITE_SUFFIX}" in styles
-                 or styles[n].meta.architecture in PRESET_ARCHITECTURES]
+                 or styles[n].architecture.preset]
     first = first or DEFAULT_STYLE
     if first not in names:
         names.insert(0, first)

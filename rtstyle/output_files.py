@@ -16,10 +16,12 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import RtstyleError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
@@ -130,6 +132,8 @@ class OutputFile:
 
 def write_array(target: str | Path, array: np.ndarray) -> Path:
     """A numpy array as a whole `.npy` file (a cache entry: an existing one is replaced)."""
+    import numpy as np
+
     buffer = io.BytesIO()
     np.save(buffer, array)
     return write_whole(target, buffer.getvalue(), overwrite=True)

@@ -1,12 +1,16 @@
 """What each inference runtime takes: one table the command line, `rtstyle bench` and the
 backends read (the model is ultralytics' table of export formats), torch-free for `--help`.
 
-`torch_dtype` maps a precision name to torch's dtype; it imports torch only when called.
+`torch_dtype` maps a precision name to torch's dtype; it imports torch only when called, and
+`cuda_available` only where an NVIDIA driver is loaded.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from .errors import RtstyleError
 
@@ -51,3 +55,14 @@ def torch_dtype(precision: str):
     import torch
 
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+@cache
+def cuda_available() -> bool:
+    """Whether PyTorch sees a CUDA GPU. Without an NVIDIA driver (Linux's /proc/driver/nvidia) the
+    answer is no, and torch's 2-3 s import is spared: ONNX Runtime's jobs never load it."""
+    if "torch" not in sys.modules and sys.platform == "linux" and not Path("/proc/driver/nvidia").exists():
+        return False
+    import torch
+
+    return torch.cuda.is_available()

@@ -183,7 +183,7 @@ def network_shape(init: str | None, lite: bool) -> tuple[bool, int, int]:
     fine-tuning one, else the architecture's defaults."""
     if not init:
         return (True, LITE_WIDTH, LITE_BLOCKS) if lite else (False, TrainConfig.width, TrainConfig.num_residual)
-    from .models.registry import resolve_style
+    from .models.library import resolve_style
 
     m = resolve_style(init).meta
     if m.architecture not in ("transformer_net", LITE):
@@ -195,7 +195,7 @@ def network_shape(init: str | None, lite: bool) -> tuple[bool, int, int]:
 
 def start_from(model: torch.nn.Module, spec: str) -> None:
     """Load a style's weights into `model` (fine-tuning, e.g. for temporal stability)."""
-    from .models.registry import resolve_style
+    from .models.library import resolve_style
 
     style = resolve_style(spec)
     try:
@@ -285,7 +285,7 @@ def report(weights: Path, paintings: list[np.ndarray], photos: str | Path | None
     beside the weights as NAME.quality.json. A low style ratio alone can mean the scene was
     painted over: the structure score says whether it was."""
     from .backends import create_backend
-    from .models.registry import needs_style_image, resolve_style
+    from .models.library import needs_style_image, resolve_style
 
     backend = create_backend(resolve_style(weights), "torch")
     bound = ([backend.with_style([p]) for p in paintings] if needs_style_image(backend.style)

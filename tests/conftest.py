@@ -110,7 +110,7 @@ def network(tmp_path_factory) -> Path:
     It paints like a real style network, and ships with the package. The third-party checkpoints
     (fixtures) stay for the tests of their formats."""
     from rtstyle.models.formats import StyleMeta, load_style, save_style
-    from rtstyle.models.registry import resolve_style
+    from rtstyle.models.library import resolve_style
 
     state, meta = load_style(resolve_style("mosaic").path)
     path = tmp_path_factory.mktemp("network") / "net.safetensors"
@@ -124,7 +124,7 @@ def fixed_onnx(network, tmp_path_factory) -> Path:
     """`network` exported to ONNX at a fixed 256x256 (`rtstyle export`, static): a model that
     takes one input size only, as many published ONNX style models do."""
     from rtstyle.models.export import ExportSpec, export_style
-    from rtstyle.models.registry import resolve_style
+    from rtstyle.models.library import resolve_style
 
     path = tmp_path_factory.mktemp("onnx") / "net_256x256.onnx"
     export_style(resolve_style(str(network)), path, ExportSpec(height=256, width=256, dynamic=False))
@@ -192,7 +192,7 @@ def steady_style(network: Path, name: str, strength: float) -> str:
     """A user style (`network` imported) that names its own smoothing strength, as networks
     fine-tuned for stability do. Returns its name."""
     from rtstyle.models.formats import load_style, save_style
-    from rtstyle.models.registry import import_style
+    from rtstyle.models.importing import import_style
 
     style = import_style(network, name)
     state, meta = load_style(style.path)

@@ -189,7 +189,7 @@ def test_pytorch_adain_checkpoints_import_and_run(pytorch_adain_files, photo, tm
 
 def test_pytorch_adain_checkpoints_that_do_not_fit_store_nothing(pytorch_adain_files, tmp_path):
     """A decoder whose later layers do not fit: one line, and no style file left behind."""
-    from rtstyle.models.registry import user_dir
+    from rtstyle.models.library import user_dir
 
     decoder = build_decoder(256).state_dict()
     decoder["3.weight"] = torch.zeros(7, 256, 3, 3)  # a layer of another network

@@ -15,7 +15,8 @@ from rtstyle.backends import create_backend
 from rtstyle.backends.transform import MIN_SIDE, pad_to_multiple
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
-from rtstyle.models import TransformerNet, resolve_style
+from rtstyle.models import resolve_style
+from rtstyle.models.transformer_net import TransformerNet
 from rtstyle.models.export import export_onnx
 
 # Parity tolerance on the 0..255 scale, per precision (kornia-style per-dtype tolerances).

@@ -23,7 +23,7 @@ from rtstyle.backends import Workload, auto_choice, create_backend
 from rtstyle.backends.transform import stylize
 from rtstyle.compile.cache import EngineCache, EngineKey
 from rtstyle.compile.profiles import DEFAULT_MAX, DEFAULT_MIN, Profile, profile_covering
-from rtstyle.convert import LITE_INFER_SCALE, LITE_MIN_SIDE, load_backend
+from rtstyle.backends.factory import LITE_INFER_SCALE, LITE_MIN_SIDE, load_backend
 from rtstyle.errors import RtstyleError
 from rtstyle.models import resolve_style
 from rtstyle.models.formats import InputSpec
@@ -115,7 +115,7 @@ def test_tensorrt_profile_comes_from_the_job_and_widens_only_when_not_pinned():
 
 def test_tensorrt_builds_and_runs_on_the_runtimes_own_device(monkeypatch):
     """`cuda:1` means GPU 1 for the engine's key, its build and its runs, not whichever is current."""
-    from rtstyle.backends.runtime import TensorRuntime
+    from rtstyle.backends.tensor_runtime import TensorRuntime
     from rtstyle.compile.tensorrt_build import gpu_identity
 
     asked = []
@@ -168,7 +168,7 @@ def test_cache_finds_a_wider_engine_built_the_same_way(tmp_path):
 # --- --backend auto ------------------------------------------------------------------------------
 
 def test_auto_says_why_not_tensorrt(monkeypatch):
-    import rtstyle.backends as backends
+    import rtstyle.backends.factory as backends
 
     monkeypatch.setattr(backends, "tensorrt_available", lambda: True)
     assert auto_choice(resolve_style("candy")) == ("tensorrt", "")
@@ -179,20 +179,20 @@ def test_auto_says_why_not_tensorrt(monkeypatch):
 def test_auto_declines_tensorrt_for_one_image_no_cached_engine_takes(monkeypatch, rtstyle_log, network):
     """For one image, auto runs PyTorch rather than build an engine for a minute, and says so; the
     shapes it asks the cache about are those of the reduced size it runs at."""
-    import rtstyle.convert as convert
+    import rtstyle.backends.factory as factory
 
     asked = []
 
     def create(style, name, **kw):
         if name != "tensorrt":
-            return convert.create_backend.__wrapped__(style, name, **kw)
-        b = convert.create_backend.__wrapped__(style, "torch", **kw)
+            return factory.create_backend.__wrapped__(style, name, **kw)
+        b = factory.create_backend.__wrapped__(style, "torch", **kw)
         b.runtime.has_engine_for = lambda shapes: asked.append(shapes) or cached
         return b
 
-    create.__wrapped__ = convert.create_backend
-    monkeypatch.setattr(convert, "create_backend", create)
-    monkeypatch.setattr(convert, "auto_choice", lambda style: ("tensorrt", ""))
+    create.__wrapped__ = factory.create_backend
+    monkeypatch.setattr(factory, "create_backend", create)
+    monkeypatch.setattr(factory, "auto_choice", lambda style: ("tensorrt", ""))
     job = Workload(((360, 640),), long=False)
     cached = False
     b = load_backend(str(network), "auto", infer_scale=0.5, workload=job)
@@ -469,13 +469,13 @@ def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name,
     against PyTorch on two sizes and a batch, announced: it takes a while), whose normalisation
     statistics stay fp32 in an fp16 engine, and whose profile comes from the job like any network's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # per-preset exports stay out of the shared cache
-    from rtstyle.backends import _onnx_file
+    from rtstyle.backends import onnx_file
     from rtstyle.compile.profiles import onnx_input
     from rtstyle.compile.tensorrt_build import BuildPlan, layer_name
 
     style = resolve_style(name)
-    path = _onnx_file(style)
-    assert _onnx_file(style) == path  # made once
+    path = onnx_file(style)
+    assert onnx_file(style) == path  # made once
     said = [r.getMessage() for r in rtstyle_log.records if r.name == "rtstyle"]  # once, before and after
     assert len(said) == 2 and "one-time export" in said[0] and said[1].startswith("network ready in"), said
     _, dims = onnx_input(path)

@@ -30,7 +30,8 @@ from rtstyle.compile.tensorrt_build import BuildPlan
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
 from rtstyle.models import resolve_style
-from rtstyle.models.export import ExportSpec, export_style, weights_hash
+from rtstyle.models.export import ExportSpec, export_style
+from rtstyle.models.formats import weights_hash
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 CUDA = torch.cuda.is_available()

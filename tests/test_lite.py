@@ -8,12 +8,14 @@ import torch
 
 from conftest import run_cli
 from rtstyle.backends import create_backend
-from rtstyle.convert import load_backend
+from rtstyle.backends import load_backend
 from rtstyle.errors import RtstyleError
 from rtstyle.images import read_image
-from rtstyle.models import TransformerNet, resolve_style
+from rtstyle.models import resolve_style
+from rtstyle.models.transformer_net import TransformerNet
 from rtstyle.models.lite import ARCHITECTURE, LiteTransformerNet
-from rtstyle.models.registry import LITE_SUFFIX, available_styles, import_style, lite_variant
+from rtstyle.models.importing import import_style
+from rtstyle.models.library import LITE_SUFFIX, available_styles, lite_variant
 
 
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 @pytest.mark.timeout(240)
 def test_live_window_styles_keys_and_quit(xvfb, tmp_path, photo_file):
     from rtstyle import available_styles, load_backend
-    from rtstyle.models.registry import needs_style_image
+    from rtstyle.models.library import needs_style_image
 
     # a still clip, so every frame stylizes to the same known image
     clip = tmp_path / "still.mp4"

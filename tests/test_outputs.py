@@ -114,9 +114,10 @@ def test_a_name_taken_while_the_job_ran_is_not_overwritten(tmp_path):
 def test_a_job_that_fails_while_being_built_leaves_nothing_open_or_behind(tmp_path, clip):
     """A style whose metadata is broken fails after the source, the temporary output and the
     encoder are open: all of them are closed and removed again, for convert and stream alike."""
-    from rtstyle.convert import VideoConversion, load_backend
+    from rtstyle.backends import load_backend
+    from rtstyle.convert import VideoConversion
     from rtstyle.models.formats import load_style, save_style
-    from rtstyle.models.registry import resolve_style
+    from rtstyle.models.library import resolve_style
     from rtstyle.stream import StreamJob
 
     state, meta = load_style(resolve_style("starry").path)

@@ -13,12 +13,12 @@ import pytest
 
 from conftest import ROOT, fixture
 from rtstyle.backends import create_backend
-from rtstyle.convert import load_backend
+from rtstyle.backends import load_backend
 from rtstyle.images import read_image, resize_long_side, write_image
 from rtstyle.metrics import EVAL_LONG_SIDE, judge, structure_score, style_loss_ratio
 from rtstyle.models import resolve_style
-from rtstyle.models.magenta import MULTISTYLE
-from rtstyle.models.registry import PRESET_ARCHITECTURES, available_styles, is_lite, needs_style_image
+from rtstyle.models.magenta_files import MULTISTYLE
+from rtstyle.models.library import available_styles, is_lite, needs_style_image
 
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -99,7 +99,7 @@ def builtin_result(name: str) -> dict:
 # The presets of a painting (the model cards' bar, tools/make_presets.py): on every fixture photo,
 # at the preset's defaults, the scene is kept (structure) and the painting's style is taken (ratio).
 PAINTING_PRESETS = sorted(n for n, s in available_styles().items() if s.origin == "built-in"
-                          and s.meta.architecture in PRESET_ARCHITECTURES and not needs_style_image(s)
+                          and s.architecture.preset and not needs_style_image(s)
                           and s.meta.extra.get("style_image") and not is_lite(s))
 NETWORK_PRESETS = sorted(n for n, s in available_styles().items() if s.origin == "built-in"
                          and s.meta.architecture == MULTISTYLE)

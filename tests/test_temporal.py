@@ -253,7 +253,7 @@ def test_lite_smoothing_changes_size_without_starting_over_and_keeps_new_things_
 
 
 def test_the_pipeline_tells_the_smoother_the_networks_scale():
-    from rtstyle.convert import load_backend
+    from rtstyle.backends import load_backend
     from rtstyle.pipeline import Inference
 
     stage = Inference(load_backend("starry", lite=True))  # half size from 360 lines up

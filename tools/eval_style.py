@@ -8,7 +8,7 @@ For each photo (resized to 512 px on the long side) it stylizes, then prints
 loss(stylized, style) / loss(photo, style), the structure score of the stylized image
 against the photo (`rtstyle.metrics`: 1 = scene kept, ~0 = lost), and the means of both:
 a low ratio alone can come from painting over the scene. A preset runs at its defaults
-(stroke size and strength, as `rtstyle.convert.load_backend` sets them): the built-in
+(stroke size and strength, as `rtstyle.backends.load_backend` sets them): the built-in
 presets with a painting must keep structure >= 0.65 and reach a ratio <= 0.8 on every
 photo (model cards). An arbitrary-style model (AdaIN) is bound to each style
 image in turn (alpha 1), and its reconstruction (alpha 0) PSNR against each photo is
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.backends import create_backend
-from rtstyle.convert import load_backend
+from rtstyle.backends import load_backend
 from rtstyle.images import IMAGE_SUFFIXES, read_image, resize_long_side, write_image
 from rtstyle.metrics import (
     EVAL_LONG_SIDE,
@@ -38,7 +38,7 @@ from rtstyle.metrics import (
     style_loss,
 )
 from rtstyle.models import resolve_style
-from rtstyle.models.registry import needs_style_image
+from rtstyle.models.library import needs_style_image
 
 
 def photos(content_dir: Path) -> list[Path]:

@@ -41,14 +41,15 @@ import torch
 
 from rtstyle.backends.transform import mix
 from rtstyle.backends.style_vector import predict_vector
-from rtstyle.convert import load_backend, sample_frames
+from rtstyle.backends import load_backend
+from rtstyle.convert import sample_frames
 from rtstyle.images import read_image, resize_long_side, write_image
 from rtstyle.configs import LITE_FRAME, DistillConfig
 from rtstyle.distill import distill, lite_report
 from rtstyle.metrics import EVAL_LONG_SIDE, Judgement, gram_targets, structure_score, style_loss
 from rtstyle.models.formats import StyleMeta, load_style, save_style
-from rtstyle.models.magenta import MULTISTYLE, STYLE_VECTOR
-from rtstyle.models.registry import LITE_SUFFIX, builtin_dir, resolve_style
+from rtstyle.models.magenta_files import MULTISTYLE, STYLE_VECTOR
+from rtstyle.models.library import LITE_SUFFIX, builtin_dir, resolve_style
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("RTSTYLE_FIXTURES", ROOT.parent / "shared" / "fixtures"))

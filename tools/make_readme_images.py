@@ -22,10 +22,11 @@ import cv2
 import numpy as np
 
 from rtstyle.backends import create_backend
-from rtstyle.convert import load_backend, sample_frames
+from rtstyle.backends import load_backend
+from rtstyle.convert import sample_frames
 from rtstyle.images import read_image, write_image
 from rtstyle.metrics import gram_targets, structure_score, style_loss
-from rtstyle.models.registry import available_styles
+from rtstyle.models.library import available_styles
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -76,7 +77,7 @@ def write_grid(path: Path, tiles: list[np.ndarray]) -> None:
 
 def write_sheet(path: Path, frame: np.ndarray, columns: int = 6) -> None:
     """Every preset of the 26-style network on the frame, labelled with the name rtstyle gave it."""
-    from rtstyle.models.magenta import MULTISTYLE
+    from rtstyle.models.magenta_files import MULTISTYLE
 
     names = [n for n, s in available_styles().items() if s.meta.architecture == MULTISTYLE]
     names.sort(key=lambda n: available_styles()[n].meta.extra["summary"].split()[-1].zfill(2))  # network order

@@ -26,7 +26,7 @@ from make_style_image import brush_strokes, stained_glass
 
 from rtstyle.backends import create_backend
 from rtstyle.images import IMAGE_SUFFIXES, read_image, resize_long_side, write_image
-from rtstyle.models.registry import available_styles
+from rtstyle.models.library import available_styles
 from rtstyle.train_adain import jitter_colours
 
 # starry and udnie learnt the fixture paintings that tools/eval_style.py scores the decoder

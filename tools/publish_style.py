@@ -25,7 +25,7 @@ from rtstyle.convert import sample_frames
 from rtstyle.images import write_image
 from rtstyle.models import resolve_style
 from rtstyle.models.formats import load_style, save_style
-from rtstyle.models.registry import LITE_SUFFIX, builtin_dir
+from rtstyle.models.library import LITE_SUFFIX, builtin_dir
 from rtstyle.temporal import DEFAULT_STRENGTH
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ background, costs milliseconds. The network is never rebuilt.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -23,11 +23,11 @@ import torch
 from ..images import resize_long_side
 from ..output_files import write_array
 from ..models.adain import STATS_CHANNELS, AdaINNet, StyleStats
-from ..models.export import weights_hash
-from ..models.registry import Style
+from ..models.formats import weights_hash
+from ..models.library import Style
 from ..paths import cache_dir
 from .base import FrameOf, StyleImages
-from .runtime import Inputs
+from .runtime import Inputs, Runtime
 
 ARCHITECTURE = "adain"
 # Style images are measured at this size. The paper uses 512; for our decoder (trained on
@@ -91,6 +91,16 @@ class AdaINStats(StyleImages):
         self._inputs = None if stats is None else {
             "style_mean": stats.mean.numpy(), "style_std": stats.std.numpy(),
             "alpha": np.array([alpha], dtype=np.float32)}
+
+    @classmethod
+    def create(cls, style: Style, runtime: Runtime) -> "AdaINStats":
+        """The statistics come from an fp32 PyTorch encoder: the runtime's own network where it is
+        one, else a CPU copy built on first use."""
+        from .torch_runtime import TorchRuntime
+
+        if isinstance(runtime, TorchRuntime) and runtime.dtype == torch.float32:
+            return cls(style, lambda: runtime.model)
+        return cls(style, cache(lambda: style.build().to(memory_format=torch.channels_last)))
 
     def bound(self, images: list[np.ndarray], weights: np.ndarray, alpha: float) -> "AdaINStats":
         stats = style_stats(self.encoder(), images, weights, encoder_id(self.style.path))

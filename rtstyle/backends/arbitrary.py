@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import RtstyleError
-from ..models.registry import Style
+from ..models.library import Style
 from .base import FrameOf, StyleImages
 from .onnx_runtime import OnnxRuntime, session_options
 from .runtime import Inputs
@@ -38,7 +38,7 @@ class PairVector(StyleImages):
         self._predict_size = (pin.shape[2], pin.shape[1])  # NHWC -> (width, height)
 
     @classmethod
-    def load(cls, style: Style, runtime: OnnxRuntime) -> "PairVector":
+    def create(cls, style: Style, runtime: OnnxRuntime) -> "PairVector":
         """The pair's predictor, on the transformer's providers."""
         predictor = style.path.parent / style.meta.extra["predictor"]
         try:

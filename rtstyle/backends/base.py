@@ -18,9 +18,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import RtstyleError, UsageError
-from ..models.registry import Style
+from ..models.library import Style
 from .color import gray3
-from .runtime import Inputs, Runtime, TensorRuntime
+from .runtime import Inputs, Runtime
 from .transform import MIN_SIDE, padded_size, run_size, stylize
 
 FrameOf = Callable[[], np.ndarray]  # the batch's first frame as RGB uint8, made only if asked for
@@ -45,6 +45,11 @@ class Adapter:
 
     takes_style_images = False
     caches_styles = False  # True where binding a style image again is cheap (worth warming up ahead)
+
+    @classmethod
+    def create(cls, style: Style, runtime: Runtime) -> "Adapter":
+        """The adapter for `style` running on `runtime` (`backends.factory`; most need the style alone)."""
+        return cls(style)
 
     def inputs(self, frame: FrameOf) -> Inputs:
         return {}
@@ -119,7 +124,7 @@ class Backend:
     @property
     def on_device(self) -> bool:
         """Whether `forward` takes frames already on a CUDA device (PyTorch and TensorRT there)."""
-        return isinstance(self.runtime, TensorRuntime) and self.device.startswith("cuda")
+        return self.runtime.takes_tensors and self.device.startswith("cuda")
 
     @property
     def takes_style_images(self) -> bool:
@@ -142,7 +147,7 @@ class Backend:
         """(N, H, W, 3) uint8 torch frames of any size on the runtime's device -> the same,
         stylized: `__call__`'s path on the device (tensor runtimes only)."""
         runtime = self.runtime
-        if not isinstance(runtime, TensorRuntime):
+        if not runtime.takes_tensors:
             raise TypeError(f"the {self.name} backend runs numpy frames: call it")
         return stylize(frames, self, lambda x: runtime.forward(x, self.adapter.inputs(lambda: x[0].cpu().numpy())))
 

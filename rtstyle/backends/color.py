@@ -4,7 +4,8 @@ luminance-only transfer (`--preserve-color`). Each takes NHWC frames, numpy or t
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from .arrays import is_tensor
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -18,7 +19,7 @@ def luma(frames):
 
 def as_uint8(x):
     """`to_uint8` for numpy or torch."""
-    return to_uint8(x) if isinstance(x, np.ndarray) else x.round().clamp(0, 255).to(torch.uint8)
+    return x.round().clamp(0, 255).byte() if is_tensor(x) else to_uint8(x)
 
 
 def gray3(frames):

@@ -12,49 +12,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import Tensor, nn
-
-from ..models.formats import load_style
-from ..models.magenta import LAYOUTS, MagentaNet, network_state, package_file
-from ..models.registry import Style
+from ..models.formats import load_arrays, weights_hash
+from ..models.library import Style
+from ..models.magenta_files import LAYOUTS, package_file
 from .base import Adapter, FrameOf
 from .runtime import Inputs
 
 
-class _WithCondition(nn.Module):
-    """`MagentaNet` as an image-plus-condition module for `export_onnx` (its `extra_inputs`)."""
-
-    def __init__(self, architecture: str):
-        super().__init__()
-        self.net = MagentaNet(LAYOUTS[architecture])
-        self.net.load_state_dict({k.removeprefix("net."): v for k, v in network_state(architecture).items()})
-        self.cond_dim = LAYOUTS[architecture].cond_dim
-        self.stride = MagentaNet.stride
-
-    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
-        return self.net(x, condition)
-
-    def extra_inputs(self) -> dict[str, Tensor]:
-        return {"condition": torch.zeros(self.cond_dim)}
-
-
 def network_onnx(architecture: str) -> Path:
     """The network's dynamic-shape export with a `condition` input, made once per package version."""
-    from ..models.export import cached_export, weights_hash
+    from ..models.export import cached_export
+
+    def build():
+        from ..models.magenta import WithCondition
+
+        return WithCondition(architecture).eval()
 
     source = package_file(LAYOUTS[architecture].onnx_file)
-    return cached_export(f"{architecture}-{weights_hash(source)}", lambda: _WithCondition(architecture).eval(), "0-1",
-                         source.name, f"the presets' {architecture} network")
+    return cached_export(f"{architecture}-{weights_hash(source)}", build, "0-1", source.name,
+                         f"the presets' {architecture} network")
 
 
 class Condition(Adapter):
     """A preset (or blend) fed to its network's shared export: its condition is an input."""
 
     def __init__(self, style: Style):
-        state, _ = load_style(style.path)
-        self.condition = state["condition"].numpy().astype(np.float32)
+        self.condition = load_arrays(style.path)[0]["condition"]
 
     def inputs(self, frame: FrameOf) -> Inputs:
         return {"condition": self.condition}

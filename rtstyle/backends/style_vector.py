@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from ..models.magenta import PREDICTOR_FILE, package_file
-from ..models.registry import Style
+from ..models.magenta_files import PREDICTOR_FILE, package_file
+from ..models.library import Style
 from ..paths import cache_dir
 from ..output_files import write_array
 from .base import FrameOf, StyleImages

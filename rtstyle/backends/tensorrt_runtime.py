@@ -35,7 +35,7 @@ from ..compile.profiles import (DEFAULT_MAX, DEFAULT_MIN, Profile, Shape, fixed_
 from ..compile.tensorrt_build import BuildPlan, engine_for, require_tensorrt
 from ..errors import RtstyleError
 from ..models.formats import InputSpec
-from .runtime import TensorRuntime
+from .tensor_runtime import TensorRuntime
 
 log = logging.getLogger("rtstyle")
 ONNX_DTYPES = {onnx.TensorProto.FLOAT: torch.float32, onnx.TensorProto.FLOAT16: torch.float16,

@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
+from .arrays import is_tensor
 from .color import as_uint8, gray3, keep_chroma
-from .upsample import Frames, at_reduced_size, network_size, resize
+from .upsample import at_reduced_size, network_size, resize
 
 if TYPE_CHECKING:
+    from .arrays import Frames
     from .base import Backend
 
 MIN_SIDE = 8  # the 9x9 reflection pad and two stride-2 convs need at least this
@@ -45,7 +46,9 @@ def pad_to_multiple(frames: Frames, multiple: int) -> Frames:
     if (ph, pw) == (h, w):
         return frames
     rows, cols = _reflect(ph, h), _reflect(pw, w)
-    if isinstance(frames, torch.Tensor):
+    if is_tensor(frames):
+        import torch
+
         rows, cols = (torch.from_numpy(i).to(frames.device) for i in (rows, cols))
     return frames[:, rows][:, :, cols]
 

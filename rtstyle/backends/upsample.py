@@ -17,19 +17,23 @@ torch on a CPU: 3.5 against 15 ms a 640x360 frame on one core (docs/benchmarks/h
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
-from torch.nn import functional as F
 
+from .arrays import is_tensor, no_autograd
 from .color import as_uint8, luma
 
-Frames = np.ndarray | torch.Tensor
+if TYPE_CHECKING:
+    from .arrays import Frames
 
 
 def _resize(x: Frames, size: tuple[int, int], mode: str) -> Frames:
     """Float NHWC frames resized to `size` (h, w) with "area" or "bicubic" filtering."""
-    if isinstance(x, torch.Tensor):
+    if is_tensor(x):
+        from torch.nn import functional as F
+
         return F.interpolate(x.permute(0, 3, 1, 2), size=size, mode=mode,
                              **({"align_corners": False} if mode == "bicubic" else {})).permute(0, 2, 3, 1)
     flag = cv2.INTER_AREA if mode == "area" else cv2.INTER_CUBIC
@@ -37,14 +41,14 @@ def _resize(x: Frames, size: tuple[int, int], mode: str) -> Frames:
 
 
 def _float(x: Frames) -> Frames:
-    return x.astype(np.float32) if isinstance(x, np.ndarray) else x.float()
+    return x.float() if is_tensor(x) else x.astype(np.float32)
 
 
 def resize(frames: Frames, size: tuple[int, int], mode: str) -> Frames:
     """NHWC uint8 frames at `size` (h, w), "area" or "bicubic" filtered."""
-    with torch.inference_mode():
+    with no_autograd(frames):
         out = as_uint8(_resize(_float(frames), size, mode))
-    return out if isinstance(out, np.ndarray) else out.contiguous()
+    return out.contiguous() if is_tensor(out) else out
 
 
 def detail_upsample(frames: Frames, small_frames: Frames, small_out: Frames) -> Frames:
@@ -52,10 +56,10 @@ def detail_upsample(frames: Frames, small_frames: Frames, small_out: Frames) -> 
     to the size of `frames`, with the frames' lost detail added back. All (N, H, W, 3) uint8,
     all numpy or all torch."""
     size = tuple(frames.shape[1:3])
-    with torch.inference_mode():
+    with no_autograd(frames):
         lost = luma(_float(frames)) - _resize(luma(_float(small_frames)), size, "bicubic")
         out = as_uint8(_resize(_float(small_out), size, "bicubic") + lost)
-    return out if isinstance(out, np.ndarray) else out.contiguous()
+    return out.contiguous() if is_tensor(out) else out
 
 
 def network_size(h: int, w: int, scale: float, stride: int) -> tuple[int, int]:

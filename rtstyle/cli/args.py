@@ -118,14 +118,14 @@ def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True, w
     bound to the --style-image(s) for arbitrary-style models unless `bind` is False (then a
     per-style network accepts --style-image too: eval-temporal measures against it). `workload`:
     the job, where it is known first (`load_backend`)."""
-    from ..convert import load_backend
-    from ..models.registry import ARBITRARY_DEFAULT
+    from ..backends import load_backend
+    from ..models.library import STYLE_IMAGE_DEFAULT
 
     options = {"cuda_graphs": True} if args.cuda_graphs else {}
     if args.compile:
         options["compile"] = args.compile
     # --style-image alone: the built-in arbitrary network (Magenta's)
-    name = style or args.style or (ARBITRARY_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
+    name = style or args.style or (STYLE_IMAGE_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
     backend = load_backend(name, args.backend, args.precision, lite=args.lite, infer_scale=args.infer_scale,
                            stroke=args.stroke, workload=workload, **options)
     if backend.takes_style_images:

@@ -12,7 +12,7 @@ from .args import count
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..models.export import ExportSpec, default_export_path, export_style
-    from ..models.registry import resolve_style
+    from ..models.library import resolve_style
 
     style = resolve_style(args.style)
     if style.format == "onnx":
@@ -37,7 +37,7 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
     from ..compile.cache import EngineCache
     from ..compile.profiles import onnx_input, parse_shape, profile_for
     from ..compile.tensorrt_build import BuildPlan, engine_for
-    from ..models.registry import onnx_geometry
+    from ..models.formats import onnx_geometry
 
     src = Path(args.onnx)
     _, dims = onnx_input(src)
@@ -64,7 +64,7 @@ def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> 
 
     from ..compile.torch_trt import compile_style
     from ..models.export import sidecar_path
-    from ..models.registry import resolve_style
+    from ..models.library import resolve_style
 
     side = sidecar_path(Path(args.onnx))
     if not side.is_file():

@@ -8,7 +8,6 @@ import contextlib
 import threading
 
 from ..errors import RtstyleError
-from ..images import IMAGE_SUFFIXES
 from .args import (add_source_args, add_style_args, add_temporal_args, alpha, backend_from_args, smoother,
                    source_options)
 from .terminal import StatsPrinter, graceful_stop, helper_thread, terminal
@@ -54,6 +53,8 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 def _style_images(args: argparse.Namespace) -> list[Path]:
     """--style-image files, then the images in --style-dir."""
+    from ..images import IMAGE_SUFFIXES
+
     paths = [Path(p) for p in args.style_image or []]
     if args.style_dir:
         folder = Path(args.style_dir)

@@ -9,7 +9,7 @@ from ..errors import RtstyleError
 
 
 def cmd_styles(args: argparse.Namespace) -> int:
-    from ..models.registry import available_styles, describe, user_dir
+    from ..models.library import available_styles, describe, user_dir
 
     styles = available_styles()
     w = max([16, *map(len, styles)])  # user styles can have long names
@@ -26,7 +26,7 @@ def cmd_styles(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..models.registry import import_style
+    from ..models.importing import import_style
 
     style = import_style(Path(args.path), args.name, args.input_range,
                          Path(args.predictor) if args.predictor else None, Path(args.vgg) if args.vgg else None,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from ..configs import DEVICES, LITE_BLOCKS, LITE_WIDTH, PRECISIONS, AdaINTrainConfig, DistillConfig, TrainConfig
 from ..errors import RtstyleError, UsageError
-from ..images import IMAGE_SUFFIXES
 from .args import count, positive
 
 
@@ -39,7 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _distill(args: argparse.Namespace) -> int:
     from ..distill import distill, lite_report
-    from ..models.registry import builtin_dir
+    from ..models.library import builtin_dir
 
     if args.init or args.lite:
         raise RtstyleError("--teacher tunes the teacher's own condition: drop --init/--lite")
@@ -98,6 +97,8 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
     dest = train_adain(cfg, progress=not args.quiet)
     print(f"wrote {dest} (use it with --style {dest} --style-image IMAGE)")
     if args.styles:  # an --alpha0 decoder paints nothing: there is no style to judge
+        from ..images import IMAGE_SUFFIXES
+
         paintings = sorted(p for p in Path(args.styles).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         _report(dest, paintings[:REPORT_PAINTINGS], args.eval_photos)
     return 0

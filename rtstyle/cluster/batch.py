@@ -47,7 +47,7 @@ class ConvertOptions:
 
     def backend_for(self, style=None, **options):
         """The backend these options describe (`style`: a `Style` that stands in for `self.style`)."""
-        from ..convert import load_backend
+        from ..backends import load_backend
         from ..errors import UsageError
 
         b = load_backend(style or self.style, self.backend, lite=self.lite, stroke=self.stroke, **options)

@@ -44,7 +44,7 @@ def connect(address: str | None):
 def ship_weights(options) -> tuple[str, str, object] | None:
     """A style given as a file, imported by the user or blended, into the object store: (name,
     suffix, reference). None for built-in styles, which every worker's package has."""
-    from ..models.registry import pick_style
+    from ..models.library import pick_style
 
     style = pick_style(options.style, options.lite)
     if style.origin == "built-in":
@@ -64,7 +64,7 @@ def _backend(options: dict, weights):
         opts = ConvertOptions(**options)
         style = None
         if weights is not None:
-            from ..models.registry import Style
+            from ..models.library import Style
 
             name, suffix, ref = weights
             data = _ray().get(ref)
@@ -84,16 +84,18 @@ def _backend(options: dict, weights):
 def _threads(opts, style) -> dict:
     """A task gets the cores Ray gave it and no more: ONNX Runtime and torch would each take every
     core of the machine, and workers sharing them would slow each other down."""
-    import torch
-
     from ..backends import auto_backend
-    from ..models.registry import pick_style
+    from ..models.library import pick_style
 
     cores = max(1, int(_ray().get_runtime_context().get_assigned_resources().get("CPU", 1)))
-    torch.set_num_threads(cores)
     style = style or pick_style(opts.style, opts.lite)
     runtime = auto_backend(style) if opts.backend == "auto" else opts.backend
-    return {"threads": cores} if runtime == "onnxruntime" else {}
+    if runtime == "onnxruntime":
+        return {"threads": cores}
+    import torch  # its network runs on PyTorch: only then is torch loaded, and told its share
+
+    torch.set_num_threads(cores)
+    return {}
 
 
 def segment_task(src: str, segment, part: str, options: dict, weights) -> int:

@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
-
 from ..errors import RtstyleError
 
 Shape = tuple[int, int, int, int]  # N, C, H, W
@@ -76,6 +74,8 @@ IMAGE_INPUT = "input"  # what `rtstyle export` names the image; other inputs (Ad
 
 def onnx_inputs(path: Path) -> dict[str, list[int | str]]:
     """Every graph input (weights excluded) with its dims: ints, or names for dynamic ones."""
+    import onnx  # here: `shape_text` and the profiles serve jobs that never read an ONNX graph
+
     try:
         model = onnx.load(str(path), load_external_data=False)
     except FileNotFoundError:

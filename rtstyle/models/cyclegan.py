@@ -14,6 +14,8 @@ import re
 
 from torch import Tensor, nn
 
+from .formats import StyleMeta
+
 ARCHITECTURE = "cyclegan_resnet"
 NORMS = ("instance", "batch")
 
@@ -101,3 +103,9 @@ def cyclegan_config(state: dict[str, Tensor]) -> dict[str, object]:
     dropout = any(k.startswith(f"model.{min(blocks)}.conv_block.6.") for k in state)
     return {"width": int(first.shape[0]), "num_residual": len(blocks),
             "extra": {"norm": "batch" if "model.2.weight" in state else "instance", "dropout": str(dropout).lower()}}
+
+
+def build(meta: StyleMeta) -> ResnetGenerator:
+    """The generator `meta` describes (`models.architectures`)."""
+    return ResnetGenerator(width=meta.width, num_blocks=meta.num_residual, norm=meta.extra.get("norm", "instance"),
+                           dropout=meta.extra.get("dropout") == "true")

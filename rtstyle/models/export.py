@@ -18,18 +18,20 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-import torch
-from onnx import TensorProto, numpy_helper
-from torch import nn
 
 from ..errors import RtstyleError, UsageError
 from ..output_files import OutputFile
-from .formats import file_sha256, range_scale
 from ..paths import cache_dir
-from .registry import Style
+from .formats import range_scale, weights_hash
+from .library import Style
+
+if TYPE_CHECKING:  # torch and onnx load with the first export, not with `cached_export`'s lookup
+    import onnx
+    import torch
+    from torch import nn
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 17  # InstanceNormalization and Resize as TensorRT's parser reads them natively
@@ -44,11 +46,6 @@ CACHE_CHECK_SIZES = [(1, 136, 200), (2, 96, 160)]  # a cached export's parity ru
 _EXPORTING = threading.Lock()
 _CACHING = threading.Lock()
 log = logging.getLogger("rtstyle")
-
-
-def weights_hash(path: Path) -> str:
-    """Short sha256 of a weights file: enough to name cached exports and to record provenance."""
-    return file_sha256(path)[:16]
 
 
 def export_onnx(
@@ -67,6 +64,9 @@ def export_onnx(
     With `dynamic`, batch, height and width are free; height and width stay multiples
     of the network's stride (the exporter proves the shapes only for those).
     """
+    import onnx
+    import torch
+
     if hasattr(model, "for_onnx"):  # a network whose graph for export differs (AdaIN: constant kernels)
         model = model.for_onnx()
     stride = getattr(model, "stride", 1)
@@ -115,6 +115,9 @@ def _quiet_logger(name: str):
 
 def to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
     """fp16 weights, activations and I/O; Resize's roi/scales stay fp32, as the operator requires."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
     keep = {n.input[i] for n in proto.graph.node if n.op_type == "Resize" for i in (1, 2) if len(n.input) > i}
     for init in proto.graph.initializer:
         if init.data_type == TensorProto.FLOAT and init.name not in keep:
@@ -196,6 +199,8 @@ def export_verified(model: nn.Module, out: Path, name: str, scale: float, sizes:
     """`export_onnx` written whole or not at all: to a temporary file, checked against PyTorch on
     `sizes` (`verify_onnx`), and moved to `out` only if the two agree within PARITY_TOL. Returns
     the max |diff| per size."""
+    import onnx
+
     output = OutputFile(out, overwrite=True)
     try:
         export_onnx(model, output.path, **export_args)
@@ -223,6 +228,7 @@ def check_sizes(spec: ExportSpec) -> list[tuple[int, int, int]]:
 def verify_onnx(path: Path, model: nn.Module, scale: float, sizes: list[tuple[int, int, int]]) -> dict:
     """Max |ONNX Runtime - PyTorch fp32| per input size, on the 0..255 scale, for seeded random frames."""
     import onnxruntime as ort
+    import torch
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3

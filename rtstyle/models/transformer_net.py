@@ -13,6 +13,8 @@ import re
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .formats import StyleMeta
+
 
 class ConvLayer(nn.Module):
     """Reflection padding + convolution: no zero borders leaking into the style."""
@@ -107,3 +109,8 @@ _RUNNING_STATS = re.compile(r"in\d+\.running_(mean|var)$|\.num_batches_tracked$"
 def clean_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """Drop InstanceNorm running statistics that some torch versions saved (unused)."""
     return {k: v for k, v in state.items() if not _RUNNING_STATS.search(k)}
+
+
+def build(meta: StyleMeta) -> TransformerNet:
+    """The network `meta` describes (`models.architectures`)."""
+    return TransformerNet(width=meta.width, num_residual=meta.num_residual)

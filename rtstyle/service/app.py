@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import RtstyleError
 from ..images import encode_image, resize_long_side
 from ..sources import scaled_size
-from ..models.registry import DEFAULT_STYLE, available_styles, needs_style_image
+from ..models.library import DEFAULT_STYLE, available_styles, needs_style_image
 from .http import SMALL_BODY, ApiError
 from .jobs import JobRunner
 from .models import ModelKey, ModelPool

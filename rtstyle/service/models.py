@@ -167,7 +167,7 @@ class ModelPool:
 
     def get(self, key: ModelKey) -> SharedModel:
         """The shared model for `key`, loading it if needed (clients asking at once wait for one load)."""
-        from ..convert import load_backend
+        from ..backends import load_backend
 
         with self._lock:
             if key in self._models:

@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 
-from ..models.registry import ARBITRARY_DEFAULT, DEFAULT_STYLE, available_styles
+from ..models.library import STYLE_IMAGE_DEFAULT, DEFAULT_STYLE, available_styles
 from ..temporal import DEFAULT_MODE, MODE_NAMES
 from .http import ApiError
 
@@ -49,7 +49,7 @@ class ImageOptions:
         opts = cls()
         style_image = form.get("style_image") is not None and not isinstance(form.get("style_image"), str)
         # a style image alone: the built-in arbitrary network, as in the CLI
-        opts.style = style_name(form.get("style") or (ARBITRARY_DEFAULT if style_image else None))
+        opts.style = style_name(form.get("style") or (STYLE_IMAGE_DEFAULT if style_image else None))
         opts.strength = cls.number(form, "strength", 0.0, 1.0)
         opts.stroke = cls.number(form, "stroke", 0.25, 4.0)
         height = cls.number(form, "height", 8, MAX_HEIGHT)

@@ -35,46 +35,24 @@ follows the style it is given (`follow`), also across live style switches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from ..errors import RtstyleError, UsageError
 from ..frames import Frame
 from .composite import composite, composite_torch, with_change
 from .flow import MIN_FLOW_SIDE, STILL_WINDOW, DisFlow, Motion, analyse, change, small_frame
+from .settings import DEFAULT_MODE, DEFAULT_STRENGTH, MODES, check_settings
 
 if TYPE_CHECKING:
     from ..models.formats import StyleMeta
 
 
-@dataclass(frozen=True)
-class Mode:
-    """How hard to look at the motion: DIS preset and the analysis size (long side, pixels)."""
-
-    preset: str
-    long_side: int | None
-
-
-MODES = {
-    "fast": Mode("ultrafast", 320),
-    "quality": Mode("medium", 640),
-}
-MODE_NAMES = ("off", *MODES)
-DEFAULT_MODE = "fast"
-DEFAULT_STRENGTH = 0.5  # for networks that do not name their own
 CUT_FRACTION = 0.6  # more of the frame than this untrusted: a new shot, start over
 CUT_MEAN = 10.0  # grey levels the mean brightness moves between two frames: a cut or a fade from black
 DRIFT = 6.0  # grey levels a held pixel's input may move from the input its output was made from
-
-
-def check_settings(mode: str, strength: float) -> None:
-    if mode not in MODE_NAMES:
-        raise RtstyleError(f"--temporal {mode!r}: choose one of {', '.join(MODE_NAMES)}")
-    if not 0.0 <= strength <= 1.0:
-        raise UsageError(f"--temporal-strength must be between 0 and 1, got {strength}")
 
 
 class TemporalSmoother:
