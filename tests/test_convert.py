@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -292,6 +293,37 @@ def test_early_close_does_not_hang():
     deadlocked within 50 rounds every time (PyAV's log callback vs the GIL on teardown)."""
     proc = subprocess.run([sys.executable, "-c", EARLY_CLOSE], capture_output=True, text=True, timeout=90)
     assert proc.returncode == 0 and "closed 100" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_a_source_closed_mid_iteration_ends_it():
+    """close() between two frames, or from another thread while one is read, ends the iteration
+    (PyAV >= 18.1.1 raised AssertionError demuxing the closed container); closing twice is harmless."""
+    from rtstyle.sources import VideoFileSource
+
+    source = VideoFileSource(SAMPLE_CLIP, loop=True)
+    frames = iter(source)
+    next(frames)
+    source.close()
+    assert len(list(frames)) <= 1  # what the last packet read decodes to
+    source.close()
+    assert list(source) == []
+    errors: list[BaseException] = []
+
+    def read(s: VideoFileSource) -> None:
+        try:
+            for _ in s:
+                pass
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    for i in range(10):
+        source = VideoFileSource(SAMPLE_CLIP, loop=True)
+        reader = threading.Thread(target=read, args=(source,))
+        reader.start()
+        time.sleep(0.01 * i)
+        source.close()
+        reader.join(10)
+        assert not reader.is_alive() and not errors, errors
 
 
 @pytest.mark.parametrize("size", ["1x1", "2x2", "10x10", "64x4"])

@@ -219,6 +219,36 @@ def test_http_source_plays_to_its_end_and_an_unplayable_one_gives_up(tmp_path):
         stop(server)
 
 
+def test_a_network_source_closed_mid_stream_or_mid_reconnect_ends(monkeypatch):
+    """close() between two frames ends the iteration (PyAV >= 18.1.1 raised AssertionError reading
+    the closed container); one coming while a reconnection opens its stream ends that too, and the
+    new connection is closed, not used."""
+    from rtstyle.sources import NetworkSource
+
+    source = NetworkSource(str(SAMPLE_CLIP))  # FFmpeg opens a path as it opens a URL
+    frames = iter(source)
+    next(frames)
+    source.close()
+    assert len(list(frames)) <= 1  # what the last packet read decodes to
+    source.close()
+    assert list(source) == []
+
+    source = NetworkSource(str(SAMPLE_CLIP))
+    connect, opened = source._connect, []
+
+    def closed_meanwhile():
+        source.close()
+        opened.append(connect())
+        return opened[-1]
+
+    monkeypatch.setattr(source, "_connect", closed_meanwhile)
+    source._delay = 0.01
+    assert source._reconnect("test") is False
+    assert source.reconnects == 0 and source.container is not opened[0] and list(source) == []
+    with pytest.raises(AssertionError, match="not open"):
+        next(opened[0].demux())
+
+
 def port_free(port: int) -> bool:
     import socket
 

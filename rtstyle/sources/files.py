@@ -206,6 +206,10 @@ class VideoFileSource:
         self.indexed_frames = self.stream.frames  # what the container's index promises (0: no index)
         self.decoded_frames = 0
         self._stop = threading.Event()
+        # close() may come from another thread mid-read: PyAV >= 18.1.1 refuses to demux or seek a
+        # closed container (AssertionError), and FFmpeg frees what a read in progress uses
+        self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def _stopped(self) -> bool:
@@ -222,13 +226,16 @@ class VideoFileSource:
     def _decoded(self) -> Iterator[av.VideoFrame]:
         packets = self.container.demux(self.stream)
         while not self._stopped:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except av.error.FFmpegError:
-                self.decode_errors += 1  # truncated or garbled container data: stop reading
-                return
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return
+                except av.error.FFmpegError:
+                    self.decode_errors += 1  # truncated or garbled container data: stop reading
+                    return
             try:
                 yield from packet.decode()  # an empty packet at the end flushes the decoder
             except av.error.FFmpegError:
@@ -236,10 +243,13 @@ class VideoFileSource:
 
     def __iter__(self) -> Iterator[Frame]:
         info = self.info
-        start = self.stream.start_time or 0
-        if self.start_pts is not None:
-            self.container.seek(self.start_pts, stream=self.stream, backward=True)
-            start = self.start_pts
+        with self._lock:
+            if self._closed:
+                return
+            start = self.stream.start_time or 0
+            if self.start_pts is not None:
+                self.container.seek(self.start_pts, stream=self.stream, backward=True)
+                start = self.start_pts
         pacer = Pacer(self._stop) if self.realtime else None
         index, offset, end = 0, 0, start  # offset: added to the pts of each further loop
         while True:
@@ -260,7 +270,10 @@ class VideoFileSource:
             if not self.loop or self._stopped or not self.decoded_frames:
                 return
             offset = end - start
-            self.container.seek(0)
+            with self._lock:
+                if self._closed:
+                    return
+                self.container.seek(0)
             self.stream.codec_context.flush_buffers()
 
     @property
@@ -272,7 +285,11 @@ class VideoFileSource:
         return missing if missing > max(1, self.indexed_frames // 100) else 0
 
     def close(self) -> None:
-        self.container.close()
+        """Thread-safe: a read in progress finishes first; iteration then ends (not `stop()`:
+        `missing_frames` still tells a cut-off file)."""
+        with self._lock:
+            self._closed = True
+            self.container.close()
 
     def __enter__(self) -> "VideoFileSource":
         return self

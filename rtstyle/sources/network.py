@@ -80,6 +80,10 @@ class NetworkSource:
         self._delay = 0.5  # reconnect backoff; grows across tries that bring no frame
         self.gaps: list[float] = []  # seconds without frames, one per reconnection
         self._stop = threading.Event()
+        # close() may come from another thread mid-read or mid-reconnect: PyAV >= 18.1.1 refuses a
+        # closed container (AssertionError), and FFmpeg frees what a read in progress uses
+        self._lock = threading.Lock()
+        self._closed = False
         self.container = self._connect()  # the first connection fails fast: likely a wrong URL
         stream = self.container.streams.video[0]
         cc = stream.codec_context
@@ -119,12 +123,17 @@ class NetworkSource:
             self._delay = min(self._delay * 2, 8.0, max(0.1, self.reconnect_timeout - waited))
             attempt += 1
             try:
-                self.container = self._connect()
+                container = self._connect()
             except RtstyleError as exc:
                 why = str(exc).split(": ", 1)[-1]
                 log.warning("%s: reconnect try %d failed (%s); next in %.1f s", self.name, attempt, why,
                             self._delay)
                 continue
+            with self._lock:
+                if self._closed:  # closed while connecting: this connection is not used
+                    container.close()
+                    return False
+                self.container = container
             self.reconnects += 1
             self._reconnected = True
             return True
@@ -132,15 +141,20 @@ class NetworkSource:
 
     def _frames(self) -> Iterator[av.VideoFrame]:
         """Frames from the current connection until it drops; returns the reason."""
-        stream = self.container.streams.video[0]
-        packets = self.container.demux(stream)
+        with self._lock:
+            if self._closed:
+                return "closed"
+            packets = self.container.demux(self.container.streams.video[0])
         while not self._stop.is_set():
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return "end of stream"
-            except av.error.FFmpegError as exc:
-                return exc.strerror or str(exc)
+            with self._lock:
+                if self._closed:
+                    return "closed"
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return "end of stream"
+                except av.error.FFmpegError as exc:
+                    return exc.strerror or str(exc)
             try:
                 yield from packet.decode()
             except av.error.FFmpegError:
@@ -179,10 +193,13 @@ class NetworkSource:
                 pts = round((now - origin) / CLOCK)
                 yield Frame(index, image, pts, None, CLOCK, int(vf.rotation or 0), now)
                 index += 1
-            if self._finished(reason, position):
-                log.info("%s: end of stream", self.name)
-                return
-            self.container.close()
+            with self._lock:
+                if self._closed:
+                    return
+                if self._finished(reason, position):
+                    log.info("%s: end of stream", self.name)
+                    return
+                self.container.close()
             if self._stop.is_set() or not self._reconnect(reason):
                 return
 
@@ -190,4 +207,9 @@ class NetworkSource:
         self._stop.set()
 
     def close(self) -> None:
-        self.container.close()
+        """Thread-safe: a read in progress finishes first (within `timeout`); iteration, and
+        a reconnection under way, then end."""
+        self._stop.set()
+        with self._lock:
+            self._closed = True
+            self.container.close()
