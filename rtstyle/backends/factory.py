@@ -1,7 +1,7 @@
 """Choosing and making a backend: `create_backend(style, "auto" | "torch" | "onnxruntime" |
 "tensorrt")` composes a runtime with the adapter the style's family feeds (its descriptor,
-`models.architectures`), and `load_backend` adds the user's settings (--lite, --stroke,
---infer-scale, a preset's own strength) on top.
+`models.architectures`), and `configure` applies a job's `spec.BackendSettings` (--lite,
+--stroke, --infer-scale, --strength, a preset's own strength and stroke size) on top.
 
 Torch loads here only for a runtime or an adapter that runs PyTorch: a preset or --lite on
 ONNX Runtime never imports it.
@@ -13,9 +13,10 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..compile.profiles import shape_text
-from ..errors import RtstyleError, UsageError
+from ..errors import RtstyleError
 from ..models.architectures import resolve
 from ..models.library import Style, is_lite, needs_style_image, pick_style
 from ..runtimes import BACKEND_NAMES, check_request, cuda_available
@@ -24,10 +25,12 @@ from .onnx_runtime import OnnxRuntime
 from .preset import Condition
 from .runtime import Runtime
 
+if TYPE_CHECKING:
+    from ..spec import BackendSettings
+
 log = logging.getLogger("rtstyle")
 
 LITE_INFER_SCALE, LITE_MIN_SIDE = 0.5, 180  # --lite: 640x360 runs at 320x180 (docs/benchmarks/history.md, issue #7)
-INFER_SCALES, STROKES = (0.25, 1.0), (0.25, 4.0)  # the ranges --infer-scale and --stroke take
 
 
 def tensorrt_available() -> bool:
@@ -126,17 +129,27 @@ def lite_cpu_threads() -> int:
 def load_backend(style: str | Path | Style | None, backend: str = "auto", precision: str | None = None, *,
                  lite: bool = False, infer_scale: float | None = None, stroke: float | None = None,
                  workload: Workload | None = None, **options) -> Backend:
-    """The backend for a style name, path or `Style`. `lite` takes the style's lite variant and,
-    unless `infer_scale` is given, runs it at half size on frames of 360 lines or more (on a
-    CPU, `auto` then means ONNX Runtime: `lite_cpu_threads`, as for any lite style however it was
-    chosen). A preset runs at its own stroke size (`StyleMeta.stroke_long_side`) times `stroke`.
+    """The backend for a style name, path or `Style`, as `BackendSettings(...).load()` makes it: the
+    Python API's short form."""
+    from ..spec import BackendSettings
+
+    given = style if isinstance(style, Style) else None
+    settings = BackendSettings(style=None if style is None or given else str(style), backend=backend,
+                               precision=precision, lite=lite, infer_scale=infer_scale, stroke=stroke)
+    return settings.load(given, workload, **options)
+
+
+def configure(settings: BackendSettings, style: Style | None = None, workload: Workload | None = None,
+              **options) -> Backend:
+    """The backend `settings` describe (`style`: a resolved `Style` standing in for `settings.style`).
+    `lite` takes the style's lite variant and, unless `infer_scale` is given, runs it at half size on
+    frames of 360 lines or more (on a CPU, `auto` then means ONNX Runtime: `lite_cpu_threads`, as
+    for any lite style however it was chosen). A preset runs at its own stroke size
+    (`StyleMeta.stroke_long_side`) times `stroke`, and at its own strength unless one is given.
     `workload`, where the job is known before its backend, lets `auto` decline TensorRT for a
     short job no cached engine takes (building one costs a minute or more)."""
-    if infer_scale is not None and not INFER_SCALES[0] <= infer_scale <= INFER_SCALES[1]:
-        raise UsageError(f"--infer-scale must be between {INFER_SCALES[0]:g} and {INFER_SCALES[1]:g}, got {infer_scale}")
-    if stroke is not None and not STROKES[0] <= stroke <= STROKES[1]:
-        raise UsageError(f"--stroke must be between {STROKES[0]:g} and {STROKES[1]:g}, got {stroke}")
-    s = style if isinstance(style, Style) else pick_style(style, lite)
+    lite, infer_scale, stroke, backend = settings.lite, settings.infer_scale, settings.stroke, settings.backend
+    s = style or pick_style(settings.style, lite)
     cpu_lite = (lite or is_lite(s)) and not cuda_available()  # a lite style, however it was chosen
     if cpu_lite and backend in ("auto", "onnxruntime") and not options:
         backend, options = "onnxruntime", {"threads": lite_cpu_threads()}
@@ -144,7 +157,7 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
         raise RtstyleError(f"--stroke: style {s.name!r} is not a preset (its strokes are set by its training)")
 
     def configured(name: str) -> Backend:
-        b = create_backend(s, name, precision=precision, **options)
+        b = create_backend(s, name, precision=settings.precision, **options)
         b.strength = float(s.meta.extra.get("strength", 1.0))  # a preset's own (its model card says why)
         if s.meta.stroke_long_side:
             b.network_long_side, b.stroke = s.meta.stroke_long_side, stroke or 1.0
@@ -155,6 +168,9 @@ def load_backend(style: str | Path | Style | None, backend: str = "auto", precis
                 raise RtstyleError(f"--infer-scale: style {s.name!r} runs at a fixed "
                                    f"{b.fixed_size[1]}x{b.fixed_size[0]} already")
             b.infer_scale = infer_scale
+        if not b.takes_style_images:  # a style-image model takes these when its images are bound
+            b.strength = b.strength if settings.strength is None else settings.strength
+            b.preserve_color = settings.preserve_color
         return b
 
     chosen, why_not = auto_choice(s) if backend == "auto" else (backend, "")

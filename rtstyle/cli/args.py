@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 import math
 
-from ..errors import RtstyleError, UsageError
+from ..errors import RtstyleError
 from ..output_files import check_output, free_path
 from ..runtimes import BACKEND_CHOICES, PRECISIONS
+from ..spec import COMPILERS
 
 
 def _parsed(text: str, kind: type) -> int | float:
@@ -43,7 +44,8 @@ def crf_value(text: str) -> int:
     return value
 
 
-def add_style_args(p: argparse.ArgumentParser) -> None:
+def add_network_args(p: argparse.ArgumentParser) -> None:
+    """The options of `spec.BackendSettings`: every command that runs a network takes them alike."""
     p.add_argument("--style", "-s", help="built-in or imported style name, a blend of presets (starry:0.7,udnie:0.3), "
                                          "or a .pth/.model/.safetensors/.onnx file (default: starry)")
     p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
@@ -52,14 +54,9 @@ def add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=PRECISIONS,
                    help="network precision (default: fp16 on a GPU, fp32 on the CPU)")
     p.add_argument("--cuda-graphs", action="store_true", help="torch on a GPU: replay CUDA graphs per frame size")
-    p.add_argument("--compile", choices=["inductor", "tensorrt"],
+    p.add_argument("--compile", choices=COMPILERS,
                    help="torch: torch.compile with inductor, or torch-tensorrt (engines cached)")
-    p.add_argument("--style-image", action="append", metavar="IMAGE",
-                   help="with an arbitrary-style model: any image as the style (repeat to mix several); "
-                        "eval-temporal also measures the style loss against it")
-    p.add_argument("--style-weights", type=float, nargs="+", metavar="W",
-                   help="weights for mixing several --style-image (normalised to sum to 1)")
-    p.add_argument("--strength", "--alpha", dest="alpha", type=float, metavar="0..1",
+    p.add_argument("--strength", "--alpha", type=float, metavar="0..1",
                    help="style strength, 0 keeps the content: arbitrary styles move the style toward the frame's "
                         "own, other styles mix the frame back in (default: the preset's own, else 1)")
     p.add_argument("--stroke", type=float, metavar="S",
@@ -73,6 +70,16 @@ def add_style_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--infer-scale", type=float, metavar="0.25..1",
                    help="run the network at this fraction of the frame's size and upsample with the frame's own "
                         "detail: 0.5 costs about a quarter, strokes get coarser (default: 1)")
+
+
+def add_style_args(p: argparse.ArgumentParser) -> None:
+    """The network's options, any image as the style, the size it runs at and -y."""
+    add_network_args(p)
+    p.add_argument("--style-image", action="append", metavar="IMAGE",
+                   help="with an arbitrary-style model: any image as the style (repeat to mix several); "
+                        "eval-temporal also measures the style loss against it")
+    p.add_argument("--style-weights", type=float, nargs="+", metavar="W",
+                   help="weights for mixing several --style-image (normalised to sum to 1)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--height", type=count, help="resize to this height before stylizing (aspect kept)")
     size.add_argument("--scale", type=positive, help="resize by this factor before stylizing")
@@ -90,10 +97,32 @@ def add_temporal_args(p: argparse.ArgumentParser) -> None:
                         f"where it names one, lighter for networks trained for stability; else {DEFAULT_STRENGTH})")
 
 
-def smoother(args: argparse.Namespace):
-    from ..temporal import TemporalSmoother
+def backend_settings(args: argparse.Namespace, style: str | None = None):
+    """The network options as a checked `BackendSettings` (`style` overrides --style: live switches
+    styles). --style-image alone means the built-in arbitrary network (Magenta's)."""
+    from ..models.library import STYLE_IMAGE_DEFAULT
+    from ..spec import BackendSettings
 
-    return TemporalSmoother(args.temporal, args.temporal_strength)
+    images = getattr(args, "style_image", None) or getattr(args, "style_dir", None)
+    return BackendSettings(style=style or args.style or (STYLE_IMAGE_DEFAULT if images else None),
+                           backend=args.backend, precision=args.precision, lite=args.lite, strength=args.strength,
+                           stroke=args.stroke, infer_scale=args.infer_scale, preserve_color=args.preserve_color,
+                           cuda_graphs=args.cuda_graphs, compile=args.compile)
+
+
+def job_spec(args: argparse.Namespace):
+    """The whole job the options describe, checked in one place (`spec.JobSpec`): the network's
+    settings, and of the size, smoothing and encoder options those the command has."""
+    from dataclasses import fields
+
+    from ..spec import JobSpec
+
+    given = {f.name: getattr(args, f.name) for f in fields(JobSpec) if f.name != "backend" and hasattr(args, f.name)}
+    return JobSpec(backend=backend_settings(args), **given)
+
+
+def smoother(args: argparse.Namespace):
+    return job_spec(args).smoother()
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -110,6 +139,9 @@ def add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
     p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
     p.add_argument("--crf", type=crf_value, default=crf, help=f"constant rate factor, lower is better (default: {crf})")
     p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
+
+
+def add_batch_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=count, default=1, help="images per network call: frames stylized together (default: 1)")
 
 
@@ -118,30 +150,16 @@ def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True, w
     bound to the --style-image(s) for arbitrary-style models unless `bind` is False (then a
     per-style network accepts --style-image too: eval-temporal measures against it). `workload`:
     the job, where it is known first (`load_backend`)."""
-    from ..backends import load_backend
-    from ..models.library import STYLE_IMAGE_DEFAULT
-
-    options = {"cuda_graphs": True} if args.cuda_graphs else {}
-    if args.compile:
-        options["compile"] = args.compile
-    # --style-image alone: the built-in arbitrary network (Magenta's)
-    name = style or args.style or (STYLE_IMAGE_DEFAULT if args.style_image or getattr(args, "style_dir", None) else None)
-    backend = load_backend(name, args.backend, args.precision, lite=args.lite, infer_scale=args.infer_scale,
-                           stroke=args.stroke, workload=workload, **options)
+    backend = backend_settings(args, style).load(workload=workload)
     if backend.takes_style_images:
         return bind_style_images(backend, args) if bind else backend
     if args.style_weights:
         raise RtstyleError(f"--style-weights applies to several --style-image; style {backend.style.name!r} is a "
                            f"per-style network (blend presets with --style a:0.7,b:0.3)")
-    if args.alpha is not None:
-        if not 0.0 <= args.alpha <= 1.0:
-            raise UsageError(f"--strength must be between 0 and 1, got {args.alpha}")
-        backend.strength = args.alpha
     if args.style_image and bind:
         raise RtstyleError(f"--style-image needs an arbitrary-style model; style {backend.style.name!r} is a "
                            f"per-style network (import one with: rtstyle import TRANSFORM.onnx --predictor "
                            f"PREDICT.onnx --name NAME)")
-    backend.preserve_color = args.preserve_color
     return backend
 
 
@@ -149,12 +167,8 @@ def bind_style_images(backend, args: argparse.Namespace):
     from ..images import read_image
 
     paths = args.style_image or []
-    return backend.with_style([read_image(p) for p in paths], args.style_weights, alpha(args), args.preserve_color)
-
-
-def alpha(args: argparse.Namespace) -> float:
-    """--strength for an arbitrary-style model: full style unless given."""
-    return 1.0 if args.alpha is None else args.alpha
+    return backend.with_style([read_image(p) for p in paths], args.style_weights, backend_settings(args).alpha,
+                              args.preserve_color)
 
 
 def source_options(args: argparse.Namespace):
@@ -173,9 +187,7 @@ def source_options(args: argparse.Namespace):
 
 
 def encoder(args: argparse.Namespace):
-    from ..sinks import EncoderSettings
-
-    return EncoderSettings(codec=args.codec, crf=args.crf, preset=args.preset)
+    return job_spec(args).encoder()
 
 
 def output_name(args: argparse.Namespace, src: Path, suffix: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import add_temporal_args, count, crf_value, positive
+from .args import add_encoder_args, add_network_args, add_temporal_args, count, job_spec, positive
 from .terminal import terminal
 
 EXIT_SOME_FAILED = 1
@@ -15,14 +15,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from ..cluster.batch import Batch, ConvertOptions, expand_inputs
+    from ..cluster.batch import Batch, expand_inputs
 
-    options = ConvertOptions(style=args.style, backend=args.backend, height=args.height, strength=args.strength,
-                             stroke=args.stroke, lite=args.lite, temporal=args.temporal,
-                             temporal_strength=args.temporal_strength, codec=args.codec, crf=args.crf,
-                             preset=args.preset)
+    spec = job_spec(args)
     inputs = expand_inputs(args.inputs)
-    batch = Batch(inputs, Path(args.output), options, overwrite=args.overwrite)
+    batch = Batch(inputs, Path(args.output), spec, overwrite=args.overwrite)
     console = terminal()
     where = f"on Ray ({args.ray})" if args.ray else "here, one after another"
     console.print(f"batch: {len(inputs)} file(s) into {args.output}, style {batch.style_name}, {where}")
@@ -55,8 +52,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub) -> None:
-    from ..runtimes import BACKEND_CHOICES
-
     p = sub.add_parser("batch", help="convert many videos (files, folders, globs), here or on a Ray cluster")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders (searched recursively) or globs")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="folder for INPUT_STYLE.mp4 files")
@@ -64,16 +59,10 @@ def add_parsers(sub) -> None:
                    help="run on Ray: segments of every file as tasks (auto: a running cluster, else a local one; "
                         "or ray://HOST:10001); needs the ray extra")
     p.add_argument("--segment-seconds", type=positive, help="--ray: length of a segment (default: 4)")
-    p.add_argument("--style", "-s", help="style name or blend (default: starry)")
-    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend (default: auto)")
-    p.add_argument("--height", type=count, help="resize to this height before stylizing")
-    p.add_argument("--strength", type=float, metavar="0..1", help="style strength (default: the style's own)")
-    p.add_argument("--stroke", type=float, metavar="S", help="presets: stroke size, 2 twice as coarse")
-    p.add_argument("--lite", action="store_true", help="the style's lite variant, made for CPUs")
+    add_network_args(p)
+    p.add_argument("--height", type=count, help="resize to this height before stylizing (aspect kept)")
     add_temporal_args(p)
-    p.add_argument("--codec", default="libx264", help="video encoder (default: libx264)")
-    p.add_argument("--crf", type=crf_value, default=20, help="constant rate factor (default: 20)")
-    p.add_argument("--preset", default="veryfast", help="encoder preset (default: veryfast)")
+    add_encoder_args(p, crf=20)
     p.add_argument("-y", "--overwrite", action="store_true", help="replace outputs that exist")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import (add_encoder_args, add_style_args, add_temporal_args, backend_from_args, encoder, output_name,
+from .args import (add_batch_arg, add_encoder_args, add_style_args, add_temporal_args, backend_from_args, encoder, output_name,
                    smoother)
 from .terminal import EXIT_DAMAGED_INPUT, StatsPrinter, graceful_stop, terminal, warn_fixed_size
 
@@ -15,9 +15,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
                                TimeRemainingColumn)
 
     from ..convert import SAMPLE_CLIP, VideoConversion
+    from ..sources import VideoFileSource
 
     temporal = smoother(args)
     src = Path(args.input) if args.input else SAMPLE_CLIP
+    VideoFileSource(src, height=args.height, scale=args.scale).close()  # its errors before a network loads
     backend = backend_from_args(args)
     warn_fixed_size(backend)
     dst = output_name(args, src, f"_{backend.style.name}.mp4")
@@ -70,6 +72,7 @@ def add_parsers(sub) -> None:
     add_style_args(p)
     add_temporal_args(p)
     add_encoder_args(p, crf=20)
+    add_batch_arg(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--stats", action="store_true", help="per-stage timings once a second and at the end")
     p.set_defaults(func=cmd_convert)

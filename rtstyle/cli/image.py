@@ -39,7 +39,7 @@ def _image_gatys(args: argparse.Namespace) -> int:
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
-    if args.style or args.height or args.scale or args.alpha is not None or args.lite or args.infer_scale is not None:
+    if args.style or args.height or args.scale or args.strength is not None or args.lite or args.infer_scale is not None:
         raise RtstyleError("--method gatys optimises the image itself: use --size (long side) and --style-weight, "
                            "not --style/--height/--scale/--alpha/--lite/--infer-scale")
     content, style = read_image(args.input), read_image(args.style_image[0])
@@ -50,7 +50,7 @@ def _image_gatys(args: argparse.Namespace) -> int:
     cfg.check()
     columns = [TextColumn("gatys"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4g}"),
                TimeRemainingColumn()]
-    with Progress(*columns, console=terminal()) as bar:
+    with Progress(*columns, console=terminal(), disable=args.quiet) as bar:
         task = bar.add_task("", total=cfg.iterations, loss=float("nan"))
         out = gatys(content, style, cfg, lambda i, loss: bar.update(task, completed=i, loss=loss))
     if args.preserve_color:
@@ -75,4 +75,5 @@ def add_parsers(sub) -> None:
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=g.optimizer, help="gatys: optimiser")
     p.add_argument("--style-weight", type=float, default=g.style_weight,
                    help=f"gatys: style vs content (default {g.style_weight:g})")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_image)

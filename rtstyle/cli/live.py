@@ -8,7 +8,7 @@ import contextlib
 import threading
 
 from ..errors import RtstyleError
-from .args import (add_source_args, add_style_args, add_temporal_args, alpha, backend_from_args, smoother,
+from .args import (add_source_args, add_style_args, add_temporal_args, backend_from_args, backend_settings, smoother,
                    source_options)
 from .terminal import StatsPrinter, graceful_stop, helper_thread, terminal
 
@@ -26,7 +26,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         if not base.takes_style_images:
             raise RtstyleError(f"--style-image/--style-dir need an arbitrary-style model; style {base.style.name!r} "
                                f"is a per-style network")
-        cycle = style_image_cycle(base, _style_images(args), alpha(args), args.preserve_color)
+        cycle = style_image_cycle(base, _style_images(args), backend_settings(args).alpha, args.preserve_color)
     else:
         cycle = style_cycle(args.style, args.lite, lambda name: backend_from_args(args, name))
     app = LiveApp(args.source, cycle.labels, cycle.start, cycle.load,

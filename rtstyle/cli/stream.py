@@ -6,7 +6,7 @@ import argparse
 
 from ..errors import RtstyleError
 from ..output_files import check_output
-from .args import (add_encoder_args, add_source_args, add_style_args, add_temporal_args, backend_from_args, encoder,
+from .args import (add_batch_arg, add_encoder_args, add_source_args, add_style_args, add_temporal_args, backend_from_args, encoder,
                    positive, smoother, source_options)
 from .terminal import StatsPrinter, graceful_stop, terminal, warn_fixed_size
 
@@ -55,6 +55,7 @@ def add_parsers(sub) -> None:
     add_temporal_args(p)
     add_source_args(p)
     add_encoder_args(p, crf=23)
+    add_batch_arg(p)
     p.add_argument("--policy", choices=["live", "offline"],
                    help="live drops frames to stay current, offline keeps every frame (default: live for "
                         "cameras, URLs and --realtime files, else offline)")

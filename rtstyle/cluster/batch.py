@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,50 +22,12 @@ import av
 from ..errors import RtstyleError
 from ..output_files import check_output
 from ..sources import VideoFileSource
+from ..spec import JobSpec
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".ts", ".flv", ".mpg", ".mpeg"}
 PARTS = ".rtstyle-parts-"  # segments waiting to be joined, in a folder of the output folder
-
-
-@dataclass
-class ConvertOptions:
-    """What `rtstyle convert` takes, as plain data a Ray task can carry."""
-
-    style: str | None = None
-    backend: str = "auto"
-    height: int | None = None
-    strength: float | None = None
-    stroke: float | None = None
-    lite: bool = False
-    temporal: str = "fast"
-    temporal_strength: float | None = None
-    codec: str = "libx264"
-    crf: int = 20
-    preset: str = "veryfast"
-
-    def backend_for(self, style=None, **options):
-        """The backend these options describe (`style`: a `Style` that stands in for `self.style`)."""
-        from ..backends import load_backend
-        from ..errors import UsageError
-
-        b = load_backend(style or self.style, self.backend, lite=self.lite, stroke=self.stroke, **options)
-        if self.strength is not None:
-            if not 0.0 <= self.strength <= 1.0:
-                raise UsageError(f"--strength must be between 0 and 1, got {self.strength}")
-            b.strength = self.strength
-        return b
-
-    def smoother(self):
-        from ..temporal import TemporalSmoother
-
-        return TemporalSmoother(self.temporal, self.temporal_strength)
-
-    def encoder(self):
-        from ..sinks import EncoderSettings
-
-        return EncoderSettings(codec=self.codec, crf=self.crf, preset=self.preset)
 
 
 @dataclass
@@ -125,12 +87,12 @@ def expand_inputs(specs: list[str]) -> list[Path]:
 
 
 class Batch:
-    """Convert `inputs` into `out_dir` as INPUT_STYLE.mp4 with `options`."""
+    """Convert `inputs` into `out_dir` as INPUT_STYLE.mp4 as `spec` says."""
 
-    def __init__(self, inputs: list[Path], out_dir: Path, options: ConvertOptions, *, overwrite: bool = False):
-        self.inputs, self.out_dir, self.options, self.overwrite = inputs, out_dir, options, overwrite
+    def __init__(self, inputs: list[Path], out_dir: Path, spec: JobSpec, *, overwrite: bool = False):
+        self.inputs, self.out_dir, self.spec, self.overwrite = inputs, out_dir, spec, overwrite
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.style_name = options.backend_for().style.name  # checks the style options once, up front
+        self.style_name = spec.backend.load().style.name  # the style loads once here, where its errors are plain
         names = [self.output_for(p) for p in inputs]
         if len(set(names)) < len(names):
             raise RtstyleError("two inputs have the same name: their outputs would collide in "
@@ -150,16 +112,16 @@ class Batch:
         """One file after another in this process, one backend for all."""
         from ..convert import VideoConversion
 
-        backend = self.options.backend_for()
+        backend = self.spec.backend.load()
         progress = Progress(len(self.inputs), sum(self._frames(p) for p in self.inputs))
         results = []
         for src in self.inputs:
             result = FileResult(src, self.output_for(src))
             done_before, t0 = progress.frames, time.monotonic()
             try:
-                job = VideoConversion(src, result.output, backend, height=self.options.height,
-                                      encoder=self.options.encoder(), temporal=self.options.smoother(),
-                                      overwrite=self.overwrite)
+                job = VideoConversion(src, result.output, backend, height=self.spec.height, scale=self.spec.scale,
+                                      encoder=self.spec.encoder(), temporal=self.spec.smoother(),
+                                      batch=self.spec.batch, overwrite=self.overwrite)
 
                 def tick(stats, base=done_before):
                     progress.frames = base + stats.frames_out
@@ -182,8 +144,7 @@ class Batch:
         from .segments import SEGMENT_SECONDS, join, plan
 
         ray = ray_tasks.connect(address)
-        weights = ray_tasks.ship_weights(self.options)  # once, through the object store
-        options = asdict(self.options)
+        weights = ray_tasks.ship_weights(self.spec.backend)  # once, through the object store
         progress = Progress(len(self.inputs), 0)
         results = {src: FileResult(src, self.output_for(src)) for src in self.inputs}
         pending: dict = {}  # task -> (file, its segment)
@@ -205,7 +166,7 @@ class Batch:
             result.segments, started[src] = len(segments), time.monotonic()
             parts[src] = [(folder / f"{s.index:05d}.mp4", s) for s in segments]
             for part, segment in parts[src]:
-                task = ray_tasks.convert.remote(str(src), segment, str(part), options, weights)
+                task = ray_tasks.convert.remote(str(src), segment, str(part), self.spec, weights)
                 pending[task] = (src, segment)
         on_progress(progress)
         left = {src: len(p) for src, p in parts.items()}

@@ -13,8 +13,13 @@ import hashlib
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from ..errors import RtstyleError
 from ..paths import cache_dir
+
+if TYPE_CHECKING:
+    from ..spec import BackendSettings, JobSpec
 
 NEEDS = "--ray needs the ray extra: pip install 'rtstyle[ray]'"
 RETRIES = 3  # a segment whose worker died is run again this many times
@@ -41,27 +46,24 @@ def connect(address: str | None):
     return ray
 
 
-def ship_weights(options) -> tuple[str, str, object] | None:
+def ship_weights(settings: BackendSettings) -> tuple[str, str, object] | None:
     """A style given as a file, imported by the user or blended, into the object store: (name,
     suffix, reference). None for built-in styles, which every worker's package has."""
     from ..models.library import pick_style
 
-    style = pick_style(options.style, options.lite)
+    style = pick_style(settings.style, settings.lite)
     if style.origin == "built-in":
         return None
     data = style.path.read_bytes()
     return style.name, style.path.suffix, _ray().put(data)
 
 
-_backends: dict = {}  # per worker process: (options, weights) -> backend
+_backends: dict = {}  # per worker process: (settings, weights) -> backend
 
 
-def _backend(options: dict, weights):
-    from .batch import ConvertOptions
-
-    key = (tuple(sorted(options.items())), weights[0] if weights else None)
+def _backend(settings: BackendSettings, weights):
+    key = (settings, weights[0] if weights else None)
     if key not in _backends:
-        opts = ConvertOptions(**options)
         style = None
         if weights is not None:
             from ..models.library import Style
@@ -77,19 +79,19 @@ def _backend(options: dict, weights):
                 tmp.replace(path)
             style = Style(name, path, "file")
         _backends.clear()  # one style at a time per worker: memory stays bounded
-        _backends[key] = opts.backend_for(style, **_threads(opts, style))
+        _backends[key] = settings.load(style, **_threads(settings, style))
     return _backends[key]
 
 
-def _threads(opts, style) -> dict:
+def _threads(settings: BackendSettings, style) -> dict:
     """A task gets the cores Ray gave it and no more: ONNX Runtime and torch would each take every
     core of the machine, and workers sharing them would slow each other down."""
     from ..backends import auto_backend
     from ..models.library import pick_style
 
     cores = max(1, int(_ray().get_runtime_context().get_assigned_resources().get("CPU", 1)))
-    style = style or pick_style(opts.style, opts.lite)
-    runtime = auto_backend(style) if opts.backend == "auto" else opts.backend
+    style = style or pick_style(settings.style, settings.lite)
+    runtime = auto_backend(style) if settings.backend == "auto" else settings.backend
     if runtime == "onnxruntime":
         return {"threads": cores}
     import torch  # its network runs on PyTorch: only then is torch loaded, and told its share
@@ -98,14 +100,12 @@ def _threads(opts, style) -> dict:
     return {}
 
 
-def segment_task(src: str, segment, part: str, options: dict, weights) -> int:
+def segment_task(src: str, segment, part: str, spec: JobSpec, weights) -> int:
     """One segment of `src` into `part` (the process shows as `ray::segment_task` while it runs)."""
-    from .batch import ConvertOptions
     from .segments import convert_segment
 
-    opts = ConvertOptions(**options)
-    return convert_segment(Path(src), segment, Path(part), _backend(options, weights), height=opts.height,
-                           encoder=opts.encoder(), temporal=opts.smoother())
+    return convert_segment(Path(src), segment, Path(part), _backend(spec.backend, weights), height=spec.height,
+                           encoder=spec.encoder(), temporal=spec.smoother())
 
 
 class _Remote:
