@@ -6,27 +6,26 @@ import asyncio
 import json
 import shutil
 import uuid
+from pathlib import Path
+from typing import Annotated
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from .app import STATIC, Service
 from .http import ApiError
 from .jobs import INPUT, JobOptions, save_style_image
 from .requests import ImageOptions
+from .state import ServiceDep
 from .store import ACTIVE, Job
 from .uploads import check_url, decode_image, fetch, form_of, save_video, upload
 
 router = APIRouter()
 OUTPUT_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 JOB_URL_SCHEMES = ("http", "https", "rtsp", "rtsps")
-
-
-def service(request: Request) -> Service:
-    return request.app.state.service
+STATIC = Path(__file__).with_name("static")  # the page at / and its scripts
 
 
 @router.get("/", include_in_schema=False)
@@ -35,19 +34,19 @@ def index() -> FileResponse:
 
 
 @router.get("/v1/health")
-def health(request: Request) -> dict:
-    return service(request).health()
+def health(service: ServiceDep) -> dict:
+    return service.health()
 
 
 @router.get("/v1/styles")
-def styles(request: Request) -> list[dict]:
+def styles(service: ServiceDep) -> list[dict]:
     """Every style with its model card's summary and a preview."""
-    return service(request).styles()
+    return service.styles()
 
 
 @router.get("/v1/styles/{name}/preview.jpg", response_class=FileResponse)
-def preview(name: str, request: Request) -> FileResponse:
-    return FileResponse(service(request).preview(name), media_type="image/jpeg")
+def preview(name: str, service: ServiceDep) -> FileResponse:
+    return FileResponse(service.preview(name), media_type="image/jpeg")
 
 
 def output_type(accept: str | None) -> str:
@@ -72,11 +71,10 @@ def output_type(accept: str | None) -> str:
 
 
 @router.post("/v1/images", responses={200: {"content": {t: {} for t in OUTPUT_TYPES}}})
-async def stylize_image(request: Request) -> Response:
+async def stylize_image(request: Request, svc: ServiceDep) -> Response:
     """Stylize one image: a form with `image` (a file) or JSON with `url`; options `style`,
     `style_image` (a file: any picture as the style), `strength`, `stroke`, `height`, `lite`.
     The answer is PNG, JPEG or WebP as `Accept` asks."""
-    svc = service(request)
     kind = output_type(request.headers.get("accept"))
     limit = svc.settings.max_image_bytes
     async with form_of(request) as form:
@@ -102,11 +100,10 @@ async def _read_upload(file, limit: int, what: str) -> bytes:
 
 
 @router.post("/v1/jobs", status_code=202)
-async def create_job(request: Request) -> JSONResponse:
+async def create_job(request: Request, svc: ServiceDep) -> JSONResponse:
     """Queue a video: a form with `video` (a file), or JSON/form with `url` (http(s), fetched
     whole, or rtsp, recorded for `duration` s or until cancelled); options as for images plus
     `temporal` (off, fast, quality) and `temporal_strength`. Answers 202 with the job."""
-    svc = service(request)
     async with form_of(request) as form:
         opts = JobOptions.parse(form)
         video, style_file = upload(form, "video"), upload(form, "style_image")
@@ -150,9 +147,10 @@ def _probe(path, name: str) -> None:
         raise ApiError(422, str(exc).replace(str(path), f"video {name[:64]!r}").splitlines()[0]) from None
 
 
-def _job(request: Request, job_id: str) -> Job:
+def find_job(job_id: str, service: ServiceDep) -> Job:
+    """The dependency for routes on one job: the job `job_id` names, or 404."""
     try:
-        job = service(request).store.get(str(uuid.UUID(job_id)))
+        job = service.store.get(str(uuid.UUID(job_id)))
     except ValueError:
         job = None
     if job is None:
@@ -160,23 +158,25 @@ def _job(request: Request, job_id: str) -> Job:
     return job
 
 
+JobDep = Annotated[Job, Depends(find_job)]
+
+
 @router.get("/v1/jobs")
-def list_jobs(request: Request, state: str | None = None) -> list[dict]:
-    return [j.public() for j in service(request).store.list(state)]
+def list_jobs(service: ServiceDep, state: str | None = None) -> list[dict]:
+    return [j.public() for j in service.store.list(state)]
 
 
 @router.get("/v1/jobs/{job_id}")
-def get_job(job_id: str, request: Request) -> dict:
+def get_job(job: JobDep) -> dict:
     """State (queued, running, done, failed, cancelled), progress %, fps, ETA and the error line."""
-    return _job(request, job_id).public()
+    return job.public()
 
 
 @router.get("/v1/jobs/{job_id}/result", response_class=FileResponse,
             responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "a byte range"}})
-def job_result(job_id: str, request: Request) -> FileResponse:
+def job_result(job: JobDep, service: ServiceDep) -> FileResponse:
     """The stylized MP4 (audio kept). Range requests are answered, so players can seek."""
-    job = _job(request, job_id)
-    path = service(request).jobs.result(job.id)
+    path = service.jobs.result(job.id)
     if not job.has_result or not path.is_file():
         raise ApiError(409 if job.state in ACTIVE else 404, f"job {job.id} has no result ({job.state})")
     return FileResponse(path, media_type="video/mp4", filename=f"{job.id}.mp4")
@@ -184,10 +184,9 @@ def job_result(job_id: str, request: Request) -> FileResponse:
 
 @router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
-async def job_events(job_id: str, request: Request) -> StreamingResponse:
+async def job_events(job: JobDep, request: Request, service: ServiceDep) -> StreamingResponse:
     """The job as Server-Sent Events: one `job` event per change, until it ends."""
-    store = service(request).store
-    job = _job(request, job_id)
+    store = service.store
 
     async def events():
         last = None
@@ -208,13 +207,11 @@ async def job_events(job_id: str, request: Request) -> StreamingResponse:
 
 
 @router.delete("/v1/jobs/{job_id}")
-async def delete_job(job_id: str, request: Request) -> JSONResponse:
+async def delete_job(job: JobDep, service: ServiceDep) -> JSONResponse:
     """A queued or running job is cancelled (what it made so far stays, and plays); a finished
     one is deleted with its files."""
-    svc = service(request)
-    job = _job(request, job_id)
     if job.state in ACTIVE:
-        job = await run_in_threadpool(svc.jobs.cancel, job.id)
+        job = await run_in_threadpool(service.jobs.cancel, job.id)
         return JSONResponse(job.public())
-    await run_in_threadpool(svc.jobs.delete, job.id)
+    await run_in_threadpool(service.jobs.delete, job.id)
     return JSONResponse({"deleted": job.id})

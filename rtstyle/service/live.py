@@ -23,13 +23,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import astuple, dataclass
 from statistics import median
+from typing import Annotated
 
 import cv2
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from ..backends import Backend
@@ -37,10 +38,10 @@ from ..errors import RtstyleError
 from ..frames import Frame
 from ..sources import open_source, output_size
 from ..temporal import TemporalSmoother
-from .app import Service
 from .http import ApiError
 from .models import ModelKey, SharedModel
 from .requests import SmoothedOptions
+from .state import Service
 from .uploads import read_form
 
 log = logging.getLogger(__name__)
@@ -485,37 +486,41 @@ class LiveHub:
             await asyncio.to_thread(reader.thread.join)
 
 
-def hub(request: Request) -> LiveHub:
+def get_hub(request: Request) -> LiveHub:
+    """The dependency that hands routes the application's `LiveHub` (made at startup)."""
     return request.app.state.live
 
 
+HubDep = Annotated[LiveHub, Depends(get_hub)]
+
+
 @router.post("/v1/live/offer")
-async def offer(request: Request) -> dict:
+async def offer(request: Request, hub: HubDep) -> dict:
     """Start a live session: JSON with the browser's `sdp` offer (`type` "offer") and options
     `style`, `strength`, `stroke`, `temporal` (off, fast, quality), `height` (default 360, at most
     720). Answers `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the
     offer's video transceiver, the newest camera frame each time (older ones are dropped)."""
-    return await hub(request).offer(await read_form(request))
+    return await hub.offer(await read_form(request))
 
 
 @router.get("/v1/live/sessions")
-def sessions(request: Request) -> list[dict]:
+def sessions(hub: HubDep) -> list[dict]:
     """The live sessions (WebRTC) and feeds (MJPEG): frames sent and dropped, fps, latency, style."""
-    return hub(request).stats()
+    return hub.stats()
 
 
 @router.delete("/v1/live/sessions/{session_id}")
-async def end_session(session_id: str, request: Request) -> dict:
-    if not await hub(request).end(session_id):
+async def end_session(session_id: str, hub: HubDep) -> dict:
+    if not await hub.end(session_id):
         raise ApiError(404, f"no live session {session_id[:64]!r}")
     return {"ended": session_id}
 
 
 @router.get("/v1/live/{source}.mjpg", response_class=StreamingResponse,
             responses={200: {"content": {"multipart/x-mixed-replace": {}}}})
-async def mjpeg(source: str, request: Request) -> StreamingResponse:
+async def mjpeg(source: str, request: Request, hub: HubDep) -> StreamingResponse:
     """A `--source` stylized, as MJPEG (an <img> plays it): options `style`, `strength`, `stroke`,
     `temporal`, `height` as for live sessions. Viewers asking the same share one reader."""
-    feed = await hub(request).feed(source, dict(request.query_params))
+    feed = await hub.feed(source, dict(request.query_params))
     return StreamingResponse(feed.watch(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                              headers={"Cache-Control": "no-store"})
