@@ -544,3 +544,42 @@ def test_a_trickling_download_is_cancelled_promptly(server):
     finally:
         stop.set()
         slow.shutdown()
+
+
+def test_uploads_spool_in_the_data_folder_and_leave_tempdir_alone(tmp_path):
+    """An upload too big for memory spools in the data folder's .spool, unlinked at once and closed
+    with the request; making the application leaves the process's tempfile.tempdir as it was, so
+    other code's temporary files stay where they were."""
+    import asyncio
+    import tempfile
+
+    from starlette.requests import Request
+
+    from rtstyle.service.app import create_app
+    from rtstyle.service.state import ServiceSettings
+    from rtstyle.service.uploads import form_of
+
+    before = tempfile.tempdir
+    service = create_app(ServiceSettings(data=tmp_path / "data")).state.service
+    try:
+        assert tempfile.tempdir == before
+        body = (b'--b\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n\r\n' + bytes(3 << 20)
+                + b"\r\n--b--\r\n")
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request({"type": "http", "method": "POST", "path": "/v1/jobs",
+                           "headers": [(b"content-type", b"multipart/form-data; boundary=b")]}, receive)
+
+        async def spooled():
+            async with form_of(request, service.spool) as form:
+                video = form["video"]
+                assert video.size == 3 << 20 and not video._in_memory
+                return os.readlink(f"/proc/self/fd/{video.file.fileno()}"), video
+
+        where, video = asyncio.run(spooled())
+        assert where.startswith(os.path.realpath(service.spool) + os.sep) and where.endswith(" (deleted)"), where
+        assert video.file.closed and os.listdir(service.spool) == []
+    finally:
+        service.close()

@@ -77,7 +77,7 @@ async def stylize_image(request: Request, svc: ServiceDep) -> Response:
     The answer is PNG, JPEG or WebP as `Accept` asks."""
     kind = output_type(request.headers.get("accept"))
     limit = svc.settings.max_image_bytes
-    async with form_of(request) as form:
+    async with form_of(request, svc.spool) as form:
         opts = ImageOptions.parse(form)
         image, style_file = upload(form, "image"), upload(form, "style_image")
         if image is not None:
@@ -104,7 +104,7 @@ async def create_job(request: Request, svc: ServiceDep) -> JSONResponse:
     """Queue a video: a form with `video` (a file), or JSON/form with `url` (http(s), fetched
     whole, or rtsp, recorded for `duration` s or until cancelled); options as for images plus
     `temporal` (off, fast, quality) and `temporal_strength`. Answers 202 with the job."""
-    async with form_of(request) as form:
+    async with form_of(request, svc.spool) as form:
         opts = JobOptions.parse(form)
         video, style_file = upload(form, "video"), upload(form, "style_image")
         url = form.get("url")

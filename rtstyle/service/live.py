@@ -42,7 +42,7 @@ from .http import ApiError
 from .models import ModelKey, SharedModel
 from .requests import SmoothedOptions
 from .state import Service
-from .uploads import read_form
+from .uploads import form_of
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -500,7 +500,8 @@ async def offer(request: Request, hub: HubDep) -> dict:
     `style`, `strength`, `stroke`, `temporal` (off, fast, quality), `height` (default 360, at most
     720). Answers `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the
     offer's video transceiver, the newest camera frame each time (older ones are dropped)."""
-    return await hub.offer(await read_form(request))
+    async with form_of(request, hub.service.spool) as body:
+        return await hub.offer(body)
 
 
 @router.get("/v1/live/sessions")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,18 +74,17 @@ class Service:
         self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
         try:
             settings.data.mkdir(parents=True, exist_ok=True)
-            # Uploads spool to disk as they arrive (Starlette's temporary files): on the data volume,
-            # where the jobs are, not in /tmp, often small or in memory. The files are unlinked at once.
-            spool = settings.data / ".spool"
-            shutil.rmtree(spool, ignore_errors=True)
-            spool.mkdir()
+            # Uploads spool to disk as they arrive (`uploads.form_of`): on the data volume, where the
+            # jobs are, not in /tmp, often small or in memory. The files are unlinked at once.
+            self.spool = settings.data / ".spool"
+            shutil.rmtree(self.spool, ignore_errors=True)
+            self.spool.mkdir()
             self.store = JobStore(settings.data / "jobs.sqlite3")
             self.jobs = JobRunner(self.store, settings.data / "jobs", self.pool, settings.max_jobs,
                                   settings.max_video_bytes, settings.private_urls, settings.keep_jobs)
         except OSError as exc:  # a read-only volume, a file where a folder goes: the operator's to fix
             raise RtstyleError(f"--data {settings.data}: cannot keep the service's files there: "
                                f"{exc.filename}: {exc.strerror or exc}") from None
-        tempfile.tempdir = str(spool)
         self.previews = settings.data / "previews"
         self._preview_lock = threading.Lock()
         self.ray_models = None  # cluster.ray_serve.RayModels, made at start
