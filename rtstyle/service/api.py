@@ -11,16 +11,18 @@ from typing import Annotated
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from .forms import (ImageForm, ImageJson, JobForm, JobJson, MediaRequest, image_request, request_body,
+                    video_request)
 from .http import ApiError
 from .jobs import INPUT, JobOptions, save_style_image
 from .requests import ImageOptions
 from .state import ServiceDep
 from .store import ACTIVE, Job
-from .uploads import check_url, decode_image, fetch, form_of, save_video, upload
+from .uploads import check_url, decode_image, fetch, save_video
 
 router = APIRouter()
 OUTPUT_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
@@ -49,8 +51,10 @@ def preview(name: str, service: ServiceDep) -> FileResponse:
     return FileResponse(service.preview(name), media_type="image/jpeg")
 
 
-def output_type(accept: str | None) -> str:
-    """The image type `Accept` prefers among PNG, JPEG and WebP (PNG when it allows anything)."""
+def output_type(accept: Annotated[str | None, Header(description="image/png, image/jpeg or image/webp")] = None
+                ) -> str:
+    """The dependency choosing the image type `Accept` prefers among PNG, JPEG and WebP (PNG when
+    it allows anything)."""
     best, best_q = None, 0.0
     for part in (accept or "*/*").split(","):
         kind, _, params = part.strip().partition(";")
@@ -70,63 +74,58 @@ def output_type(accept: str | None) -> str:
     return best
 
 
-@router.post("/v1/images", responses={200: {"content": {t: {} for t in OUTPUT_TYPES}}})
-async def stylize_image(request: Request, svc: ServiceDep) -> Response:
-    """Stylize one image: a form with `image` (a file) or JSON with `url`; options `style`,
-    `style_image` (a file: any picture as the style), `strength`, `stroke`, `height`, `lite`.
-    The answer is PNG, JPEG or WebP as `Accept` asks."""
-    kind = output_type(request.headers.get("accept"))
-    limit = svc.settings.max_image_bytes
-    async with form_of(request, svc.spool) as form:
-        opts = ImageOptions.parse(form)
-        image, style_file = upload(form, "image"), upload(form, "style_image")
-        if image is not None:
-            data = await _read_upload(image, limit, "image")
-        elif form.get("url"):
-            private = svc.settings.private_urls  # checking resolves the host: off the event loop too
-            data = await run_in_threadpool(lambda: fetch(check_url(form["url"], private), limit, private))
-        else:
-            raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
-        style_image = await _read_upload(style_file, limit, "style_image") if style_file else None
-    out = await run_in_threadpool(svc.stylize, data, style_image, opts)
+@router.post("/v1/images", response_class=Response, responses={200: {"content": {t: {} for t in OUTPUT_TYPES}}},
+             openapi_extra=request_body(ImageForm, ImageJson))
+async def stylize_image(kind: Annotated[str, Depends(output_type)],
+                        asked: Annotated[MediaRequest[ImageOptions], Depends(image_request)],
+                        service: ServiceDep) -> Response:
+    """Stylize one image: a form with the `image` file, or its `url` (a form or JSON), with the
+    options below. The answer is PNG, JPEG or WebP as `Accept` asks."""
+    limit = service.settings.max_image_bytes
+    if asked.file is not None:
+        data = await _read_upload(asked.file, limit, "image")
+    elif asked.url:
+        private = service.settings.private_urls  # checking resolves the host: off the event loop too
+        data = await run_in_threadpool(lambda: fetch(check_url(asked.url, private), limit, private))
+    else:
+        raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
+    style_image = await _read_upload(asked.style_image, limit, "style_image") if asked.style_image else None
+    out = await run_in_threadpool(service.stylize, data, style_image, asked.options)
     ok, buf = cv2.imencode(OUTPUT_TYPES[kind], np.ascontiguousarray(out[:, :, ::-1]))
     return Response(buf.tobytes(), media_type=kind)
 
 
-async def _read_upload(file, limit: int, what: str) -> bytes:
+async def _read_upload(file: UploadFile, limit: int, what: str) -> bytes:
     if file.size is not None and file.size > limit:
         raise ApiError(413, f"{what}: {file.size} bytes; the limit is {limit}")
     return await file.read()
 
 
-@router.post("/v1/jobs", status_code=202)
-async def create_job(request: Request, svc: ServiceDep) -> JSONResponse:
-    """Queue a video: a form with `video` (a file), or JSON/form with `url` (http(s), fetched
-    whole, or rtsp, recorded for `duration` s or until cancelled); options as for images plus
-    `temporal` (off, fast, quality) and `temporal_strength`. Answers 202 with the job."""
-    async with form_of(request, svc.spool) as form:
-        opts = JobOptions.parse(form)
-        video, style_file = upload(form, "video"), upload(form, "style_image")
-        url = form.get("url")
-        if video is None and not url:
-            raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
-        if video is None:
-            url = await run_in_threadpool(check_url, url, svc.settings.private_urls, JOB_URL_SCHEMES)
-        if video is not None and video.size is not None and video.size > svc.settings.max_video_bytes:
-            raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
-        style_image = await _read_upload(style_file, svc.settings.max_image_bytes, "style_image") if style_file \
-            else None
-        job_id, folder = svc.jobs.new_folder()
-        try:
-            if style_image is not None:
-                await run_in_threadpool(lambda: save_style_image(folder, decode_image(style_image, "style_image")))
-            if video is not None:
-                await run_in_threadpool(save_video, video, folder / INPUT)
-                await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
-            job = svc.jobs.add(job_id, (video.filename or "video")[:200] if video is not None else url, opts)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+@router.post("/v1/jobs", status_code=202, openapi_extra=request_body(JobForm, JobJson))
+async def create_job(asked: Annotated[MediaRequest[JobOptions], Depends(video_request)],
+                     service: ServiceDep) -> JSONResponse:
+    """Queue a video: a form with the `video` file, or its `url` (a form or JSON), with the
+    options below. Answers 202 with the job."""
+    video, url = asked.file, asked.url
+    if video is None and not url:
+        raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
+    if video is None:
+        url = await run_in_threadpool(check_url, url, service.settings.private_urls, JOB_URL_SCHEMES)
+    if video is not None and video.size is not None and video.size > service.settings.max_video_bytes:
+        raise ApiError(413, f"video: {video.size} bytes; the limit is {service.settings.max_video_bytes}")
+    style_image = await _read_upload(asked.style_image, service.settings.max_image_bytes, "style_image") \
+        if asked.style_image else None
+    job_id, folder = service.jobs.new_folder()
+    try:
+        if style_image is not None:
+            await run_in_threadpool(lambda: save_style_image(folder, decode_image(style_image, "style_image")))
+        if video is not None:
+            await run_in_threadpool(save_video, video, folder / INPUT)
+            await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
+        job = service.jobs.add(job_id, (video.filename or "video")[:200] if video is not None else url, asked.options)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 

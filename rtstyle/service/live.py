@@ -23,26 +23,27 @@ from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import astuple, dataclass
 from statistics import median
-from typing import Annotated
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from ..backends import Backend
 from ..errors import RtstyleError
 from ..frames import Frame
 from ..sources import open_source, output_size
 from ..temporal import TemporalSmoother
+from .forms import Fields, Integer, SmoothedFields, request_body
 from .http import ApiError
 from .models import ModelKey, SharedModel
 from .requests import SmoothedOptions
 from .state import Service
-from .uploads import form_of
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -68,6 +69,38 @@ class LiveOptions(SmoothedOptions):
         elif opts.height > MAX_HEIGHT:
             raise ApiError(422, f"height: live views are painted at most {MAX_HEIGHT} high, got {opts.height}")
         return opts
+
+
+class LiveFields(SmoothedFields):
+    """A live view's options (`LiveOptions`), as /docs shows them: the MJPEG route's query."""
+
+    height: Integer = Field(None, description=f"the height frames are painted at, at most (default {DEFAULT_HEIGHT}, "
+                                              f"at most {MAX_HEIGHT}; smaller frames keep theirs)")
+
+
+class OfferFields(LiveFields):
+    """`POST /v1/live/offer`: the browser's offer and the live view's options."""
+
+    sdp: str = Field(description="the SDP text of the browser's offer, with a video track")
+    type: Literal["offer"] = "offer"
+
+
+@dataclass
+class Offer:
+    """A WebRTC offer, checked."""
+
+    sdp: str
+    options: LiveOptions
+
+
+def read_offer(fields: Fields) -> Offer:
+    """The dependency of `POST /v1/live/offer`."""
+    sdp = fields.get("sdp")
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise ApiError(422, "sdp: expected the offer's SDP text")
+    if fields.get("type", "offer") != "offer":
+        raise ApiError(422, 'type: expected "offer"')
+    return Offer(sdp, LiveOptions.parse(fields))
 
 
 class Newest:
@@ -404,27 +437,21 @@ class LiveHub:
         smoother.follow(view.meta)
         return Painter(options, model, view, smoother)
 
-    async def offer(self, body: dict) -> dict:
+    async def offer(self, offer: Offer) -> dict:
         """A new session from the peer's offer: its answer and the session's id."""
-        sdp = body.get("sdp")
-        if not isinstance(sdp, str) or not sdp.strip():
-            raise ApiError(422, "sdp: expected the offer's SDP text")
-        if body.get("type", "offer") != "offer":
-            raise ApiError(422, 'type: expected "offer"')
-        options = LiveOptions.parse(body)
         limit = self.service.settings.max_live  # each costs a share of the model and a VP8 encoder
         if len(self.sessions) + self._starting >= limit:
             raise ApiError(429, f"{limit} live sessions are running, the most this server holds")
         self._starting += 1
         try:
-            painter = await self.painter(options)
+            painter = await self.painter(offer.options)
         finally:
             self._starting -= 1
         self._check_open()
         session = LiveSession(self, painter)
         self.sessions[session.id] = session
         try:
-            answer = await session.answer(sdp)
+            answer = await session.answer(offer.sdp)
         except BaseException:
             await self.end(session.id)
             raise
@@ -438,13 +465,13 @@ class LiveHub:
         await session.close()
         return True
 
-    async def feed(self, name: str, query: dict) -> Feed:
+    async def feed(self, name: str, query: LiveFields) -> Feed:
         """The running feed of source `name` painted as `query` asks (started if needed), once it has
         a frame, with one more viewer counted."""
         spec = self.service.settings.sources.get(name)
         if spec is None:
             raise ApiError(404, f"no live source {name[:64]!r} (the server's --source options name them)")
-        options = LiveOptions.parse(query)
+        options = LiveOptions.parse(query.model_dump(exclude_none=True))
         key = (name, astuple(options))
         feed = self.feeds.get(key)
         if feed is None:
@@ -494,14 +521,12 @@ def get_hub(request: Request) -> LiveHub:
 HubDep = Annotated[LiveHub, Depends(get_hub)]
 
 
-@router.post("/v1/live/offer")
-async def offer(request: Request, hub: HubDep) -> dict:
-    """Start a live session: JSON with the browser's `sdp` offer (`type` "offer") and options
-    `style`, `strength`, `stroke`, `temporal` (off, fast, quality), `height` (default 360, at most
-    720). Answers `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the
-    offer's video transceiver, the newest camera frame each time (older ones are dropped)."""
-    async with form_of(request, hub.service.spool) as body:
-        return await hub.offer(body)
+@router.post("/v1/live/offer", openapi_extra=request_body(None, OfferFields))
+async def offer(asked: Annotated[Offer, Depends(read_offer)], hub: HubDep) -> dict:
+    """Start a live session: JSON with the browser's `sdp` offer and the options below. Answers
+    `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the offer's video
+    transceiver, the newest camera frame each time (older ones are dropped)."""
+    return await hub.offer(asked)
 
 
 @router.get("/v1/live/sessions")
@@ -519,9 +544,9 @@ async def end_session(session_id: str, hub: HubDep) -> dict:
 
 @router.get("/v1/live/{source}.mjpg", response_class=StreamingResponse,
             responses={200: {"content": {"multipart/x-mixed-replace": {}}}})
-async def mjpeg(source: str, request: Request, hub: HubDep) -> StreamingResponse:
-    """A `--source` stylized, as MJPEG (an <img> plays it): options `style`, `strength`, `stroke`,
-    `temporal`, `height` as for live sessions. Viewers asking the same share one reader."""
-    feed = await hub.feed(source, dict(request.query_params))
+async def mjpeg(source: str, options: Annotated[LiveFields, Query()], hub: HubDep) -> StreamingResponse:
+    """A `--source` stylized, as MJPEG (an <img> plays it), with the options of live sessions.
+    Viewers asking the same share one reader."""
+    feed = await hub.feed(source, options)
     return StreamingResponse(feed.watch(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                              headers={"Cache-Control": "no-store"})

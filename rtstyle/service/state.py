@@ -7,7 +7,6 @@ the `ServiceDep` dependency, so no route module needs the application's.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
 import threading

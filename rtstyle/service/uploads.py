@@ -124,6 +124,7 @@ def decode_image(data: bytes, what: str = "image") -> np.ndarray:
 
 
 # Containers FFmpeg reads, by their first bytes: (offset, magic)
+VIDEO_CONTAINERS = "MP4, MOV, MKV, WebM, AVI, FLV, Ogg, MPEG-TS/PS"
 VIDEO_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"FLV"), (0, b"OggS"), (0, b"\x00\x00\x01\xba"))
 
 
@@ -141,7 +142,7 @@ def save_video(file, dst: Path) -> None:
     file.file.seek(0)
     head = file.file.read(400)
     if not looks_like_video(head):
-        raise ApiError(415, "video: not a video container (MP4, MOV, MKV, WebM, AVI, FLV, Ogg, MPEG-TS/PS)")
+        raise ApiError(415, f"video: not a video container ({VIDEO_CONTAINERS})")
     file.file.seek(0)
     with open(dst, "wb") as out:
         shutil.copyfileobj(file.file, out, 1 << 20)
