@@ -17,25 +17,30 @@ from starlette.concurrency import run_in_threadpool
 
 from .forms import (ImageForm, ImageJson, JobForm, JobJson, MediaRequest, image_request, request_body,
                     video_request)
-from .http import ApiError
+from .http import ANY_ROUTE, DISK_FULL, JOBS_DB, TOKEN_ROUTE, ApiError, error_responses
 from .jobs import INPUT, JobOptions, save_style_image
 from .requests import ImageOptions
 from .state import ServiceDep
 from .store import ACTIVE, Job
 from .uploads import check_url, decode_image, fetch, save_video
 
-router = APIRouter()
+public = APIRouter(responses=error_responses(ANY_ROUTE))  # open without the token (`http.Guard.OPEN`)
+router = APIRouter(responses=error_responses(TOKEN_ROUTE))
 OUTPUT_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 JOB_URL_SCHEMES = ("http", "https", "rtsp", "rtsps")
 STATIC = Path(__file__).with_name("static")  # the page at / and its scripts
+BODY = {413: "the body, or a file in it, passes this route's limit (--max-image-mb, --max-video-mb)",
+        415: "a body neither a form nor JSON, or a file in it that is no picture of the kinds taken",
+        422: "a field or an option refused (the message names it)"}
+NO_JOB = {404: "no job with this id", **JOBS_DB}
 
 
-@router.get("/", include_in_schema=False)
+@public.get("/", include_in_schema=False)
 def index() -> FileResponse:
     return FileResponse(STATIC / "index.html")
 
 
-@router.get("/v1/health")
+@public.get("/v1/health", responses=error_responses(JOBS_DB))
 def health(service: ServiceDep) -> dict:
     return service.health()
 
@@ -46,7 +51,9 @@ def styles(service: ServiceDep) -> list[dict]:
     return service.styles()
 
 
-@router.get("/v1/styles/{name}/preview.jpg", response_class=FileResponse)
+@router.get("/v1/styles/{name}/preview.jpg", response_class=FileResponse,
+            responses=error_responses({404: "no such style, or one with no look of its own (it takes a style image)",
+                                       **DISK_FULL}))
 def preview(name: str, service: ServiceDep) -> FileResponse:
     return FileResponse(service.preview(name), media_type="image/jpeg")
 
@@ -74,8 +81,9 @@ def output_type(accept: Annotated[str | None, Header(description="image/png, ima
     return best
 
 
-@router.post("/v1/images", response_class=Response, responses={200: {"content": {t: {} for t in OUTPUT_TYPES}}},
-             openapi_extra=request_body(ImageForm, ImageJson))
+@router.post("/v1/images", response_class=Response, openapi_extra=request_body(ImageForm, ImageJson),
+             responses={200: {"content": {t: {} for t in OUTPUT_TYPES}},
+                        **error_responses({**BODY, 406: "Accept takes none of PNG, JPEG and WebP", **DISK_FULL})})
 async def stylize_image(kind: Annotated[str, Depends(output_type)],
                         asked: Annotated[MediaRequest[ImageOptions], Depends(image_request)],
                         service: ServiceDep) -> Response:
@@ -101,7 +109,9 @@ async def _read_upload(file: UploadFile, limit: int, what: str) -> bytes:
     return await file.read()
 
 
-@router.post("/v1/jobs", status_code=202, openapi_extra=request_body(JobForm, JobJson))
+@router.post("/v1/jobs", status_code=202, openapi_extra=request_body(JobForm, JobJson),
+             responses=error_responses({**BODY, 415: "a body neither a form nor JSON, or a file in it that is no video "
+                                                     "(or, as style_image, no picture)", **JOBS_DB, **DISK_FULL}))
 async def create_job(asked: Annotated[MediaRequest[JobOptions], Depends(video_request)],
                      service: ServiceDep) -> JSONResponse:
     """Queue a video: a form with the `video` file, or its `url` (a form or JSON), with the
@@ -160,19 +170,21 @@ def find_job(job_id: str, service: ServiceDep) -> Job:
 JobDep = Annotated[Job, Depends(find_job)]
 
 
-@router.get("/v1/jobs")
+@router.get("/v1/jobs", responses=error_responses(JOBS_DB))
 def list_jobs(service: ServiceDep, state: str | None = None) -> list[dict]:
     return [j.public() for j in service.store.list(state)]
 
 
-@router.get("/v1/jobs/{job_id}")
+@router.get("/v1/jobs/{job_id}", responses=error_responses(NO_JOB))
 def get_job(job: JobDep) -> dict:
     """State (queued, running, done, failed, cancelled), progress %, fps, ETA and the error line."""
     return job.public()
 
 
 @router.get("/v1/jobs/{job_id}/result", response_class=FileResponse,
-            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "a byte range"}})
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "a byte range"},
+                       **error_responses({404: "no job with this id, or it ended with no result", **JOBS_DB,
+                                          409: "the job is queued or running: no result yet"})})
 def job_result(job: JobDep, service: ServiceDep) -> FileResponse:
     """The stylized MP4 (audio kept). Range requests are answered, so players can seek."""
     path = service.jobs.result(job.id)
@@ -182,7 +194,7 @@ def job_result(job: JobDep, service: ServiceDep) -> FileResponse:
 
 
 @router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+            responses={200: {"content": {"text/event-stream": {}}}, **error_responses(NO_JOB)})
 async def job_events(job: JobDep, request: Request, service: ServiceDep) -> StreamingResponse:
     """The job as Server-Sent Events: one `job` event per change, until it ends."""
     store = service.store
@@ -205,7 +217,7 @@ async def job_events(job: JobDep, request: Request, service: ServiceDep) -> Stre
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
-@router.delete("/v1/jobs/{job_id}")
+@router.delete("/v1/jobs/{job_id}", responses=error_responses(NO_JOB))
 async def delete_job(job: JobDep, service: ServiceDep) -> JSONResponse:
     """A queued or running job is cancelled (what it made so far stays, and plays); a finished
     one is deleted with its files."""

@@ -15,6 +15,14 @@ from .http import Guard, add_error_handlers
 from .state import Service, ServiceSettings
 
 
+DESCRIPTION = """Neural style transfer for images, videos and live streams.
+
+Every error is `{"error": "one line"}`: a 4xx status for what the request got wrong, 500 for the
+server's own failure (a bug, a data folder it may not write to), 503 while another process locks
+the jobs database or the server shuts down (`Retry-After` where trying again helps), 507 when its
+disk is full. Each route lists the ones it answers."""
+
+
 def create_app(settings: ServiceSettings) -> FastAPI:
     service = Service(settings)
 
@@ -28,11 +36,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             await app.state.live.close()
             service.close()
 
-    app = FastAPI(title="rtstyle", version=__version__, lifespan=lifespan,
-                  description="Neural style transfer for images, videos and live streams. Every error is "
-                              '`{"error": "one line"}` with a 4xx status.')
+    app = FastAPI(title="rtstyle", version=__version__, lifespan=lifespan, description=DESCRIPTION)
     app.state.service = service
     add_error_handlers(app)
+    app.include_router(api.public)
     app.include_router(api.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=api.STATIC), name="static")

@@ -40,13 +40,13 @@ from ..frames import Frame
 from ..sources import open_source, output_size
 from ..temporal import TemporalSmoother
 from .forms import Fields, Integer, SmoothedFields, request_body
-from .http import ApiError
+from .http import TOKEN_ROUTE, ApiError, error_responses
 from .models import ModelKey, SharedModel
 from .requests import SmoothedOptions
 from .state import Service
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(responses=error_responses(TOKEN_ROUTE))
 
 DEFAULT_HEIGHT, MAX_HEIGHT = 360, 720  # the height frames are painted at, at most (smaller ones are kept)
 WIDEST = 16 / 9  # and their width, at most, relative to that height
@@ -521,7 +521,12 @@ def get_hub(request: Request) -> LiveHub:
 HubDep = Annotated[LiveHub, Depends(get_hub)]
 
 
-@router.post("/v1/live/offer", openapi_extra=request_body(None, OfferFields))
+@router.post("/v1/live/offer", openapi_extra=request_body(None, OfferFields), responses=error_responses({
+    400: "a malformed request, a body that is not JSON, or an SDP offer that does not parse",
+    413: "a body larger than an offer's limit", 415: "a body that is not JSON",
+    422: "a field or an option refused (the message names it), or an offer with no video track",
+    429: "too many requests in flight from this address, or as many live sessions as --max-live",
+    503: "the server is shutting down"}))
 async def offer(asked: Annotated[Offer, Depends(read_offer)], hub: HubDep) -> dict:
     """Start a live session: JSON with the browser's `sdp` offer and the options below. Answers
     `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the offer's video
@@ -535,7 +540,7 @@ def sessions(hub: HubDep) -> list[dict]:
     return hub.stats()
 
 
-@router.delete("/v1/live/sessions/{session_id}")
+@router.delete("/v1/live/sessions/{session_id}", responses=error_responses({404: "no live session with this id"}))
 async def end_session(session_id: str, hub: HubDep) -> dict:
     if not await hub.end(session_id):
         raise ApiError(404, f"no live session {session_id[:64]!r}")
@@ -543,7 +548,9 @@ async def end_session(session_id: str, hub: HubDep) -> dict:
 
 
 @router.get("/v1/live/{source}.mjpg", response_class=StreamingResponse,
-            responses={200: {"content": {"multipart/x-mixed-replace": {}}}})
+            responses={200: {"content": {"multipart/x-mixed-replace": {}}}, **error_responses({
+                404: "no --source with this name", 422: "an option refused (the message names it)",
+                503: "the source gave no frame, or the server is shutting down"})})
 async def mjpeg(source: str, options: Annotated[LiveFields, Query()], hub: HubDep) -> StreamingResponse:
     """A `--source` stylized, as MJPEG (an <img> plays it), with the options of live sessions.
     Viewers asking the same share one reader."""
