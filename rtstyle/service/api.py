@@ -11,9 +11,10 @@ from typing import Annotated
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, Depends, Header, Request, UploadFile
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from .forms import (ImageForm, ImageJson, JobForm, JobJson, MediaRequest, image_request, request_body,
                     video_request)
@@ -58,8 +59,10 @@ def preview(name: str, service: ServiceDep) -> FileResponse:
     return FileResponse(service.preview(name), media_type="image/jpeg")
 
 
-def output_type(accept: Annotated[str | None, Header(description="image/png, image/jpeg or image/webp")] = None
-                ) -> str:
+Accept = Annotated[str | None, Header(description="the types the client takes: image/png, image/jpeg, image/webp")]
+
+
+def output_type(accept: Accept = None) -> str:
     """The dependency choosing the image type `Accept` prefers among PNG, JPEG and WebP (PNG when
     it allows anything)."""
     best, best_q = None, 0.0

@@ -1,4 +1,4 @@
-"""What the image, job and live-offer routes take, and the schemas /docs shows for it.
+"""What the image, job and live-offer routes take, and the schemas /docs shows for them.
 
 Their body is a form (multipart, for files) or JSON (with a `url`) on the same route, so it is
 read by hand (`request_fields`, through `uploads.form_of`), not by FastAPI's own form parsing,

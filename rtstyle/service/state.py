@@ -68,6 +68,8 @@ class ServiceSettings:
 
 
 class Service:
+    """One server's state; `start` runs its workers, `close` stops them."""
+
     def __init__(self, settings: ServiceSettings):
         self.settings = settings
         self.pool = ModelPool(settings.models, max_wait=settings.max_wait, batching=settings.batching)
@@ -165,7 +167,6 @@ class Service:
         if self.ray_models:
             health["ray"] = self.ray_models.status()
         return health
-
 
 
 def get_service(request: Request) -> Service:
