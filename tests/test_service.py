@@ -78,6 +78,55 @@ def test_styles_health_and_openapi(server):
         assert c.get("/docs").status_code == 200
 
 
+def test_openapi_declares_request_bodies_and_error_responses(server):
+    """/docs shows what the image, job and live routes take (bodies read by hand, declared for the
+    schema) and the errors each route answers, 5xx included, all in the server's {"error"} shape."""
+    from rtstyle.temporal import MODE_NAMES
+
+    with httpx.Client(base_url=server.url(), timeout=30) as c:
+        spec = c.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path, form, file in (("/v1/images", "ImageForm", "image"), ("/v1/jobs", "JobForm", "video")):
+        content = paths[path]["post"]["requestBody"]["content"]
+        fields = content["multipart/form-data"]["schema"]
+        assert fields["title"] == form and fields["properties"][file]["format"] == "binary", fields
+        assert {"style", "strength", "stroke", "height", "lite", "style_image", "url"} <= set(fields["properties"])
+        assert fields["properties"]["strength"]["type"] == "number"
+        assert content["application/json"]["schema"]["required"] == ["url"]
+    job = paths["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert job["temporal"]["enum"] == list(MODE_NAMES) and job["duration"]["type"] == "number"
+    offer = paths["/v1/live/offer"]["post"]["requestBody"]["content"]
+    assert list(offer) == ["application/json"] and offer["application/json"]["schema"]["required"] == ["sdp"]
+    query = {p["name"] for p in paths["/v1/live/{source}.mjpg"]["get"]["parameters"] if p["in"] == "query"}
+    assert query == {"style", "strength", "stroke", "height", "lite", "temporal", "temporal_strength"}
+
+    def errors(path: str, method: str) -> dict:
+        return {code: r["content"]["application/json"]["schema"]
+                for code, r in paths[path][method]["responses"].items() if not code.startswith("2")}
+
+    shape = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, method, codes in (("/v1/images", "post", {"400", "406", "413", "415", "422", "500", "507"}),
+                                ("/v1/jobs", "post", {"413", "415", "422", "500", "503", "507"}),
+                                ("/v1/jobs/{job_id}/result", "get", {"404", "409", "500", "503"}),
+                                ("/v1/styles/{name}/preview.jpg", "get", {"404", "500", "507"}),
+                                ("/v1/live/offer", "post", {"413", "415", "422", "429", "500", "503"}),
+                                ("/v1/live/{source}.mjpg", "get", {"404", "422", "500", "503"}),
+                                ("/v1/health", "get", {"500", "503"})):
+        declared = errors(path, method)
+        assert codes <= set(declared) and all(s == shape for s in declared.values()), (path, declared)
+    assert "401" not in errors("/v1/health", "get") and "401" in errors("/v1/styles", "get")  # open to balancers
+    assert spec["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]  # FastAPI's 422 shape, never sent here
+    assert all(code in spec["info"]["description"] for code in ("4xx", "500", "503", "507"))
+
+
+@pytest.mark.parametrize("module", ["api", "live", "state"])
+def test_a_route_module_imports_alone(module):
+    """No import cycle: each imports first in a fresh interpreter, without the application's module."""
+    code = f"import sys, rtstyle.service.{module}; assert 'rtstyle.service.app' not in sys.modules"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
 def test_without_a_token_only_loopback_names_are_answered(server):
     """A web page whose own name its DNS now points at 127.0.0.1 (DNS rebinding) sends that name
     as Host: refused, as are other names and malformed ones; loopback names, with or without a port,
@@ -544,3 +593,42 @@ def test_a_trickling_download_is_cancelled_promptly(server):
     finally:
         stop.set()
         slow.shutdown()
+
+
+def test_uploads_spool_in_the_data_folder_and_leave_tempdir_alone(tmp_path):
+    """An upload too big for memory spools in the data folder's .spool, unlinked at once and closed
+    with the request; making the application leaves the process's tempfile.tempdir as it was, so
+    other code's temporary files stay where they were."""
+    import asyncio
+    import tempfile
+
+    from starlette.requests import Request
+
+    from rtstyle.service.app import create_app
+    from rtstyle.service.state import ServiceSettings
+    from rtstyle.service.uploads import form_of
+
+    before = tempfile.tempdir
+    service = create_app(ServiceSettings(data=tmp_path / "data")).state.service
+    try:
+        assert tempfile.tempdir == before
+        body = (b'--b\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\n\r\n' + bytes(3 << 20)
+                + b"\r\n--b--\r\n")
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request({"type": "http", "method": "POST", "path": "/v1/jobs",
+                           "headers": [(b"content-type", b"multipart/form-data; boundary=b")]}, receive)
+
+        async def spooled():
+            async with form_of(request, service.spool) as form:
+                video = form["video"]
+                assert video.size == 3 << 20 and not video._in_memory
+                return os.readlink(f"/proc/self/fd/{video.file.fileno()}"), video
+
+        where, video = asyncio.run(spooled())
+        assert where.startswith(os.path.realpath(service.spool) + os.sep) and where.endswith(" (deleted)"), where
+        assert video.file.closed and os.listdir(service.spool) == []
+    finally:
+        service.close()

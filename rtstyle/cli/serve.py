@@ -47,7 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from ..service.app import ServiceSettings, create_app
+        from ..service.app import create_app
+        from ..service.state import ServiceSettings
     except ImportError as exc:
         raise RtstyleError(f"{NEEDS}: {exc}") from None
     sources = {}

@@ -6,52 +6,65 @@ import asyncio
 import json
 import shutil
 import uuid
+from pathlib import Path
+from typing import Annotated
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
-from .app import STATIC, Service
-from .http import ApiError
+from .forms import (ImageForm, ImageJson, JobForm, JobJson, MediaRequest, image_request, request_body,
+                    video_request)
+from .http import ANY_ROUTE, DISK_FULL, JOBS_DB, TOKEN_ROUTE, ApiError, error_responses
 from .jobs import INPUT, JobOptions, save_style_image
 from .requests import ImageOptions
+from .state import ServiceDep
 from .store import ACTIVE, Job
-from .uploads import check_url, decode_image, fetch, form_of, save_video, upload
+from .uploads import check_url, decode_image, fetch, save_video
 
-router = APIRouter()
+public = APIRouter(responses=error_responses(ANY_ROUTE))  # open without the token (`http.Guard.OPEN`)
+router = APIRouter(responses=error_responses(TOKEN_ROUTE))
 OUTPUT_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 JOB_URL_SCHEMES = ("http", "https", "rtsp", "rtsps")
+STATIC = Path(__file__).with_name("static")  # the page at / and its scripts
+BODY = {413: "the body, or a file in it, passes this route's limit (--max-image-mb, --max-video-mb)",
+        415: "a body neither a form nor JSON, or a file in it that is no picture of the kinds taken",
+        422: "a field or an option refused (the message names it)"}
+NO_JOB = {404: "no job with this id", **JOBS_DB}
 
 
-def service(request: Request) -> Service:
-    return request.app.state.service
-
-
-@router.get("/", include_in_schema=False)
+@public.get("/", include_in_schema=False)
 def index() -> FileResponse:
     return FileResponse(STATIC / "index.html")
 
 
-@router.get("/v1/health")
-def health(request: Request) -> dict:
-    return service(request).health()
+@public.get("/v1/health", responses=error_responses(JOBS_DB))
+def health(service: ServiceDep) -> dict:
+    return service.health()
 
 
 @router.get("/v1/styles")
-def styles(request: Request) -> list[dict]:
+def styles(service: ServiceDep) -> list[dict]:
     """Every style with its model card's summary and a preview."""
-    return service(request).styles()
+    return service.styles()
 
 
-@router.get("/v1/styles/{name}/preview.jpg", response_class=FileResponse)
-def preview(name: str, request: Request) -> FileResponse:
-    return FileResponse(service(request).preview(name), media_type="image/jpeg")
+@router.get("/v1/styles/{name}/preview.jpg", response_class=FileResponse,
+            responses=error_responses({404: "no such style, or one with no look of its own (it takes a style image)",
+                                       **DISK_FULL}))
+def preview(name: str, service: ServiceDep) -> FileResponse:
+    return FileResponse(service.preview(name), media_type="image/jpeg")
 
 
-def output_type(accept: str | None) -> str:
-    """The image type `Accept` prefers among PNG, JPEG and WebP (PNG when it allows anything)."""
+Accept = Annotated[str | None, Header(description="the types the client takes: image/png, image/jpeg, image/webp")]
+
+
+def output_type(accept: Accept = None) -> str:
+    """The dependency choosing the image type `Accept` prefers among PNG, JPEG and WebP (PNG when
+    it allows anything)."""
     best, best_q = None, 0.0
     for part in (accept or "*/*").split(","):
         kind, _, params = part.strip().partition(";")
@@ -71,65 +84,61 @@ def output_type(accept: str | None) -> str:
     return best
 
 
-@router.post("/v1/images", responses={200: {"content": {t: {} for t in OUTPUT_TYPES}}})
-async def stylize_image(request: Request) -> Response:
-    """Stylize one image: a form with `image` (a file) or JSON with `url`; options `style`,
-    `style_image` (a file: any picture as the style), `strength`, `stroke`, `height`, `lite`.
-    The answer is PNG, JPEG or WebP as `Accept` asks."""
-    svc = service(request)
-    kind = output_type(request.headers.get("accept"))
-    limit = svc.settings.max_image_bytes
-    async with form_of(request) as form:
-        opts = ImageOptions.parse(form)
-        image, style_file = upload(form, "image"), upload(form, "style_image")
-        if image is not None:
-            data = await _read_upload(image, limit, "image")
-        elif form.get("url"):
-            private = svc.settings.private_urls  # checking resolves the host: off the event loop too
-            data = await run_in_threadpool(lambda: fetch(check_url(form["url"], private), limit, private))
-        else:
-            raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
-        style_image = await _read_upload(style_file, limit, "style_image") if style_file else None
-    out = await run_in_threadpool(svc.stylize, data, style_image, opts)
+@router.post("/v1/images", response_class=Response, openapi_extra=request_body(ImageForm, ImageJson),
+             responses={200: {"content": {t: {} for t in OUTPUT_TYPES}},
+                        **error_responses({**BODY, 406: "Accept takes none of PNG, JPEG and WebP", **DISK_FULL})})
+async def stylize_image(kind: Annotated[str, Depends(output_type)],
+                        asked: Annotated[MediaRequest[ImageOptions], Depends(image_request)],
+                        service: ServiceDep) -> Response:
+    """Stylize one image: a form with the `image` file, or its `url` (a form or JSON), with the
+    options below. The answer is PNG, JPEG or WebP as `Accept` asks."""
+    limit = service.settings.max_image_bytes
+    if asked.file is not None:
+        data = await _read_upload(asked.file, limit, "image")
+    elif asked.url:
+        private = service.settings.private_urls  # checking resolves the host: off the event loop too
+        data = await run_in_threadpool(lambda: fetch(check_url(asked.url, private), limit, private))
+    else:
+        raise ApiError(422, "give the image as a file (form field image) or a url (JSON or form field url)")
+    style_image = await _read_upload(asked.style_image, limit, "style_image") if asked.style_image else None
+    out = await run_in_threadpool(service.stylize, data, style_image, asked.options)
     ok, buf = cv2.imencode(OUTPUT_TYPES[kind], np.ascontiguousarray(out[:, :, ::-1]))
     return Response(buf.tobytes(), media_type=kind)
 
 
-async def _read_upload(file, limit: int, what: str) -> bytes:
+async def _read_upload(file: UploadFile, limit: int, what: str) -> bytes:
     if file.size is not None and file.size > limit:
         raise ApiError(413, f"{what}: {file.size} bytes; the limit is {limit}")
     return await file.read()
 
 
-@router.post("/v1/jobs", status_code=202)
-async def create_job(request: Request) -> JSONResponse:
-    """Queue a video: a form with `video` (a file), or JSON/form with `url` (http(s), fetched
-    whole, or rtsp, recorded for `duration` s or until cancelled); options as for images plus
-    `temporal` (off, fast, quality) and `temporal_strength`. Answers 202 with the job."""
-    svc = service(request)
-    async with form_of(request) as form:
-        opts = JobOptions.parse(form)
-        video, style_file = upload(form, "video"), upload(form, "style_image")
-        url = form.get("url")
-        if video is None and not url:
-            raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
-        if video is None:
-            url = await run_in_threadpool(check_url, url, svc.settings.private_urls, JOB_URL_SCHEMES)
-        if video is not None and video.size is not None and video.size > svc.settings.max_video_bytes:
-            raise ApiError(413, f"video: {video.size} bytes; the limit is {svc.settings.max_video_bytes}")
-        style_image = await _read_upload(style_file, svc.settings.max_image_bytes, "style_image") if style_file \
-            else None
-        job_id, folder = svc.jobs.new_folder()
-        try:
-            if style_image is not None:
-                await run_in_threadpool(lambda: save_style_image(folder, decode_image(style_image, "style_image")))
-            if video is not None:
-                await run_in_threadpool(save_video, video, folder / INPUT)
-                await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
-            job = svc.jobs.add(job_id, (video.filename or "video")[:200] if video is not None else url, opts)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+@router.post("/v1/jobs", status_code=202, openapi_extra=request_body(JobForm, JobJson),
+             responses=error_responses({**BODY, 415: "a body neither a form nor JSON, or a file in it that is no video "
+                                                     "(or, as style_image, no picture)", **JOBS_DB, **DISK_FULL}))
+async def create_job(asked: Annotated[MediaRequest[JobOptions], Depends(video_request)],
+                     service: ServiceDep) -> JSONResponse:
+    """Queue a video: a form with the `video` file, or its `url` (a form or JSON), with the
+    options below. Answers 202 with the job."""
+    video, url = asked.file, asked.url
+    if video is None and not url:
+        raise ApiError(422, "give the video as a file (form field video) or a url (JSON or form field url)")
+    if video is None:
+        url = await run_in_threadpool(check_url, url, service.settings.private_urls, JOB_URL_SCHEMES)
+    if video is not None and video.size is not None and video.size > service.settings.max_video_bytes:
+        raise ApiError(413, f"video: {video.size} bytes; the limit is {service.settings.max_video_bytes}")
+    style_image = await _read_upload(asked.style_image, service.settings.max_image_bytes, "style_image") \
+        if asked.style_image else None
+    job_id, folder = service.jobs.new_folder()
+    try:
+        if style_image is not None:
+            await run_in_threadpool(lambda: save_style_image(folder, decode_image(style_image, "style_image")))
+        if video is not None:
+            await run_in_threadpool(save_video, video, folder / INPUT)
+            await run_in_threadpool(_probe, folder / INPUT, video.filename or "video")
+        job = service.jobs.add(job_id, (video.filename or "video")[:200] if video is not None else url, asked.options)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return JSONResponse(job.public(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
@@ -150,9 +159,10 @@ def _probe(path, name: str) -> None:
         raise ApiError(422, str(exc).replace(str(path), f"video {name[:64]!r}").splitlines()[0]) from None
 
 
-def _job(request: Request, job_id: str) -> Job:
+def find_job(job_id: str, service: ServiceDep) -> Job:
+    """The dependency for routes on one job: the job `job_id` names, or 404."""
     try:
-        job = service(request).store.get(str(uuid.UUID(job_id)))
+        job = service.store.get(str(uuid.UUID(job_id)))
     except ValueError:
         job = None
     if job is None:
@@ -160,34 +170,37 @@ def _job(request: Request, job_id: str) -> Job:
     return job
 
 
-@router.get("/v1/jobs")
-def list_jobs(request: Request, state: str | None = None) -> list[dict]:
-    return [j.public() for j in service(request).store.list(state)]
+JobDep = Annotated[Job, Depends(find_job)]
 
 
-@router.get("/v1/jobs/{job_id}")
-def get_job(job_id: str, request: Request) -> dict:
+@router.get("/v1/jobs", responses=error_responses(JOBS_DB))
+def list_jobs(service: ServiceDep, state: str | None = None) -> list[dict]:
+    return [j.public() for j in service.store.list(state)]
+
+
+@router.get("/v1/jobs/{job_id}", responses=error_responses(NO_JOB))
+def get_job(job: JobDep) -> dict:
     """State (queued, running, done, failed, cancelled), progress %, fps, ETA and the error line."""
-    return _job(request, job_id).public()
+    return job.public()
 
 
 @router.get("/v1/jobs/{job_id}/result", response_class=FileResponse,
-            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "a byte range"}})
-def job_result(job_id: str, request: Request) -> FileResponse:
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "a byte range"},
+                       **error_responses({404: "no job with this id, or it ended with no result", **JOBS_DB,
+                                          409: "the job is queued or running: no result yet"})})
+def job_result(job: JobDep, service: ServiceDep) -> FileResponse:
     """The stylized MP4 (audio kept). Range requests are answered, so players can seek."""
-    job = _job(request, job_id)
-    path = service(request).jobs.result(job.id)
+    path = service.jobs.result(job.id)
     if not job.has_result or not path.is_file():
         raise ApiError(409 if job.state in ACTIVE else 404, f"job {job.id} has no result ({job.state})")
     return FileResponse(path, media_type="video/mp4", filename=f"{job.id}.mp4")
 
 
 @router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
-async def job_events(job_id: str, request: Request) -> StreamingResponse:
+            responses={200: {"content": {"text/event-stream": {}}}, **error_responses(NO_JOB)})
+async def job_events(job: JobDep, request: Request, service: ServiceDep) -> StreamingResponse:
     """The job as Server-Sent Events: one `job` event per change, until it ends."""
-    store = service(request).store
-    job = _job(request, job_id)
+    store = service.store
 
     async def events():
         last = None
@@ -207,14 +220,12 @@ async def job_events(job_id: str, request: Request) -> StreamingResponse:
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
-@router.delete("/v1/jobs/{job_id}")
-async def delete_job(job_id: str, request: Request) -> JSONResponse:
+@router.delete("/v1/jobs/{job_id}", responses=error_responses(NO_JOB))
+async def delete_job(job: JobDep, service: ServiceDep) -> JSONResponse:
     """A queued or running job is cancelled (what it made so far stays, and plays); a finished
     one is deleted with its files."""
-    svc = service(request)
-    job = _job(request, job_id)
     if job.state in ACTIVE:
-        job = await run_in_threadpool(svc.jobs.cancel, job.id)
+        job = await run_in_threadpool(service.jobs.cancel, job.id)
         return JSONResponse(job.public())
-    await run_in_threadpool(svc.jobs.delete, job.id)
+    await run_in_threadpool(service.jobs.delete, job.id)
     return JSONResponse({"deleted": job.id})

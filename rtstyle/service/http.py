@@ -23,6 +23,7 @@ from typing import Callable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import RtstyleError, UsageError
@@ -43,6 +44,33 @@ class ApiError(Exception):
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class ErrorBody(BaseModel):
+    """What every error answers, whatever its status."""
+
+    error: str = Field(description="what went wrong, in one line", examples=["style: unknown style 'nope'"])
+
+
+def error_responses(why: dict[int | str, str]) -> dict[int | str, dict]:
+    """A route's `responses=`: each status in `why`, with what it means, answered as an `ErrorBody`."""
+    return {status: {"model": ErrorBody, "description": text} for status, text in why.items()}
+
+
+# What any route may answer, from the Guard or the error handlers: the routers declare these, each
+# route what else it answers. "default" (any other status, a 405 say) keeps FastAPI from declaring
+# its own 422 shape, which this server never sends.
+ANY_ROUTE = {
+    400: "a malformed request: its Host or Content-Length header, or its body",
+    403: "a server without --token answers loopback names only: the Host header is not one",
+    429: "too many requests in flight from this address (Retry-After)",
+    500: "the server's own failure: a bug, or a data folder it may not write to (its log says more)",
+    "default": "any other error",
+}
+TOKEN_ROUTE = {**ANY_ROUTE, 401: "missing or wrong token, on a server started with --token: send "
+                                 "Authorization: Bearer TOKEN (or ?token=TOKEN)"}
+JOBS_DB = {503: "the jobs database is locked by another process: try again (Retry-After)"}
+DISK_FULL = {507: "the server's disk is full, or its quota used up"}
 
 
 # the server's own storage failing: the operator's to fix, and the client's to know (not a bug)

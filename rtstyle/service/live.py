@@ -23,28 +23,30 @@ from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import astuple, dataclass
 from statistics import median
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from ..backends import Backend
 from ..errors import RtstyleError
 from ..frames import Frame
 from ..sources import open_source, output_size
 from ..temporal import TemporalSmoother
-from .app import Service
-from .http import ApiError
+from .forms import Fields, Integer, SmoothedFields, request_body
+from .http import TOKEN_ROUTE, ApiError, error_responses
 from .models import ModelKey, SharedModel
 from .requests import SmoothedOptions
-from .uploads import read_form
+from .state import Service
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(responses=error_responses(TOKEN_ROUTE))
 
 DEFAULT_HEIGHT, MAX_HEIGHT = 360, 720  # the height frames are painted at, at most (smaller ones are kept)
 WIDEST = 16 / 9  # and their width, at most, relative to that height
@@ -67,6 +69,38 @@ class LiveOptions(SmoothedOptions):
         elif opts.height > MAX_HEIGHT:
             raise ApiError(422, f"height: live views are painted at most {MAX_HEIGHT} high, got {opts.height}")
         return opts
+
+
+class LiveFields(SmoothedFields):
+    """A live view's options (`LiveOptions`), as /docs shows them: the MJPEG route's query."""
+
+    height: Integer = Field(None, description=f"the height frames are painted at, at most (default {DEFAULT_HEIGHT}, "
+                                              f"at most {MAX_HEIGHT}; smaller frames keep theirs)")
+
+
+class OfferFields(LiveFields):
+    """`POST /v1/live/offer`: the browser's offer and the live view's options."""
+
+    sdp: str = Field(description="the SDP text of the browser's offer, with a video track")
+    type: Literal["offer"] = "offer"
+
+
+@dataclass
+class Offer:
+    """A WebRTC offer, checked."""
+
+    sdp: str
+    options: LiveOptions
+
+
+def read_offer(fields: Fields) -> Offer:
+    """The dependency of `POST /v1/live/offer`."""
+    sdp = fields.get("sdp")
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise ApiError(422, "sdp: expected the offer's SDP text")
+    if fields.get("type", "offer") != "offer":
+        raise ApiError(422, 'type: expected "offer"')
+    return Offer(sdp, LiveOptions.parse(fields))
 
 
 class Newest:
@@ -403,27 +437,21 @@ class LiveHub:
         smoother.follow(view.meta)
         return Painter(options, model, view, smoother)
 
-    async def offer(self, body: dict) -> dict:
+    async def offer(self, offer: Offer) -> dict:
         """A new session from the peer's offer: its answer and the session's id."""
-        sdp = body.get("sdp")
-        if not isinstance(sdp, str) or not sdp.strip():
-            raise ApiError(422, "sdp: expected the offer's SDP text")
-        if body.get("type", "offer") != "offer":
-            raise ApiError(422, 'type: expected "offer"')
-        options = LiveOptions.parse(body)
         limit = self.service.settings.max_live  # each costs a share of the model and a VP8 encoder
         if len(self.sessions) + self._starting >= limit:
             raise ApiError(429, f"{limit} live sessions are running, the most this server holds")
         self._starting += 1
         try:
-            painter = await self.painter(options)
+            painter = await self.painter(offer.options)
         finally:
             self._starting -= 1
         self._check_open()
         session = LiveSession(self, painter)
         self.sessions[session.id] = session
         try:
-            answer = await session.answer(sdp)
+            answer = await session.answer(offer.sdp)
         except BaseException:
             await self.end(session.id)
             raise
@@ -437,13 +465,13 @@ class LiveHub:
         await session.close()
         return True
 
-    async def feed(self, name: str, query: dict) -> Feed:
+    async def feed(self, name: str, query: LiveFields) -> Feed:
         """The running feed of source `name` painted as `query` asks (started if needed), once it has
         a frame, with one more viewer counted."""
         spec = self.service.settings.sources.get(name)
         if spec is None:
             raise ApiError(404, f"no live source {name[:64]!r} (the server's --source options name them)")
-        options = LiveOptions.parse(query)
+        options = LiveOptions.parse(query.model_dump(exclude_none=True))
         key = (name, astuple(options))
         feed = self.feeds.get(key)
         if feed is None:
@@ -485,37 +513,47 @@ class LiveHub:
             await asyncio.to_thread(reader.thread.join)
 
 
-def hub(request: Request) -> LiveHub:
+def get_hub(request: Request) -> LiveHub:
+    """The dependency that hands routes the application's `LiveHub` (made at startup)."""
     return request.app.state.live
 
 
-@router.post("/v1/live/offer")
-async def offer(request: Request) -> dict:
-    """Start a live session: JSON with the browser's `sdp` offer (`type` "offer") and options
-    `style`, `strength`, `stroke`, `temporal` (off, fast, quality), `height` (default 360, at most
-    720). Answers `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the
-    offer's video transceiver, the newest camera frame each time (older ones are dropped)."""
-    return await hub(request).offer(await read_form(request))
+HubDep = Annotated[LiveHub, Depends(get_hub)]
+
+
+@router.post("/v1/live/offer", openapi_extra=request_body(None, OfferFields), responses=error_responses({
+    400: "a malformed request, a body that is not JSON, or an SDP offer that does not parse",
+    413: "a body larger than an offer's limit", 415: "a body that is not JSON",
+    422: "a field or an option refused (the message names it), or an offer with no video track",
+    429: "too many requests in flight from this address, or as many live sessions as --max-live",
+    503: "the server is shutting down"}))
+async def offer(asked: Annotated[Offer, Depends(read_offer)], hub: HubDep) -> dict:
+    """Start a live session: JSON with the browser's `sdp` offer and the options below. Answers
+    `sdp`, `type` "answer" and the `session` id; the stylized video comes back on the offer's video
+    transceiver, the newest camera frame each time (older ones are dropped)."""
+    return await hub.offer(asked)
 
 
 @router.get("/v1/live/sessions")
-def sessions(request: Request) -> list[dict]:
+def sessions(hub: HubDep) -> list[dict]:
     """The live sessions (WebRTC) and feeds (MJPEG): frames sent and dropped, fps, latency, style."""
-    return hub(request).stats()
+    return hub.stats()
 
 
-@router.delete("/v1/live/sessions/{session_id}")
-async def end_session(session_id: str, request: Request) -> dict:
-    if not await hub(request).end(session_id):
+@router.delete("/v1/live/sessions/{session_id}", responses=error_responses({404: "no live session with this id"}))
+async def end_session(session_id: str, hub: HubDep) -> dict:
+    if not await hub.end(session_id):
         raise ApiError(404, f"no live session {session_id[:64]!r}")
     return {"ended": session_id}
 
 
 @router.get("/v1/live/{source}.mjpg", response_class=StreamingResponse,
-            responses={200: {"content": {"multipart/x-mixed-replace": {}}}})
-async def mjpeg(source: str, request: Request) -> StreamingResponse:
-    """A `--source` stylized, as MJPEG (an <img> plays it): options `style`, `strength`, `stroke`,
-    `temporal`, `height` as for live sessions. Viewers asking the same share one reader."""
-    feed = await hub(request).feed(source, dict(request.query_params))
+            responses={200: {"content": {"multipart/x-mixed-replace": {}}}, **error_responses({
+                404: "no --source with this name", 422: "an option refused (the message names it)",
+                503: "the source gave no frame, or the server is shutting down"})})
+async def mjpeg(source: str, options: Annotated[LiveFields, Query()], hub: HubDep) -> StreamingResponse:
+    """A `--source` stylized, as MJPEG (an <img> plays it), with the options of live sessions.
+    Viewers asking the same share one reader."""
+    feed = await hub.feed(source, options)
     return StreamingResponse(feed.watch(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                              headers={"Cache-Control": "no-store"})

@@ -11,7 +11,9 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
+from tempfile import SpooledTemporaryFile
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -19,7 +21,8 @@ import cv2
 import numpy as np
 from fastapi import Request
 from PIL import Image, UnidentifiedImageError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from .http import STORAGE_ERRORS, ApiError
 
@@ -28,19 +31,40 @@ MAX_PIXELS = 50_000_000  # about 8K x 6K: a bigger picture is refused before it 
 URL_SCHEMES = ("http", "https")
 FETCH_TIMEOUT = 20.0  # s of silence from a server we fetch from
 IMAGE_DEADLINE, VIDEO_DEADLINE = 60.0, 6 * 3600.0  # s a whole image or video may take to arrive
+MAX_FILES, MAX_FIELDS = 2, 20  # what a form may hold: a picture or video and a style image, the options
+
+
+class SpoolingParser(MultiPartParser):
+    """Starlette's multipart parser, its uploads spooled in `spool`. Starlette's own go to the
+    process's temporary folder, and only `tempfile.tempdir`, process-wide, would move them: this
+    swaps each new spool file, still empty and in memory, for one in `spool`."""
+
+    def __init__(self, *args, spool: Path, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spool = spool
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        upload = self._current_part.file
+        if upload is not None:
+            upload.file.close()
+            upload.file = SpooledTemporaryFile(max_size=self.spool_max_size, dir=self.spool)
+            self._files_to_close_on_error[-1] = upload.file
 
 
 @contextlib.asynccontextmanager
-async def form_of(request: Request):
-    """The request's fields (`read_form`), its uploaded files closed when the route is done."""
+async def form_of(request: Request, spool: Path) -> AsyncIterator[dict]:
+    """The request's fields: a form's (files as Starlette `UploadFile`s, spooled in `spool`, closed
+    when the route is done) or a JSON object's."""
+    body = await _read_body(request, spool)
     try:
-        yield await read_form(request)
+        yield dict(body)
     finally:
-        await request.close()
+        if isinstance(body, FormData):
+            await body.close()  # every file, a field's repeats too
 
 
-async def read_form(request: Request) -> dict:
-    """The request's fields: a form (files as Starlette `UploadFile`s) or a JSON object."""
+async def _read_body(request: Request, spool: Path) -> dict | FormData:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
         try:
@@ -52,14 +76,21 @@ async def read_form(request: Request) -> dict:
         return data
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
-            form = await request.form(max_files=2, max_fields=20)
+            async with contextlib.aclosing(request.stream()) as stream:
+                if kind == "multipart/form-data":
+                    parser = SpoolingParser(request.headers, stream, max_files=MAX_FILES, max_fields=MAX_FIELDS,
+                                            spool=spool)
+                else:
+                    parser = FormParser(request.headers, stream, max_fields=MAX_FIELDS)
+                return await parser.parse()
         except ApiError:
             raise
-        except Exception as exc:  # a malformed form: Starlette says what
+        except MultiPartException as exc:
+            raise ApiError(400, f"malformed form: {exc.message}") from None
+        except Exception as exc:  # a malformed form: python-multipart says what
             if isinstance(exc, OSError) and exc.errno in STORAGE_ERRORS:
                 raise  # spooling it to disk failed (full, read-only): the server's fault, not the form's
             raise ApiError(400, f"malformed form: {exc}") from None
-        return dict(form)
     raise ApiError(415, "send multipart/form-data (a file upload) or application/json (with a url)")
 
 
@@ -93,6 +124,7 @@ def decode_image(data: bytes, what: str = "image") -> np.ndarray:
 
 
 # Containers FFmpeg reads, by their first bytes: (offset, magic)
+VIDEO_CONTAINERS = "MP4, MOV, MKV, WebM, AVI, FLV, Ogg, MPEG-TS/PS"
 VIDEO_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"FLV"), (0, b"OggS"), (0, b"\x00\x00\x01\xba"))
 
 
@@ -110,7 +142,7 @@ def save_video(file, dst: Path) -> None:
     file.file.seek(0)
     head = file.file.read(400)
     if not looks_like_video(head):
-        raise ApiError(415, "video: not a video container (MP4, MOV, MKV, WebM, AVI, FLV, Ogg, MPEG-TS/PS)")
+        raise ApiError(415, f"video: not a video container ({VIDEO_CONTAINERS})")
     file.file.seek(0)
     with open(dst, "wb") as out:
         shutil.copyfileobj(file.file, out, 1 << 20)
