@@ -49,12 +49,13 @@ def check_range(name: str, value: float | None) -> None:
     low, high = RANGES[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or not low <= value <= high:
-        raise SpecError(name, f"must be between {low:g} and {high:g}, got {value}")
+        raise SpecError(name, f"must be between {low:g} and {high:g}, got {value:g}" if isinstance(value, (int, float))
+                        else f"must be a number between {low:g} and {high:g}, got {value!r}")
 
 
 def check_choice(name: str, value: str | None, choices: tuple[str, ...]) -> None:
     if value is not None and value not in choices:
-        raise SpecError(name, f"{value!r}: choose one of {', '.join(choices)}")
+        raise SpecError(name, f"{str(value)[:32]!r}: choose one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_alpha_moves_from_the_content_to_the_style(magenta, photo, painting_file
     half = base.with_style(candy, alpha=0.5)(photo)
     assert mad(none, photo) < mad(half, photo) < mad(full, photo)
     assert mad(none, photo) < 0.6 * mad(full, photo)
-    with pytest.raises(RtstyleError, match="alpha"):
+    with pytest.raises(RtstyleError, match="strength must be between 0 and 1"):
         base.with_style(candy, alpha=1.5)
 
 
@@ -94,7 +94,7 @@ def test_sessions_are_shared_between_styles(magenta, painting_files):
     ([], "give --style-image"),
     (["--style-image", "MISSING.jpg"], "no such file"),
     (["--style-image", "PAINTING", "--style-weights", "1", "2"], "style-weights"),
-    (["--style-image", "PAINTING", "--alpha", "2"], "--alpha must be between 0 and 1"),
+    (["--style-image", "PAINTING", "--alpha", "2"], "--strength must be between 0 and 1"),
     (["--style-image", "PAINTING", "--backend", "torch"], "runs on onnxruntime"),
 ])
 def test_arbitrary_errors_are_one_line(magenta, tmp_path, args, message, photo_file, painting_files):

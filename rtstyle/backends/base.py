@@ -17,8 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import RtstyleError, UsageError
+from ..errors import RtstyleError
 from ..models.library import Style
+from ..spec import check_range
 from .color import gray3
 from .runtime import Inputs, Runtime
 from .transform import MIN_SIDE, padded_size, run_size, stylize
@@ -162,8 +163,7 @@ class Backend:
                                f"arbitrary-style model")
         if not images:
             raise adapter.unbound()
-        if not 0.0 <= alpha <= 1.0:
-            raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
+        check_range("strength", alpha)
         w = mix_weights(len(images), weights)
         if preserve_color:
             images = [gray3(im[None])[0] for im in images]

@@ -24,7 +24,6 @@ from pathlib import Path
 from ..errors import RtstyleError
 from ..images import read_image, write_image
 from ..pipeline import PipelineStats
-from ..temporal import TemporalSmoother
 from .http import ApiError
 from .models import ModelKey, ModelPool
 from .requests import SmoothedOptions
@@ -47,7 +46,7 @@ class JobOptions(SmoothedOptions):
     @classmethod
     def parse(cls, form: dict) -> "JobOptions":
         opts = super().parse(form)
-        opts.duration = cls.number(form, "duration", 0.1, 24 * 3600.0)
+        opts.duration = cls.number(form, "duration", (0.1, 24 * 3600.0))
         return opts
 
 
@@ -225,7 +224,7 @@ class JobRunner:
         model = self.pool.get(ModelKey(opts.style, lite=opts.lite))
         style_images = [read_image(folder / STYLE_IMAGE)] if (folder / STYLE_IMAGE).exists() else None
         backend = model.view(opts.strength, opts.stroke, style_images)
-        temporal = TemporalSmoother(opts.temporal, opts.temporal_strength)
+        temporal = opts.spec.smoother()
         if source.exists():
             task = VideoConversion(source, folder / RESULT, backend, height=opts.height, temporal=temporal,
                                    overwrite=True)

@@ -433,7 +433,7 @@ class LiveHub:
     async def painter(self, options: LiveOptions) -> Painter:
         model = await asyncio.to_thread(self.service.pool.get, ModelKey(options.style, lite=options.lite))
         view = model.view(options.strength, options.stroke)
-        smoother = TemporalSmoother(options.temporal, options.temporal_strength)
+        smoother = options.spec.smoother()
         smoother.follow(view.meta)
         return Painter(options, model, view, smoother)
 

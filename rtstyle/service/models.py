@@ -61,15 +61,9 @@ class SharedModel:
              style_images: list[np.ndarray] | None = None) -> Backend:
         """A backend with these settings sharing the loaded runtime. Views without style images are
         kept (frames of one view batch together); a style image's view is the caller's own."""
-        b = self.backend
-        if strength is not None and not 0.0 <= strength <= 1.0:
-            raise UsageError(f"strength must be between 0 and 1, got {strength}")
-        if stroke is not None:
-            if not b.network_long_side:
-                raise UsageError(f"stroke: style {b.style.name!r} is not a preset (its strokes are set by its "
-                                 f"training)")
-            if not 0.25 <= stroke <= 4.0:
-                raise UsageError(f"stroke must be between 0.25 and 4, got {stroke}")
+        b = self.backend  # the values are in their ranges: a request's `spec.BackendSettings` checked them
+        if stroke is not None and not b.network_long_side:
+            raise UsageError(f"stroke: style {b.style.name!r} is not a preset (its strokes are set by its training)")
         if b.takes_style_images:
             if not style_images:
                 raise RtstyleError(f"style {b.style.name!r} needs a style image (style_image)")

@@ -1,17 +1,23 @@
-"""The options a request may carry, checked into typed values (one-line 422 errors).
+"""The options a request may carry, read into typed values (one-line 422 errors).
 
-A style is named, never given as a path: a client picks from the server's styles (or blends
-them as `starry:0.7,udnie:0.3`), so no request makes the server open a file it names.
+The job's own ranges and choices are `spec`'s, checked where `BackendSettings` and `JobSpec`
+are made (`ImageOptions.settings`, `SmoothedOptions.spec`); what is checked here is the
+server's: that a value is a number at all, the largest frame it paints, and that a style is
+named, never given as a path: a client picks from the server's styles (or blends them as
+`starry:0.7,udnie:0.3`), so no request makes the server open a file it names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import asdict, dataclass, fields
+from typing import Iterator
 
-from ..models.library import STYLE_IMAGE_DEFAULT, DEFAULT_STYLE, available_styles
-from ..temporal import DEFAULT_MODE, MODE_NAMES
+from ..models.library import DEFAULT_STYLE, STYLE_IMAGE_DEFAULT, available_styles
+from ..spec import BackendSettings, JobSpec, SpecError
+from ..temporal import DEFAULT_MODE
 from .http import ApiError
 
 _BLEND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]*\.?[0-9]+)?$")
@@ -50,15 +56,17 @@ class ImageOptions:
         style_image = form.get("style_image") is not None and not isinstance(form.get("style_image"), str)
         # a style image alone: the built-in arbitrary network, as in the CLI
         opts.style = style_name(form.get("style") or (STYLE_IMAGE_DEFAULT if style_image else None))
-        opts.strength = cls.number(form, "strength", 0.0, 1.0)
-        opts.stroke = cls.number(form, "stroke", 0.25, 4.0)
-        height = cls.number(form, "height", 8, MAX_HEIGHT)
+        opts.strength = cls.number(form, "strength")
+        opts.stroke = cls.number(form, "stroke")
+        height = cls.number(form, "height", (8, MAX_HEIGHT))
         opts.height = None if height is None else int(height)
         opts.lite = cls.flag(form, "lite")
+        opts.settings  # the ranges, checked as every surface checks them
         return opts
 
     @staticmethod
-    def number(form: dict, name: str, low: float, high: float) -> float | None:
+    def number(form: dict, name: str, bounds: tuple[float, float] | None = None) -> float | None:
+        """A field as a number; `bounds`: the server's own limits (a job's ranges are `spec`'s)."""
         value = form.get(name)
         if value is None or value == "":
             return None
@@ -66,9 +74,16 @@ class ImageOptions:
             x = float(value)
         except (TypeError, ValueError):
             raise ApiError(422, f"{name}: expected a number, got {str(value)[:32]!r}") from None
-        if not math.isfinite(x) or not low <= x <= high:
-            raise ApiError(422, f"{name}: must be between {low:g} and {high:g}, got {str(value)[:32]}")
+        if not math.isfinite(x) or (bounds and not bounds[0] <= x <= bounds[1]):
+            span = f"between {bounds[0]:g} and {bounds[1]:g}" if bounds else "a finite number"
+            raise ApiError(422, f"{name}: must be {span}, got {str(value)[:32]}")
         return x
+
+    @property
+    def settings(self) -> BackendSettings:
+        """The network's settings these options ask for (a 422 where one is out of its range)."""
+        with _checked():
+            return BackendSettings(style=self.style, lite=self.lite, strength=self.strength, stroke=self.stroke)
 
     @staticmethod
     def flag(form: dict, name: str) -> bool:
@@ -101,7 +116,22 @@ class SmoothedOptions(ImageOptions):
     def parse(cls, form: dict) -> "SmoothedOptions":
         opts = super().parse(form)
         opts.temporal = str(form.get("temporal") or DEFAULT_MODE)
-        if opts.temporal not in MODE_NAMES:
-            raise ApiError(422, f"temporal: choose one of {', '.join(MODE_NAMES)}")
-        opts.temporal_strength = cls.number(form, "temporal_strength", 0.0, 1.0)
+        opts.temporal_strength = cls.number(form, "temporal_strength")
+        opts.spec
         return opts
+
+    @property
+    def spec(self) -> JobSpec:
+        """The video job these options ask for (a 422 where a setting is out of its range)."""
+        with _checked():
+            return JobSpec(backend=self.settings, height=self.height, temporal=self.temporal,
+                           temporal_strength=self.temporal_strength)
+
+
+@contextlib.contextmanager
+def _checked() -> Iterator[None]:
+    """`spec`'s errors as the service words them: `stroke: must be between 0.25 and 4, got 9`."""
+    try:
+        yield
+    except SpecError as exc:
+        raise ApiError(422, f"{exc.field}: {exc.detail}") from None

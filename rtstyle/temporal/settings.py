@@ -1,11 +1,9 @@
-"""The smoother's settings, checked in one place: the motion analysis modes and the strength.
-Light to import, since every command's options name them (`rtstyle --help`)."""
+"""The smoother's settings: the motion analysis modes and the strength, checked as `spec`
+checks every job's. Light to import, since every command's options name them (`rtstyle --help`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from ..errors import RtstyleError, UsageError
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,8 @@ DEFAULT_STRENGTH = 0.5  # for networks that do not name their own
 
 
 def check_settings(mode: str, strength: float) -> None:
-    if mode not in MODE_NAMES:
-        raise RtstyleError(f"--temporal {mode!r}: choose one of {', '.join(MODE_NAMES)}")
-    if not 0.0 <= strength <= 1.0:
-        raise UsageError(f"--temporal-strength must be between 0 and 1, got {strength}")
+    """The smoother's settings within `spec`'s choices and ranges (a `SpecError` names the field)."""
+    from ..spec import check_choice, check_range  # `spec` reads this module's names
+
+    check_choice("temporal", mode, MODE_NAMES)
+    check_range("temporal_strength", strength)
