@@ -1,26 +1,31 @@
-"""`rtstyle live`'s parts without a display: the style switcher, the quality ladder, the
-overlay, and the app's keys with a stand-in for the window. Every test runs with DISPLAY
-unset. (The real window, on Xvfb, checked by screenshot: test_live.py.)"""
+"""`rtstyle live`'s parts without a display: the key table, the style switcher, the quality
+ladder, recording, and the loop joining them with a stand-in for the window. Every test runs
+with DISPLAY unset. (The real window, on Xvfb, checked by screenshot: test_live.py.)"""
 
 from __future__ import annotations
 
 import itertools
 import threading
 import time
+from fractions import Fraction
 from types import SimpleNamespace
 
+import av
+import cv2
 import numpy as np
 import pytest
 
-from conftest import steady_style
+from conftest import ROOT, steady_style
 from rtstyle.convert import SAMPLE_CLIP
 from rtstyle.errors import RtstyleError
-from rtstyle.live.keys import STROKE_STEP, help_lines
-from rtstyle.live.quality import RUNGS, QualityLadder
+from rtstyle.frames import Frame
+from rtstyle.live.captures import Captures
+from rtstyle.live.keys import BINDINGS, ESC, KEYS, STRENGTH_STEP, STROKE_STEP, Key, bindings, dispatch, help_lines
+from rtstyle.live.quality import ADAPT_EVERY, RUNGS, QualityLadder, first_within, next_rung, smoothing_over
 from rtstyle.live.switcher import BACKENDS_KEPT, StyleCycle, StyleSwitcher
-from rtstyle.live.view import overlay_lines
+from rtstyle.live.view import ViewState, overlay_lines
 from rtstyle.pipeline import PipelineStats
-from rtstyle.sinks.window import draw_text_box
+from rtstyle.sinks.window import LatestFrame, Window, draw_text_box
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +33,73 @@ def no_display(monkeypatch):
     """None of this may need a display."""
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+def test_the_window_checks_the_display_when_made():
+    with pytest.raises(RtstyleError, match="^no display: DISPLAY is not set"):
+        Window()
+
+
+# The key table
+
+class Controls:
+    """Records what the keys ask for; each call returns a line to show, as the app's do."""
+
+    def __init__(self):
+        self.state, self.calls, self.said = ViewState(), [], []
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    def __getattr__(self, name: str):
+        def call(*args):
+            self.calls.append((name, *args))
+            return f"{name} done"
+        return call
+
+
+ACTIONS = {"n": ("step_style", 1), "b": ("step_style", -1), "t": ("toggle_smoothing",),
+           "[": ("change_smoothing", -STRENGTH_STEP), "]": ("change_smoothing", STRENGTH_STEP),
+           ",": ("change_stroke", 1 / STROKE_STEP), ".": ("change_stroke", STROKE_STEP),
+           "p": ("snapshot",), "r": ("toggle_recording",)}
+SWITCHES = {"s": "split", " ": "paused", "h": "help"}
+
+
+@pytest.mark.parametrize("key, call", ACTIONS.items())
+def test_a_key_asks_for_its_action_and_shows_what_it_says(key, call):
+    controls = Controls()
+    assert dispatch(ord(key), controls)
+    assert controls.calls == [call] and controls.said == [f"{call[0]} done"]
+
+
+@pytest.mark.parametrize("key, switch", SWITCHES.items())
+def test_a_view_key_turns_its_switch_over(key, switch):
+    controls = Controls()
+    assert dispatch(ord(key), controls) and getattr(controls.state, switch)
+    assert dispatch(ord(key), controls) and controls.state == ViewState()
+    assert controls.calls == [] and controls.said == []
+
+
+def test_q_and_esc_quit_and_unbound_keys_do_nothing():
+    controls = Controls()
+    assert not dispatch(ord("q"), controls) and not dispatch(ESC, controls)
+    for code in (ord("x"), ord("Q"), 0, 255):
+        assert dispatch(code, controls)
+    assert controls.calls == [] and controls.said == [] and controls.state == ViewState()
+
+
+def test_the_help_and_the_docs_name_every_key_the_table_binds():
+    named = {"space": ord(" "), "Esc": ESC}
+    for key in KEYS:
+        assert {named.get(name) or ord(name) for name in key.label.split(" / ")} == set(key.actions), key.label
+    assert set(BINDINGS) == {ord(k) for k in (*ACTIONS, *SWITCHES, "q")} | {ESC}
+    assert help_lines()[0] == "n / b    next / previous style" and len(help_lines()) == len(KEYS)
+    assert "\n".join(help_lines()) in (ROOT / "docs" / "cli.md").read_text()  # generated from the table
+
+
+def test_a_key_bound_twice_is_refused():
+    with pytest.raises(ValueError, match="'x' is bound twice"):
+        bindings((Key("x", "one", {ord("x"): print}), Key("x", "two", {ord("x"): print})))
 
 
 # The style switcher
@@ -112,6 +184,60 @@ def test_the_selection_runs_ahead_of_a_load():
 
 # The quality ladder
 
+def test_the_ladder_decides_from_measured_times():
+    budget = 45.0  # 20 fps
+    assert first_within(budget, lambda rung: 100 * RUNGS[rung] ** 2) == (2, 25.0)
+    assert first_within(budget, lambda rung: 1000.0) == (len(RUNGS) - 1, 1000.0)  # nothing fits: the smallest
+    assert next_rung(0, 80, budget) == 1 and next_rung(len(RUNGS) - 1, 80, budget) == len(RUNGS) - 1
+    assert next_rung(2, 40, budget) == 2  # fits, and the bigger size would take 90 ms
+    assert next_rung(1, 10, budget) == 0 and next_rung(0, 10, budget) == 0
+    assert smoothing_over(70, budget) and not smoothing_over(40, budget) and not smoothing_over(None, budget)
+
+
+class Network:
+    """A backend's sizing on an imagined machine: `full_ms` a frame at its own size, the time
+    growing with the pixels."""
+
+    network_long_side, infer_min_side = 0, 0
+
+    def __init__(self, full_ms: float):
+        self.full_ms, self.infer_scale = full_ms, 1.0
+
+    def scale_for(self, h: int, w: int) -> float:
+        return self.infer_scale
+
+    def measured(self) -> PipelineStats:
+        stats = PipelineStats()
+        for _ in range(20):
+            stats.stage("inference").add(self.full_ms * self.infer_scale ** 2)
+        return stats
+
+
+@pytest.mark.parametrize("full_ms, start, settles_at", [(30, 0, 1.0), (70, 0, 0.75), (100, 0, 0.5), (300, 0, 0.35),
+                                                         (2000, 0, 0.25), (20, len(RUNGS) - 1, 1.0)])
+def test_the_ladder_settles_on_the_largest_size_that_holds_20_fps(full_ms, start, settles_at):
+    """Fed the inference times a machine measures, it steps to the largest size within the
+    budget (45 ms), from the top or the bottom, and stays there."""
+    ladder, network = QualityLadder((360, 640)), Network(full_ms)
+    ladder.rung = start
+    ladder.fit(network)
+    rungs = []
+    for look in range(12):
+        ladder.adapt(network, network.measured(), now=look * 2 * ADAPT_EVERY)
+        rungs.append(ladder.rung)
+    assert RUNGS[ladder.rung] == settles_at and rungs[-6:] == [ladder.rung] * 6
+    assert ladder.network_size(network) == (round(640 * settles_at), round(360 * settles_at))
+
+
+def test_the_ladder_looks_every_few_seconds_and_says_what_it_chose():
+    ladder, network = QualityLadder((360, 640)), Network(100)
+    ladder.fit(network)
+    assert ladder.adapt(network, network.measured(), now=10.0) == "quality auto: network 480x270 (0.75 of full)"
+    assert not ladder.adapt(network, network.measured(), now=10.0 + 2 * ADAPT_EVERY - 0.1)  # the new size shows first
+    assert ladder.adapt(network, network.measured(), now=10.0 + 2 * ADAPT_EVERY) and ladder.rung == 2
+    assert not ladder.adapt(network, PipelineStats(), now=100.0)  # nothing measured: nothing changes
+
+
 def test_quality_ladder_holds_the_frame_rate():
     """On a real network: the measurement picks the largest network size within the budget, and
     the running adaptation steps down when inference is slow, up when there is room, and turns
@@ -146,7 +272,30 @@ def test_quality_ladder_holds_the_frame_rate():
     assert not smoother.active and ladder.rung == 1
 
 
-# The overlay
+# Recording and the overlay
+
+def test_recording_starts_and_stops_mid_stream(tmp_path):
+    """`r` starts an mp4 of what reaches the sink from then on, timestamps from zero; `r` again
+    ends it. Frames before and after are not in it."""
+    sink, captures = LatestFrame(), Captures(tmp_path, Fraction(12))
+    frames = iter([Frame(i, np.full((72, 128, 3), 20 * i, np.uint8), pts=100 + i, time_base=Fraction(1, 12))
+                   for i in range(12)])
+    for frame in itertools.islice(frames, 3):
+        sink.write(frame)
+    said = captures.toggle_recording(sink)
+    (path,) = captures.recordings
+    assert said == f"recording to {path}" and path.parent == tmp_path and path.suffix == ".mp4"
+    for frame in itertools.islice(frames, 6):
+        sink.write(frame)
+    assert captures.toggle_recording(sink) == f"recorded {path}" and sink.recorder is None
+    for frame in frames:
+        sink.write(frame)
+    with av.open(str(path)) as container:
+        got = list(container.decode(video=0))
+    assert len(got) == 6 and got[0].time == 0
+    assert abs(got[0].to_ndarray(format="rgb24").mean() - 60) < 3  # frame 3, the first after `r`
+    assert sink.count == 12 and sink.latest()[1].index == 11 and captures.snapshots == []
+
 
 def test_overlay_text_fits_a_small_frame():
     """At 320x180 the status line and the help break at " | " and shrink to fit: nothing is
@@ -260,3 +409,22 @@ def test_style_switch_takes_the_new_styles_smoothing_strength(network):
         assert app.temporal.strength == own
     finally:
         app.job.source.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_loop_shows_the_newest_frame_and_runs_the_keys(tmp_path):
+    """The loop over a real pipeline: the window gets each frame with the overlay, and a key's
+    effect at the next turn: `p` saves what is on screen (without the overlay), `s` splits,
+    `h` shows the help, `q` ends it with the pipeline's stats."""
+    window = FakeWindow("pshq")
+    app = live_app(["mosaic"], window=window, loop=True, snapshot_dir=tmp_path, quality="max")
+    stats = app.run()
+    assert window.opened and window.ended and window.keys == [] and stats.frames_out > 0
+    images, overlays = zip(*window.shown)
+    height, width = images[0].shape[:2]
+    assert [image.shape[:2] for image in images[-2:]] == [(height, 2 * width)] * 2  # split, then help
+    assert overlays[0][0].startswith("mosaic | temporal") and overlays[0][-1] == "h: help | quality max"
+    assert overlays[-1][-len(KEYS):] == help_lines()
+    (snapshot,) = app.captures.snapshots
+    assert (np.array_equal(cv2.cvtColor(cv2.imread(str(snapshot)), cv2.COLOR_BGR2RGB), images[0])
+            and app.captures.recordings == [])
