@@ -14,7 +14,9 @@ from .terminal import StatsPrinter, graceful_stop, helper_thread, terminal
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    from ..live import LiveApp, style_cycle, style_image_cycle
+    from ..live.app import LiveApp
+    from ..live.switcher import style_cycle, style_image_cycle
+    from ..sinks.window import Window
 
     args.realtime = not args.as_fast_as_possible  # a file plays at its own pace, as a camera would
     options = source_options(args)
@@ -29,8 +31,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         cycle = style_image_cycle(base, _style_images(args), backend_settings(args).alpha, args.preserve_color)
     else:
         cycle = style_cycle(args.style, args.lite, lambda name: backend_from_args(args, name))
-    app = LiveApp(args.source, cycle.labels, cycle.start, cycle.load,
-                  source=options, snapshot_dir=Path(args.snapshot_dir), temporal=temporal, quality=args.quality)
+    app = LiveApp(args.source, cycle, Window(), source=options, snapshot_dir=Path(args.snapshot_dir),
+                  temporal=temporal, quality=args.quality)
     terminal().print(f"live: {app.job.source.describe()}, style {cycle.labels[cycle.start]}, "
                      f"temporal {temporal.describe()}, "
                      f"{app.quality_line()}; press h in the window for help")
@@ -46,7 +48,7 @@ def cmd_live(args: argparse.Namespace) -> int:
             helpers.enter_context(helper_thread(cycle.warm_up, "rtstyle-style-warmup"))
         result = app.run()
     stats.summary(result)
-    for path in app.snapshots + app.recordings:
+    for path in app.captures.snapshots + app.captures.recordings:
         terminal().print(f"wrote {path}")
     return 128 + caught[0] if caught else 0
 

@@ -1,4 +1,5 @@
-"""Where stylized frames go: encoded files (with the input's audio) and live streams.
+"""Where stylized frames go: encoded files (with the input's audio), live streams, the RTSP
+server (`serve`) and `rtstyle live`'s window (`window`, imported from there: it needs OpenCV's GUI).
 
 `open_sink` picks one from what the user typed: /dev/videoN is a virtual webcam, "-" or
 a URL a live stream, anything else a file.
