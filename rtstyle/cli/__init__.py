@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None, interrupted: list) -> int:
     try:  # Ctrl-C can come while the parser or a command imports torch: one line then, too
         args = build_parser().parse_args(argv)
+        if getattr(args, "opens_window", False):
+            # OpenCV before PyAV (which `setup_logging` loads): OpenCV's Qt window plugin binds PyAV's own
+            # libxcb when that loads first, and the window then hangs at 100% CPU (PyAV issue #978)
+            import cv2  # noqa: F401
         setup_logging()
         return args.func(args)
     except UsageError as exc:

@@ -83,4 +83,4 @@ def add_parsers(sub) -> None:
     p.add_argument("--as-fast-as-possible", action="store_true",
                    help="a file source: decode as fast as possible (the live view then drops most frames) "
                         "instead of at its own pace")
-    p.set_defaults(func=cmd_live)
+    p.set_defaults(func=cmd_live, opens_window=True)
