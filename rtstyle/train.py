@@ -185,12 +185,13 @@ def network_shape(init: str | None, lite: bool) -> tuple[bool, int, int]:
         return (True, LITE_WIDTH, LITE_BLOCKS) if lite else (False, TrainConfig.width, TrainConfig.num_residual)
     from .models.library import resolve_style
 
-    m = resolve_style(init).meta
-    if m.architecture not in ("transformer_net", LITE):
+    style = resolve_style(init)
+    m, family = style.meta, style.architecture
+    if not family.trainable:
         raise RtstyleError(f"--init {init}: a {m.architecture} network cannot be trained here")
-    if lite and m.architecture != LITE:
+    if lite and not family.lite:
         raise RtstyleError(f"--init {init} is a full-size network: drop --lite, or start from a lite style")
-    return m.architecture == LITE, m.width, m.num_residual
+    return family.lite, m.width, m.num_residual
 
 
 def start_from(model: torch.nn.Module, spec: str) -> None:

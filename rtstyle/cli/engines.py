@@ -70,9 +70,9 @@ def _build_torch_tensorrt(args: argparse.Namespace, profile, precision: str) -> 
     if not side.is_file():
         raise RtstyleError(f"{side}: missing; --via torch-tensorrt needs an ONNX file made by rtstyle export")
     style = resolve_style(json.loads(side.read_text())["export"]["source"])
-    if style.meta.architecture == "adain":
-        raise RtstyleError("--via torch-tensorrt compiles one-input networks; build AdaIN exports from ONNX (the "
-                           "default)")
+    if not style.architecture.single_input:
+        raise RtstyleError(f"--via torch-tensorrt compiles one-input networks; build {style.meta.architecture} "
+                           f"exports from ONNX (the default)")
     compile_style(style.build(), profile, precision)
     print(f"compiled {style.name} with torch-tensorrt ({precision}, profile {profile}); engines cached for "
           f"--backend torch --compile tensorrt")

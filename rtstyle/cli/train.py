@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..configs import DEVICES, LITE_BLOCKS, LITE_WIDTH, PRECISIONS, AdaINTrainConfig, DistillConfig, TrainConfig
+from ..configs import DEVICES, LITE_BLOCKS, LITE_WIDTH, TRAIN_PRECISIONS, AdaINTrainConfig, DistillConfig, TrainConfig
 from ..errors import RtstyleError, UsageError
 from .args import count, positive
 
@@ -173,7 +173,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--colour-jitter", type=float, default=a.colour_jitter,
                    help="fraction of content crops with a random tone (gamma, gain, offset), most of them also "
                         "with random hue, saturation and contrast (default %(default)s)")
-    p.add_argument("--precision", choices=PRECISIONS, default=a.precision,
+    p.add_argument("--precision", choices=TRAIN_PRECISIONS, default=a.precision,
                    help="auto: bfloat16 autocast where the device runs it natively (a GPU from Ampere on, a "
                         "CPU with AVX512-BF16/AMX), else fp32")
     _add_run_args(p, a.device)
