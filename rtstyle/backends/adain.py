@@ -29,7 +29,6 @@ from ..paths import cache_dir
 from .base import FrameOf, StyleImages
 from .runtime import Inputs, Runtime
 
-ARCHITECTURE = "adain"
 # Style images are measured at this size. The paper uses 512; for our decoder (trained on
 # 128 px crops) 256 styles better (mean style-loss ratio 0.576 against 0.615 on the fixture
 # styles) and costs a quarter: a first-time switch fits in 100 ms on two CPU cores.

@@ -24,9 +24,6 @@ from .base import FrameOf, StyleImages
 from .onnx_runtime import OnnxRuntime, session_options
 from .runtime import Inputs
 
-ARCHITECTURE = "magenta_arbitrary"
-
-
 class PairVector(StyleImages):
     """The transformer runs on `OnnxRuntime`; this feeds it the predictor's vector of the style images."""
 
