@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rtstyle.backends import load_backend
 from rtstyle.convert import SAMPLE_CLIP
-from rtstyle.stream import SourceOptions, StreamJob
+from rtstyle.stream_job import SourceOptions, StreamJob
 
 
 def latency(args) -> dict:

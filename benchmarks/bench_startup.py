@@ -40,9 +40,10 @@ FIRST_FRAME = textwrap.dedent("""
 """)
 
 
-def run(code: list[str], env: dict) -> tuple[float, str]:
+def run(code: list[str], env: dict, cwd: str) -> tuple[float, str]:
+    """`cwd`: a folder of no checkout, so PYTHONPATH (or the installed package) says whose rtstyle runs."""
     start = time.time()
-    proc = subprocess.run([sys.executable, *code], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run([sys.executable, *code], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
     if proc.returncode:
         raise SystemExit(f"bench_startup: {' '.join(code[:2])} failed: {proc.stderr.strip().splitlines()[-1:]}")
     return start, proc.stdout
@@ -58,15 +59,15 @@ def main() -> int:
         env["PYTHONPATH"] = os.path.abspath(args.tree)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.mp4")
-        run(["-c", FIRST_FRAME, out], env)  # the presets' export, once, outside the timings
+        run(["-c", FIRST_FRAME, out], env, tmp)  # the presets' export, once, outside the timings
         first, helps, imports = [], [], []
         for _ in range(args.runs):
-            start, stdout = run(["-c", FIRST_FRAME, out], env)
+            start, stdout = run(["-c", FIRST_FRAME, out], env, tmp)
             first.append(float(stdout.split("FIRST ")[1].split()[0]) - start)
-            start, _ = run(["-m", "rtstyle", "--help"], env)
+            start, _ = run(["-m", "rtstyle", "--help"], env, tmp)
             helps.append(time.time() - start)
             _, stdout = run(["-c", "import sys, time; t = time.perf_counter(); import rtstyle.convert; "
-                                   "print(time.perf_counter() - t, 'torch' in sys.modules)"], env)
+                                   "print(time.perf_counter() - t, 'torch' in sys.modules)"], env, tmp)
             seconds, torch_loaded = stdout.split()
             imports.append(float(seconds))
     print(f"rtstyle from {args.tree or 'the installed package'}, median of {args.runs} runs")

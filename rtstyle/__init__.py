@@ -25,8 +25,8 @@ _API = {
     "open_source": "rtstyle.sources",
     "Pipeline": "rtstyle.pipeline",
     "Policy": "rtstyle.pipeline",
-    "StreamJob": "rtstyle.stream",
-    "SourceOptions": "rtstyle.stream",
+    "StreamJob": "rtstyle.stream_job",
+    "SourceOptions": "rtstyle.stream_job",
     "TemporalSmoother": "rtstyle.temporal",
     "RtstyleError": "rtstyle.errors",
 }

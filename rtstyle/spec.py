@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
-from .runtimes import BACKEND_CHOICES, PRECISIONS
+from .capabilities import BACKEND_CHOICES, PRECISIONS
 from .temporal.settings import DEFAULT_MODE, MODE_NAMES
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class BackendSettings:
 
     @property
     def runtime_options(self) -> dict:
-        """The options PyTorch's runtime takes (`runtimes.RUNTIMES`), as given."""
+        """The options PyTorch's runtime takes (`capabilities.RUNTIMES`), as given."""
         return ({"cuda_graphs": True} if self.cuda_graphs else {}) | ({"compile": self.compile} if self.compile else {})
 
     @property

@@ -237,10 +237,10 @@ def test_infer_scale_cli(tmp_path, photo_file, fixed_onnx):
     ("torch", None, {"threads": 1}, "--threads applies to the onnxruntime backend, not torch"),
 ])
 def test_one_table_says_what_each_runtime_takes(network, backend, precision, options, message):
-    """runtimes.RUNTIMES is the one list of backends, precisions and options: the CLI's choices
+    """capabilities.RUNTIMES is the one list of backends, precisions and options: the CLI's choices
     come from it and create_backend refuses what a runtime does not have, in one line."""
     from rtstyle.cli import build_parser
-    from rtstyle.runtimes import BACKEND_CHOICES, PRECISIONS
+    from rtstyle.capabilities import BACKEND_CHOICES, PRECISIONS
 
     with pytest.raises(RtstyleError, match=re.escape(message)):
         create_backend(resolve_style(str(network)), backend, precision=precision, **options)

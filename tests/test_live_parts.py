@@ -338,7 +338,7 @@ class FakeWindow:
 def live_app(styles: list[str], load=None, window=None, loop: bool = False, **options):
     from rtstyle import load_backend
     from rtstyle.live.app import LiveApp
-    from rtstyle.stream import SourceOptions
+    from rtstyle.stream_job import SourceOptions
 
     return LiveApp(str(SAMPLE_CLIP), StyleCycle(styles, load or load_backend), window or FakeWindow(),
                    source=SourceOptions(realtime=True, loop=loop), **options)

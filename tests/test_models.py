@@ -1,4 +1,4 @@
-"""TransformerNet, checkpoint formats and the style registry."""
+"""TransformerNet, checkpoint formats and the style library."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ def test_a_job_that_fails_while_being_built_leaves_nothing_open_or_behind(tmp_pa
     from rtstyle.convert import VideoConversion
     from rtstyle.models.formats import load_style, save_style
     from rtstyle.models.library import resolve_style
-    from rtstyle.stream import StreamJob
+    from rtstyle.stream_job import StreamJob
 
     state, meta = load_style(resolve_style("starry").path)
     meta.extra["temporal_strength"] = "7"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..runtimes import BACKEND_NAMES
+from ..capabilities import BACKEND_NAMES
 from .base import Adapter, Backend, StyleImages, Workload
 from .factory import (auto_backend, auto_choice, create_backend, lite_cpu_threads, load_backend, onnx_file,
                       tensorrt_available)
@@ -19,7 +19,7 @@ from .runtime import Runtime
 
 _LAZY = {
     "AdaINStats": ".adain",
-    "PairVector": ".arbitrary",
+    "PairVector": ".onnx_pair",
     "StyleVector": ".style_vector",
     "TensorRuntime": ".tensor_runtime",
     "TorchRuntime": ".torch_runtime",

@@ -19,7 +19,7 @@ from ..compile.profiles import shape_text
 from ..errors import RtstyleError
 from ..models.architectures import resolve
 from ..models.library import Style, is_lite, needs_style_image, pick_style
-from ..runtimes import BACKEND_NAMES, check_request, cuda_available
+from ..capabilities import BACKEND_NAMES, check_request, cuda_available
 from .base import Adapter, Backend, Workload
 from .onnx_runtime import OnnxRuntime
 from .preset import Condition

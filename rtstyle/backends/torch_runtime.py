@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import RtstyleError
 from ..models.formats import InputSpec
-from ..runtimes import PRECISIONS, torch_dtype
+from ..capabilities import PRECISIONS, torch_dtype
 from .tensor_runtime import TensorRuntime
 
 COMPILERS = ("inductor", "tensorrt")  # torch.compile backends: PyTorch's own, torch-tensorrt's

@@ -8,7 +8,7 @@ import math
 
 from ..errors import RtstyleError
 from ..output_files import check_output, free_path
-from ..runtimes import BACKEND_CHOICES, PRECISIONS
+from ..capabilities import BACKEND_CHOICES, PRECISIONS
 from ..spec import COMPILERS
 
 
@@ -172,7 +172,7 @@ def bind_style_images(backend, args: argparse.Namespace):
 
 
 def source_options(args: argparse.Namespace):
-    from ..stream import SourceOptions
+    from ..stream_job import SourceOptions
 
     size = None
     if args.camera_size:

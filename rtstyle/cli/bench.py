@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 import sys
 
-from ..runtimes import BACKEND_NAMES, PRECISIONS
+from ..capabilities import BACKEND_NAMES, PRECISIONS
 from .args import count
 from .terminal import EXIT_ERROR
 

@@ -15,7 +15,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from ..sinks import is_stream_target, is_v4l2_target
     from ..sinks.v4l2 import check_output_device
     from ..sources import redact
-    from ..stream import StreamJob
+    from ..stream_job import StreamJob
 
     if not args.out and not args.serve:
         raise RtstyleError("say where the stream goes: --out FILE|URL|- or --serve rtsp://HOST:PORT/NAME")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import RtstyleError
 from ..paths import cache_dir
-from ..runtimes import torch_dtype
+from ..capabilities import torch_dtype
 from .profiles import Profile
 from .tensorrt_build import gpu_identity
 

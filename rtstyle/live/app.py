@@ -18,7 +18,7 @@ from ..frames import Frame
 from ..pipeline import PipelineStats
 from ..spec import RANGES
 from ..sinks.window import LatestFrame, Window
-from ..stream import SourceOptions, StreamJob
+from ..stream_job import SourceOptions, StreamJob
 from ..temporal import TemporalSmoother
 from .captures import Captures
 from .keys import dispatch

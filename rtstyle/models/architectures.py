@@ -103,7 +103,7 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     # ONNX files: a plain imported style, and Magenta's arbitrary pair (transformer + predictor)
     Architecture("onnx", runtimes=("onnxruntime", "tensorrt"), cpu_runtime="onnxruntime"),
     Architecture("magenta_arbitrary", runtimes=("onnxruntime",), cpu_runtime="onnxruntime", always_style_image=True,
-                 style_image="rtstyle.backends.arbitrary:PairVector"),
+                 style_image="rtstyle.backends.onnx_pair:PairVector"),
 )}
 
 

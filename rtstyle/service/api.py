@@ -1,4 +1,4 @@
-"""The versioned HTTP API: styles, health, images, video jobs. (Live views: `live.py`.)"""
+"""The versioned HTTP API: styles, health, images, video jobs. (Live views: `live_views.py`.)"""
 
 from __future__ import annotations
 

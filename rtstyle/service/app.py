@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from . import api, live
+from . import api, live_views
 from .http import Guard, add_error_handlers
 from .state import Service, ServiceSettings
 
@@ -29,7 +29,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await run_in_threadpool(service.start)
-        app.state.live = live.LiveHub(service)
+        app.state.live = live_views.LiveHub(service)
         try:
             yield
         finally:
@@ -41,7 +41,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     add_error_handlers(app)
     app.include_router(api.public)
     app.include_router(api.router)
-    app.include_router(live.router)
+    app.include_router(live_views.router)
     app.mount("/static", StaticFiles(directory=api.STATIC), name="static")
     app.add_middleware(Guard, token=settings.token, body_limit=settings.body_limit, per_client=settings.per_client)
     if settings.cors:  # outside the guard (the last added is the outermost): preflights carry no token

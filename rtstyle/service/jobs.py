@@ -212,7 +212,7 @@ class JobRunner:
     def _open(self, job: Job, folder: Path):
         """The conversion (an uploaded file) or stream job (a URL) for `job`."""
         from ..convert import VideoConversion
-        from ..stream import SourceOptions, StreamJob
+        from ..stream_job import SourceOptions, StreamJob
 
         opts = JobOptions.from_dict(job.options)
         source = folder / INPUT

@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .encode import AudioPassthrough, EncoderSettings, VideoFileSink, check_codec
-from .stream import StreamSink, is_stream_target
+from .publish import StreamSink, is_stream_target
 from .v4l2 import V4l2Sink, is_v4l2_target
 
 

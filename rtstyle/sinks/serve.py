@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from ..errors import RtstyleError
 from .encode import EncoderSettings
-from .stream import StreamSink
+from .publish import StreamSink
 
 HELPER = Path(__file__).with_name("gst_rtsp_server.py")
 NEEDS = ("GStreamer's RTSP server (Debian: gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi "
