@@ -120,7 +120,7 @@ def test_openapi_declares_request_bodies_and_error_responses(server):
     assert all(code in spec["info"]["description"] for code in ("4xx", "500", "503", "507"))
 
 
-@pytest.mark.parametrize("module", ["api", "live", "state"])
+@pytest.mark.parametrize("module", ["api", "live_views", "state"])
 def test_a_route_module_imports_alone(module):
     """No import cycle: each imports first in a fresh interpreter, without the application's module."""
     code = f"import sys, rtstyle.service.{module}; assert 'rtstyle.service.app' not in sys.modules"
