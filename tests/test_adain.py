@@ -259,6 +259,7 @@ def test_tone_jitter_makes_brighter_and_darker_scenes():
     assert bool((out[0, 0].diff() >= 0).all())  # a tone curve: the order of grey levels is kept
 
 
+@pytest.mark.slow
 def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo, painting_files, one_photo):
     import csv
 
@@ -280,6 +281,7 @@ def test_train_adain_resumes_and_writes_a_usable_style(tmp_path, photo, painting
     assert bad.returncode == 1 and "no such folder" in bad.stderr
 
 
+@pytest.mark.slow
 def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo, painting_files, one_photo):
     for folder, image in (("content", photo), ("styles", read_image(painting_files[0]))):
         (tmp_path / folder).mkdir()
@@ -298,6 +300,7 @@ def test_train_adain_init_starts_from_the_built_in_decoder(tmp_path, photo, pain
     assert bad.returncode == 1 and "has no AdaIN decoder" in bad.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_train_adain_alpha0_tunes_only_the_reconstruction_decoder(tmp_path, photo, painting_files, photo_file):
     import csv
 

@@ -111,6 +111,7 @@ def test_style_image_with_a_per_style_network_is_refused(tmp_path, painting_file
     assert proc.returncode == 1 and "needs an arbitrary-style model" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ffmpeg_tools")
 def test_convert_with_a_style_image_keeps_every_frame(magenta, tmp_path, painting_files):
     out = tmp_path / "o.mp4"

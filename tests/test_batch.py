@@ -71,6 +71,7 @@ def _ray_workers(pattern: str = "ray::segment_task") -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_ray_segments_join_into_what_convert_makes_even_when_a_worker_dies(library, local_outputs, network,
                                                                            tmp_path):
     """On a local Ray cluster, with a worker killed mid-segment: the same frames, timestamps and

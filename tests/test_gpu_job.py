@@ -463,6 +463,7 @@ def test_runner_reports_gpu_time_and_reuses_pinned_buffers(network):
 
 # --- the presets (issue 8's networks) on the TensorRT path, as far as the builder ------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["starry", "blue_shards"])  # a style-vector preset, a multistyle26 one
 def test_preset_exports_plan_an_fp16_engine_that_keeps_its_statistics_fp32(name, tmp_path, monkeypatch, rtstyle_log):
     """What `--backend tensorrt` builds from for a preset: its cached export (made whole and checked

@@ -285,6 +285,7 @@ def test_device_side_conversions_round_trip_and_resize(photo_file):
     assert psnr(small.numpy(), cv2.resize(photo, (320, 180), interpolation=cv2.INTER_AREA)) > 30
 
 
+@pytest.mark.slow
 def test_channels_last_and_inductor_compile_match_eager(tmp_path, monkeypatch, transformer_net, photo_file):
     style = resolve_style(transformer_net)
     frame = cv2.resize(read_image(photo_file), (96, 64), interpolation=cv2.INTER_AREA)
@@ -301,6 +302,7 @@ def test_channels_last_and_inductor_compile_match_eager(tmp_path, monkeypatch, t
 
 # --- rtstyle bench ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bench_writes_json_and_table(tmp_path):
     out = tmp_path / "bench.json"
     proc = run_cli("bench", "--net-width", "8", "--backends", "torch", "onnxruntime", "tensorrt", "--sizes", "64x48",

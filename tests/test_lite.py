@@ -73,6 +73,7 @@ def test_automatic_scale_keeps_small_frames_whole():
     assert np.array_equal(backend(frame), whole)
 
 
+@pytest.mark.slow
 def test_train_lite_writes_a_lite_style(tmp_path, painting_files, transformer_net, one_photo):
     from rtstyle.images import write_image
 

@@ -189,6 +189,7 @@ def test_presets_share_one_onnx_export_and_match_pytorch():
     assert not any(p.name.startswith(("starry", "ink_wave")) for p in cached)  # no per-preset exports
 
 
+@pytest.mark.slow
 def test_teacher_distils_a_lite_student_that_lite_picks(content_dir, tmp_path, monkeypatch):
     from rtstyle.models.formats import load_style
     from rtstyle.models.importing import import_style

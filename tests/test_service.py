@@ -215,6 +215,7 @@ def test_cancel_mid_run_leaves_a_playable_partial_result(server, tmp_path):
         assert 5 <= frames < 156 and decode_errors(result) == ""
 
 
+@pytest.mark.slow
 def test_jobs_survive_a_restart_and_finish(tmp_path):
     """...and, with --keep-jobs DAYS, the ones that ended longer ago go, results and all."""
     data = tmp_path / "data"
@@ -531,6 +532,7 @@ def test_a_job_records_an_rtsp_stream_for_its_duration(server, gst):
         stop(camera)
 
 
+@pytest.mark.slow
 def test_serve_on_ray_runs_the_model_as_an_autoscaled_deployment(tmp_path, photo_png):
     with RtstyleServer(tmp_path / "data", "--ray", "--max-replicas", "2", timeout=120) as s, \
             httpx.Client(base_url=s.url(), timeout=120) as c:

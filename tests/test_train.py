@@ -13,6 +13,7 @@ from rtstyle.convert import SAMPLE_SHOTS
 from rtstyle.models import import_style, resolve_style
 
 
+@pytest.mark.slow
 def test_train_writes_weights_log_and_resumes(tmp_path, content_dir, painting_files, one_photo):
     style = painting_files[1]
     args = ["train", "--style-image", style, "--content", content_dir, "--name", "tiny", "--out", tmp_path / "t",
@@ -58,6 +59,7 @@ def test_stability_views_show_the_same_scene_at_the_returned_offset():
     assert len(offsets) > 10
 
 
+@pytest.mark.slow
 def test_train_fine_tunes_a_style_for_stability(tmp_path, content_dir, transformer_net, painting_files, one_photo):
     import_style(transformer_net, "tune-base")  # a TransformerNet (width 8) to start from
     style = painting_files[0]
