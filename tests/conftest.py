@@ -39,11 +39,16 @@ MOSAIC8 = f"{NC8}/mosaic_nc8_b1_e2_1e05_1e10.model"
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_user_dirs(tmp_path_factory):
-    """Keep tests out of the real ~/.local/share and ~/.cache; share the ONNX cache across tests."""
+    """Keep tests out of the real ~/.local/share and ~/.cache. The cache (ONNX exports, style
+    statistics: content-keyed, written whole) is the whole run's, shared by the xdist workers,
+    whose base folders are siblings, so each network is exported once; the user's library stays
+    the worker's own."""
     base = tmp_path_factory.mktemp("xdg")
+    run = tmp_path_factory.getbasetemp()
+    run = run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run
     old = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CACHE_HOME")}
     os.environ["XDG_DATA_HOME"] = str(base / "data")
-    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
+    os.environ["XDG_CACHE_HOME"] = str(run / "xdg-cache")
     yield
     for k, v in old.items():
         if v is None:
