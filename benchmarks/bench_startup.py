@@ -73,7 +73,8 @@ def main() -> int:
     print(f"rtstyle from {args.tree or 'the installed package'}, median of {args.runs} runs")
     print(f"  convert --lite: first frame written after {statistics.median(first):.2f} s")
     print(f"  rtstyle --help:                         {statistics.median(helps):.2f} s")
-    print(f"  import rtstyle.convert:                 {statistics.median(imports):.2f} s (torch loaded: {torch_loaded})")
+    print(f"  import rtstyle.convert:                 {statistics.median(imports):.2f} s "
+          f"(torch loaded: {torch_loaded})")
     return 0
 
 

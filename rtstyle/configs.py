@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .errors import RtstyleError, UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
-TRAIN_PRECISIONS = ("auto", "bf16", "fp32")  # train-adain: bf16 autocast where native (inference: capabilities.PRECISIONS)
+TRAIN_PRECISIONS = ("auto", "bf16", "fp32")  # train-adain: bf16 autocast where native (inference: see capabilities)
 OPTIMIZERS = ("lbfgs", "adam")  # gatys
 # 8.6 ms at 320x180 on two CPU cores (width 12: 14.9 ms, 16: 19.0 ms; TransformerNet width 16: 28 ms)
 LITE_WIDTH, LITE_BLOCKS = 8, 3

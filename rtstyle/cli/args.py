@@ -142,7 +142,8 @@ def add_encoder_args(p: argparse.ArgumentParser, crf: int) -> None:
 
 
 def add_batch_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch", type=count, default=1, help="images per network call: frames stylized together (default: 1)")
+    p.add_argument("--batch", type=count, default=1,
+                   help="images per network call: frames stylized together (default: 1)")
 
 
 def backend_from_args(args: argparse.Namespace, style=None, bind: bool = True, workload=None):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .args import (add_batch_arg, add_encoder_args, add_style_args, add_temporal_args, backend_from_args, encoder, output_name,
-                   smoother)
+from .args import (add_batch_arg, add_encoder_args, add_style_args, add_temporal_args, backend_from_args, encoder,
+                   output_name, smoother)
 from .terminal import EXIT_DAMAGED_INPUT, StatsPrinter, graceful_stop, terminal, warn_fixed_size
 
 

@@ -39,7 +39,8 @@ def _image_gatys(args: argparse.Namespace) -> int:
 
     if not args.style_image or len(args.style_image) != 1:
         raise RtstyleError("--method gatys takes exactly one --style-image")
-    if args.style or args.height or args.scale or args.strength is not None or args.lite or args.infer_scale is not None:
+    if (args.style or args.height or args.scale or args.strength is not None or args.lite
+            or args.infer_scale is not None):
         raise RtstyleError("--method gatys optimises the image itself: use --size (long side) and --style-weight, "
                            "not --style/--height/--scale/--alpha/--lite/--infer-scale")
     content, style = read_image(args.input), read_image(args.style_image[0])

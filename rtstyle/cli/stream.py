@@ -6,8 +6,8 @@ import argparse
 
 from ..errors import RtstyleError
 from ..output_files import check_output
-from .args import (add_batch_arg, add_encoder_args, add_source_args, add_style_args, add_temporal_args, backend_from_args, encoder,
-                   positive, smoother, source_options)
+from .args import (add_batch_arg, add_encoder_args, add_source_args, add_style_args, add_temporal_args,
+                   backend_from_args, encoder, positive, smoother, source_options)
 from .terminal import StatsPrinter, graceful_stop, terminal, warn_fixed_size
 
 
